@@ -1,0 +1,81 @@
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Blocks;
+
+/// <summary>
+/// The request object for one 4 KiB read, write or discard (VDO's data_vio). Drawn from a
+/// bounded pool and reused: its buffers are allocated once, pinned, so the hot path allocates
+/// nothing per block. Each step reads and fills the fields it owns.
+/// </summary>
+public sealed class DataVio
+{
+    /// <summary>The block's data (written data, or the read result).</summary>
+    public byte[] Data { get; } = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
+
+    /// <summary>The LZ4 fragment when the block compresses.</summary>
+    public byte[] Fragment { get; } = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
+
+    /// <summary>Scratch space for verify reads and packed-block reads.</summary>
+    public byte[] Scratch { get; } = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
+
+    /// <summary>The packer bin holding this write's fragment, while it waits there.</summary>
+    public PackerBin? Bin { get; set; }
+
+    /// <summary>Operation.</summary>
+    public VioOperation Operation { get; set; }
+
+    /// <summary>Logical block number.</summary>
+    public long Lbn { get; set; }
+
+    /// <summary>True when <see cref="Data"/> is all zeros (no hash, no allocation, no data write).</summary>
+    public bool IsZero { get; set; }
+
+    /// <summary>XxHash128 of <see cref="Data"/> (the block name).</summary>
+    public UInt128 Name { get; set; }
+
+    /// <summary>Mapping before this write (from the block map).</summary>
+    public BlockMapping OldMapping { get; set; }
+
+    /// <summary>Mapping this write installs.</summary>
+    public BlockMapping NewMapping { get; set; }
+
+    /// <summary>Provisional physical block held by this write, 0 when none.</summary>
+    public long Allocation { get; set; }
+
+    /// <summary>Dedupe hint from the index.</summary>
+    public BlockMapping Candidate { get; set; }
+
+    /// <summary>True when the index gave a hint.</summary>
+    public bool HasCandidate { get; set; }
+
+    /// <summary>Compressed size, 0 when the block does not compress well enough to pack.</summary>
+    public int FragmentSize { get; set; }
+
+    /// <summary>Journal point of this write's entry.</summary>
+    public long JournalPoint { get; set; }
+
+    /// <summary>The hash-lock holder this write waits on (identical data in flight), if any.</summary>
+    public DataVio? Agent { get; set; }
+
+    /// <summary>Writes with identical data waiting on this one (hash-lock waiters).</summary>
+    public List<DataVio> Waiters { get; } = new(4);
+
+    /// <summary>Clears per-request state before reuse.</summary>
+    public void Reset(VioOperation operation, long lbn)
+    {
+        Operation = operation;
+        Lbn = lbn;
+        IsZero = false;
+        Name = default;
+        OldMapping = default;
+        NewMapping = default;
+        Allocation = 0;
+        Candidate = default;
+        HasCandidate = false;
+        FragmentSize = 0;
+        JournalPoint = 0;
+        Agent = null;
+        Bin = null;
+        Waiters.Clear();
+    }
+}

@@ -1,0 +1,53 @@
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Blocks;
+
+/// <summary>
+/// Hash zone: the hash locks of in-flight writes and the dedupe-index queries and updates for
+/// a slice of the block-name space. A write whose name matches an in-flight write (the agent)
+/// waits on it and shares its result, so identical concurrent writes dedupe against each other.
+/// One owner at a time.
+/// </summary>
+public sealed class HashZone(DedupeIndex index)
+{
+    /// <summary>Most writes that may wait on one agent; keeps a packed block under 254 references (14 × 17 = 238).</summary>
+    public const int MaxWaiters = 16;
+
+    private readonly Dictionary<UInt128, DataVio> _locks = [];
+
+    /// <summary>The index behind this zone.</summary>
+    public DedupeIndex Index => index;
+
+    /// <summary>Joins an in-flight write with the same name, if there is one with room; returns true when joined.</summary>
+    public bool TryJoin(DataVio vio)
+    {
+        if (!_locks.TryGetValue(vio.Name, out var agent) || agent.Waiters.Count >= MaxWaiters)
+            return false;
+        agent.Waiters.Add(vio);
+        vio.Agent = agent;
+        return true;
+    }
+
+    /// <summary>Makes <paramref name="agent"/> the holder of its name's lock while its write is in flight.</summary>
+    public void Lock(DataVio agent) => _locks.TryAdd(agent.Name, agent);
+
+    /// <summary>Releases the lock held by <paramref name="agent"/>.</summary>
+    public void Unlock(DataVio agent)
+    {
+        if (_locks.TryGetValue(agent.Name, out var holder) && ReferenceEquals(holder, agent))
+            _locks.Remove(agent.Name);
+    }
+
+    /// <summary>Index query: fills the request's candidate.</summary>
+    public void Query(DataVio vio)
+    {
+        vio.HasCandidate = index.TryGet(vio.Name, out var mapping);
+        vio.Candidate = mapping;
+    }
+
+    /// <summary>Index update: the name now lives at the request's new mapping.</summary>
+    public void Update(DataVio vio) => index.Put(vio.Name, vio.NewMapping);
+
+    /// <summary>Drops a hint that failed verification.</summary>
+    public void Forget(DataVio vio) => index.Forget(vio.Name, vio.Candidate);
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using DataflowVdo.Pipeline;
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Cli.Commands;
+
+/// <summary><c>dvdo format POOL --physical-size 4G [--logical-size 1T]</c>: creates a pool in a plain file.</summary>
+internal static class FormatCommand
+{
+    public static Command Create()
+    {
+        var pool = new Argument<string>("pool") { Description = "backing file to create" };
+        var physical = new Option<string>("--physical-size") { Description = "size of the backing file (K/M/G/T suffixes), e.g. 4G", Required = true };
+        var logical = new Option<string?>("--logical-size") { Description = "thin logical size (default: the physical size); may exceed it, e.g. 1T" };
+        var slab = new Option<string>("--slab-size") { Description = "data per slab (power of two, 1M..32G)", DefaultValueFactory = _ => "128M" };
+        var journal = new Option<string>("--journal-size") { Description = "recovery-journal ring size", DefaultValueFactory = _ => "4M" };
+        var force = new Option<bool>("--force") { Description = "overwrite an existing file" };
+        var common = new CommonOptions();
+        var command = new Command("format", "create a new, empty pool in a plain file") { pool, physical, logical, slab, journal, force };
+        common.AddTo(command);
+        command.SetAction(r => CommandRunner.Run(() =>
+        {
+            var path = r.GetValue(pool)!;
+            var options = common.Load(r);
+            var physicalBlocks = SizeParser.ParseBlocks(r.GetValue(physical)!, "--physical-size");
+            var logicalText = r.GetValue(logical);
+            var parameters = new FormatParameters
+            {
+                PhysicalBlocks = physicalBlocks,
+                LogicalBlocks = logicalText is null ? 0 : SizeParser.ParseBlocks(logicalText, "--logical-size"),
+                SlabBlocks = (int)Math.Min(int.MaxValue, SizeParser.ParseBlocks(r.GetValue(slab)!, "--slab-size")),
+                JournalBlocks = (int)Math.Min(int.MaxValue, SizeParser.ParseBlocks(r.GetValue(journal)!, "--journal-size")),
+            };
+            var problem = parameters.Validate(physicalBlocks);
+            if (problem is not null)
+                throw new ArgumentException(problem);
+            if (File.Exists(path) && new FileInfo(path).Length > 0 && !r.GetValue(force))
+                throw new ArgumentException($"'{path}' already exists; use --force to overwrite it (its data will be lost)");
+            // Lay it out first so a bad size fails before anything is written.
+            Geometry.Compute(parameters, physicalBlocks, 1);
+            using var device = FileBlockDevice.Create(path, physicalBlocks);
+            using (var volume = Volume.Format(device, parameters, options))
+            {
+                var g = volume.Geometry;
+                Console.WriteLine($"formatted {path}: physical {SizeParser.Format(g.PhysicalBlocks * 4096)} ({g.SlabCount} slabs of {SizeParser.Format((long)g.SlabBlocks * 4096)}, {SizeParser.Format(g.DataBlocks * 4096)} for data), logical {SizeParser.Format(g.LogicalBlocks * 4096)} (thin)");
+            }
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Text.Json;
+using DataflowVdo.Pipeline;
+
+namespace DataflowVdo.Cli.Commands;
+
+/// <summary><c>dvdo stats POOL [--verbose] [--json]</c>: the vdostats figures.</summary>
+internal static class StatsCommand
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public static Command Create()
+    {
+        var pool = new Argument<string>("pool") { Description = "pool file" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "every counter, in vdostats --verbose style" };
+        var json = new Option<bool>("--json") { Description = "one JSON object with vdostats' --verbose names in camelCase" };
+        var common = new CommonOptions();
+        var command = new Command("stats", "space usage and savings of a pool (like vdostats)") { pool, verbose, json };
+        common.AddTo(command);
+        command.SetAction(r => CommandRunner.Run(() =>
+        {
+            var path = r.GetValue(pool)!;
+            VolumeStatistics s;
+            using (var volume = PoolFile.Open(path, common.Load(r)))
+                s = volume.GetStatistics();
+            if (r.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(ToJson(s), Json));
+            else if (r.GetValue(verbose))
+                PrintVerbose(path, s);
+            else
+                PrintTable(path, s);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static void PrintTable(string path, VolumeStatistics s)
+    {
+        Console.WriteLine($"{"Device",-24} {"1k-blocks",12} {"Used",12} {"Available",12} {"Use%",5} {"Space saving%",14}");
+        Console.WriteLine($"{Path.GetFileName(path),-24} {s.OneKBlocks,12} {s.OneKBlocksUsed,12} {s.OneKBlocksAvailable,12} {s.UsedPercent,4}% {s.SavingPercent,13}%");
+    }
+
+    private static void PrintVerbose(string path, VolumeStatistics s)
+    {
+        Console.WriteLine($"{path} :");
+        foreach (var (key, value) in Flatten(ToJson(s)))
+            Console.WriteLine($"  {key,-40} : {value}");
+    }
+
+    private static IEnumerable<(string, object?)> Flatten(Dictionary<string, object?> d, string prefix = "")
+    {
+        foreach (var (k, v) in d)
+        {
+            if (v is Dictionary<string, object?> inner)
+            {
+                foreach (var pair in Flatten(inner, prefix + k + " "))
+                    yield return pair;
+            }
+            else
+            {
+                yield return (prefix + k, v);
+            }
+        }
+    }
+
+    /// <summary>The JSON shape: vdostats --verbose names in camelCase.</summary>
+    internal static Dictionary<string, object?> ToJson(VolumeStatistics s)
+    {
+        var c = s.Counters;
+        return new Dictionary<string, object?>
+        {
+            ["blockSize"] = s.BlockSize,
+            ["physicalBlocks"] = s.PhysicalBlocks,
+            ["logicalBlocks"] = s.LogicalBlocks,
+            ["dataBlocksUsed"] = s.DataBlocksUsed,
+            ["overheadBlocksUsed"] = s.OverheadBlocksUsed,
+            ["logicalBlocksUsed"] = s.LogicalBlocksUsed,
+            ["oneKBlocks"] = s.OneKBlocks,
+            ["oneKBlocksUsed"] = s.OneKBlocksUsed,
+            ["oneKBlocksAvailable"] = s.OneKBlocksAvailable,
+            ["usedPercent"] = s.UsedPercent,
+            ["savingPercent"] = s.SavingPercent,
+            ["mode"] = s.ReadOnly ? "read-only" : "normal",
+            ["readOnlyReason"] = s.ReadOnlyReason,
+            ["recoveryCount"] = c.Recoveries,
+            ["biosIn"] = new Dictionary<string, object?> { ["write"] = c.WritesIn, ["read"] = c.ReadsIn, ["discard"] = c.DiscardsIn, ["flush"] = c.FlushesIn },
+            ["dedupeAdviceValid"] = c.DedupeAdviceValid,
+            ["dedupeAdviceStale"] = c.DedupeAdviceStale,
+            ["dedupeRollovers"] = c.DedupeRollovers,
+            ["zeroBlocksWritten"] = c.ZeroBlocksWritten,
+            ["dataBlocksWritten"] = c.DataBlocksWritten,
+            ["compressedFragmentsWritten"] = c.CompressedFragmentsWritten,
+            ["compressedBlocksWritten"] = c.CompressedBlocksWritten,
+            ["compressedFragmentBytes"] = c.CompressedFragmentBytes,
+            ["compressedFragmentsInPacker"] = s.PackerFragmentsWaiting,
+            ["index"] = new Dictionary<string, object?> { ["entriesIndexed"] = s.IndexEntries, ["capacity"] = s.IndexCapacity },
+            ["journal"] = new Dictionary<string, object?>
+            {
+                ["entriesWritten"] = c.JournalEntries,
+                ["blocksWritten"] = c.JournalBlockWrites,
+                ["blocksInUse"] = s.JournalBlocksInUse,
+                ["blocks"] = s.JournalBlocks,
+                ["checkpoints"] = c.Checkpoints,
+            },
+            ["slabCount"] = s.SlabCount,
+            ["slabBlocks"] = s.SlabBlocks,
+            ["blockMapPages"] = s.BlockMapPages,
+        };
+    }
+}

@@ -1,0 +1,19 @@
+using System.CommandLine;
+using DataflowVdo.Cli.Commands;
+
+namespace DataflowVdo.Cli;
+
+/// <summary>The <c>dvdo</c> command.</summary>
+public static class Program
+{
+    /// <summary>Entry point; returns the process exit code.</summary>
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("dvdo — DataflowVdo, a user-space VDO-style data-reduction block store (dedupe, LZ4 compression, zero elimination, thin provisioning)");
+        root.Subcommands.Add(FormatCommand.Create());
+        root.Subcommands.Add(StatsCommand.Create());
+        root.Subcommands.Add(CheckCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
+        return root.Parse(args).Invoke();
+    }
+}

@@ -1,0 +1,17 @@
+namespace DataflowVdo.Config;
+
+/// <summary>The numeric limits of every option, declared once as data.</summary>
+internal static class OptionRules
+{
+    public static readonly OptionRule[] All =
+    [
+        new("Volume:BlockMapCacheMb", o => o.Volume.BlockMapCacheMb, 1, 65536, "MiB of cached block-map pages"),
+        new("Pipeline:RequestPoolSize", o => o.Pipeline.RequestPoolSize, 1, 1 << 20, "requests in flight"),
+        new("Pipeline:PackerBins", o => o.Pipeline.PackerBins, 1, 4096, "open packer bins"),
+        new("Index:MemoryMb", o => o.Index.MemoryMb, 1, 1 << 20, "MiB for dedupe-index records"),
+        new("Index:Chapters", o => o.Index.Chapters, 2, 4096, "temporal chapters"),
+    ];
+}
+
+/// <summary>One numeric option and its range.</summary>
+internal sealed record OptionRule(string Key, Func<VdoOptions, long> Read, long Min, long Max, string Meaning);

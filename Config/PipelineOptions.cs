@@ -1,0 +1,20 @@
+namespace DataflowVdo.Config;
+
+/// <summary>Section <c>Pipeline</c>: the scheduler and the data-reduction steps.</summary>
+public sealed class PipelineOptions
+{
+    /// <summary>Scheduler that runs the steps.</summary>
+    public SchemeKind Scheme { get; set; } = SchemeKind.Inline;
+
+    /// <summary>Deduplicate blocks (index query + verify).</summary>
+    public bool Dedupe { get; set; } = true;
+
+    /// <summary>Compress and pack blocks.</summary>
+    public bool Compression { get; set; } = true;
+
+    /// <summary>Requests (DataVios) in flight at most: the back-pressure bound (I8).</summary>
+    public int RequestPoolSize { get; set; } = 2048;
+
+    /// <summary>Open packer bins (dm-vdo uses 16).</summary>
+    public int PackerBins { get; set; } = 64;
+}

@@ -1,0 +1,85 @@
+using Microsoft.Extensions.Configuration;
+
+namespace DataflowVdo.Config;
+
+/// <summary>
+/// Builds <see cref="VdoOptions"/> from, in increasing precedence: defaults, a JSON file
+/// (<c>dvdo.json</c> in the working directory, or the one named), <c>DVDO_</c> environment
+/// variables (<c>DVDO_Pipeline__Dedupe=false</c>), and <c>--set Section:Key=Value</c> pairs.
+/// Unknown keys and malformed values are errors that name the key.
+/// </summary>
+public static class VdoConfiguration
+{
+    /// <summary>Default file name looked up in the working directory.</summary>
+    public const string DefaultFile = "dvdo.json";
+
+    /// <summary>Loads and validates the options.</summary>
+    public static VdoOptions Load(string? jsonFile = null, IEnumerable<string>? sets = null, bool environment = true)
+    {
+        var builder = new ConfigurationBuilder();
+        if (jsonFile is not null)
+        {
+            if (!File.Exists(jsonFile))
+                throw new ConfigurationException($"configuration file '{jsonFile}' does not exist");
+            builder.AddJsonFile(Path.GetFullPath(jsonFile), optional: false);
+        }
+        else if (File.Exists(DefaultFile))
+        {
+            builder.AddJsonFile(Path.GetFullPath(DefaultFile), optional: true);
+        }
+        if (environment)
+            builder.AddEnvironmentVariables("DVDO_");
+        builder.AddInMemoryCollection(ParseSets(sets ?? []));
+        IConfigurationRoot root;
+        try
+        {
+            root = builder.Build();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or IOException)
+        {
+            throw new ConfigurationException($"cannot read configuration: {e.Message}", e);
+        }
+        return Bind(root);
+    }
+
+    /// <summary>Binds and validates options from a built configuration.</summary>
+    public static VdoOptions Bind(IConfiguration configuration)
+    {
+        var options = new VdoOptions();
+        foreach (var section in configuration.GetChildren())
+        {
+            object? target = section.Key.ToUpperInvariant() switch
+            {
+                "VOLUME" => options.Volume,
+                "PIPELINE" => options.Pipeline,
+                "INDEX" => options.Index,
+                "FUSE" => null, // read by the mount command
+                _ => throw new ConfigurationException($"unknown configuration section '{section.Key}' (known: Volume, Pipeline, Index, Fuse)"),
+            };
+            if (target is null)
+                continue;
+            try
+            {
+                section.Bind(target, b => b.ErrorOnUnknownConfiguration = true);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new ConfigurationException($"bad value in section '{section.Key}': {e.Message}", e);
+            }
+        }
+        return options.EnsureValid();
+    }
+
+    private static Dictionary<string, string?> ParseSets(IEnumerable<string> sets)
+    {
+        var pairs = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var set in sets)
+        {
+            var eq = set.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !set[..eq].Contains(':', StringComparison.Ordinal))
+                throw new ConfigurationException($"--set '{set}' must look like Section:Key=Value (e.g. Pipeline:Dedupe=false)");
+            pairs[set[..eq].Trim()] = set[(eq + 1)..].Trim();
+        }
+        return pairs;
+    }
+}

@@ -1,0 +1,329 @@
+using DataflowVdo.Blocks;
+using DataflowVdo.Config;
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Pipeline;
+
+/// <summary>
+/// The inline scheme: every step of a request runs in order on the caller's thread, with no
+/// handoff at all. It is the reference the other schemes are tested against and the
+/// "no queuing" baseline they are measured against. Callers serialize (the volume's lock).
+/// A compressible write waits in the packer after it is acknowledged, as in VDO; a read or a
+/// write of its LBN is served from it (read) or first pushes its bin out (write: logical lock).
+/// </summary>
+internal sealed partial class InlineScheduler
+{
+    private readonly VolumeZones _z;
+    private readonly DataVioPool _pool;
+    private readonly Dictionary<long, DataVio> _pending = []; // LBN → write waiting in the packer (logical locks)
+    private readonly List<PackerBin> _closed = new(4);
+    private readonly byte[] _packed = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
+    private readonly byte[] _readScratch = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
+    private readonly DataVio[] _members = new DataVio[VdoConstants.MaxFragmentsPerPackedBlock];
+    private readonly ushort[] _sizes = new ushort[VdoConstants.MaxFragmentsPerPackedBlock];
+    private readonly bool _dedupe;
+    private readonly bool _compression;
+    private readonly bool _sync;
+
+    public InlineScheduler(VolumeZones zones)
+    {
+        _z = zones;
+        _pool = new DataVioPool(zones.Options.Pipeline.RequestPoolSize);
+        _dedupe = zones.Options.Pipeline.Dedupe;
+        _compression = zones.Options.Pipeline.Compression;
+        _sync = zones.Options.Volume.WritePolicy == WritePolicy.Sync;
+    }
+
+    /// <summary>Requests waiting in the packer.</summary>
+    public int Pending => _pending.Count;
+
+    public void Write(long lbn, ReadOnlySpan<byte> data)
+    {
+        ResolveLogicalConflict(lbn);
+        var vio = Acquire(VioOperation.Write, lbn);
+        data.CopyTo(vio.Data);
+        _z.Counters.WritesIn++;
+        var owned = true; // false once the request is handed to Finish, the packer or a hash lock
+        try
+        {
+            _z.Hash.Run(vio);
+            if (vio.IsZero)
+            {
+                _z.Counters.ZeroBlocksWritten++;
+                vio.NewMapping = BlockMapping.Zero;
+                LookUp(vio);
+                owned = false;
+                Finish(vio);
+                return;
+            }
+            LookUp(vio);
+            if (_dedupe && _z.HashZone.TryJoin(vio))
+            {
+                // Identical data is already in flight: share its result when it lands (hash lock).
+                owned = false;
+                _pending[lbn] = vio;
+                if (_sync)
+                    ResolveLogicalConflict(lbn);
+                return;
+            }
+            if (_z.Depot.TryAllocate(out var pbn))
+                vio.Allocation = pbn;
+            if (_dedupe)
+            {
+                _z.HashZone.Query(vio);
+                if (vio.HasCandidate && TryShare(vio))
+                {
+                    ReleaseAllocation(vio);
+                    owned = false;
+                    Finish(vio);
+                    return;
+                }
+            }
+            if (vio.Allocation == 0)
+                throw new OutOfSpaceException($"pool is full: no free physical block for LBN {lbn} ({_z.Geometry.DataBlocks} data blocks all in use); discard data to free space");
+            if (_compression)
+            {
+                _z.Compress.Run(vio);
+                if (vio.FragmentSize > 0)
+                {
+                    owned = false;
+                    Pack(vio);
+                    if (_sync)
+                        ResolveLogicalConflict(lbn); // Sync: acknowledged only once durable
+                    return;
+                }
+            }
+            _z.Device.Write(vio.Allocation, vio.Data);
+            _z.Counters.DataBlocksWritten++;
+            vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
+            vio.Allocation = 0; // the mapping owns it now
+            if (_dedupe)
+                _z.HashZone.Update(vio);
+            owned = false;
+            Finish(vio);
+        }
+        catch when (owned)
+        {
+            Abandon(vio);
+            throw;
+        }
+    }
+
+    public void Discard(long lbn)
+    {
+        ResolveLogicalConflict(lbn);
+        _z.Counters.DiscardsIn++;
+        if (_z.BlockMap.NeedsPage(lbn))
+            return; // never written: nothing to unmap
+        var vio = Acquire(VioOperation.Discard, lbn);
+        try
+        {
+            vio.OldMapping = _z.BlockMap.Get(lbn);
+            vio.NewMapping = BlockMapping.Unmapped;
+        }
+        catch
+        {
+            Abandon(vio);
+            throw;
+        }
+        Finish(vio);
+    }
+
+    public void Read(long lbn, Span<byte> destination)
+    {
+        _z.Counters.ReadsIn++;
+        if (_pending.TryGetValue(lbn, out var inFlight))
+        {
+            inFlight.Data.CopyTo(destination);
+            return;
+        }
+        var m = _z.BlockMap.Get(lbn);
+        if (!m.IsMapped || m.IsZero)
+            destination[..VdoConstants.BlockSize].Clear();
+        else if (!m.IsCompressed)
+            _z.Device.Read(m.Pbn, destination[..VdoConstants.BlockSize]);
+        else
+        {
+            _z.Device.Read(m.Pbn, _readScratch);
+            PackedBlock.Decompress(_readScratch, m.Slot, destination, m.Pbn);
+        }
+    }
+
+    public void Flush()
+    {
+        _z.Counters.FlushesIn++;
+        _z.Packer.CloseAll(_closed);
+        WriteClosedBins();
+        _z.JournalZone.Commit();
+    }
+
+    private DataVio Acquire(VioOperation op, long lbn)
+    {
+        if (!_pool.TryAcquire(out var vio))
+        {
+            // Every request is waiting in the packer: push the bins out (back-pressure, I8).
+            _z.Packer.CloseAll(_closed);
+            WriteClosedBins();
+            if (!_pool.TryAcquire(out vio))
+                throw new InvalidOperationException("request pool exhausted with nothing in flight (bug)");
+        }
+        vio.Reset(op, lbn);
+        return vio;
+    }
+
+    private void ResolveLogicalConflict(long lbn)
+    {
+        if (!_pending.TryGetValue(lbn, out var inFlight))
+            return;
+        // Logical lock: the earlier write to this LBN must land before this one is looked up.
+        _closed.Add(_z.Packer.CloseBinOf(inFlight.Agent ?? inFlight));
+        WriteClosedBins();
+    }
+
+    /// <summary>Block-map lookup; allocates the leaf page on first use (thin provisioning).</summary>
+    private void LookUp(DataVio vio)
+    {
+        var lbn = vio.Lbn;
+        vio.OldMapping = _z.BlockMap.Get(lbn);
+        if (!_z.BlockMap.NeedsPage(lbn))
+            return;
+        if (!_z.Depot.TryAllocate(out var pagePbn))
+            throw new OutOfSpaceException($"pool is full: no free physical block for the block-map page of LBN {lbn}; discard data to free space");
+        _z.Depot.MakeBlockMapPage(pagePbn);
+        var page = lbn / Geometry.EntriesPerPage;
+        var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.BlockMapPage, page, new BlockMapping(pagePbn, MappingState.Uncompressed), BlockMapping.Unmapped));
+        _z.BlockMap.InstallPage(page, pagePbn, point);
+    }
+
+    /// <summary>Checks a dedupe hint: the block must be live, below 254 references, and byte-equal (I4).</summary>
+    private bool TryShare(DataVio vio)
+    {
+        var c = vio.Candidate;
+        if (!c.HasPhysicalBlock || !_z.Geometry.IsDataBlock(c.Pbn))
+            return Stale(vio);
+        var count = _z.Depot.GetCount(c.Pbn);
+        if (count == 0 || count == VdoConstants.ProvisionalReferenceCount)
+            return Stale(vio);
+        if (count >= VdoConstants.MaximumReferenceCount && c != vio.OldMapping)
+        {
+            _z.Counters.DedupeRollovers++; // write a new copy; the index then points at it
+            return false;
+        }
+        if (!_z.Verify.Run(vio))
+            return Stale(vio);
+        _z.Counters.DedupeAdviceValid++;
+        vio.NewMapping = c;
+        return true;
+    }
+
+    private bool Stale(DataVio vio)
+    {
+        _z.Counters.DedupeAdviceStale++;
+        _z.HashZone.Forget(vio);
+        return false;
+    }
+
+    private void Pack(DataVio vio)
+    {
+        if (_dedupe)
+            _z.HashZone.Lock(vio);
+        _pending[vio.Lbn] = vio;
+        _z.Packer.Add(vio, _closed);
+        WriteClosedBins();
+    }
+
+    private void WriteClosedBins()
+    {
+        for (var b = 0; b < _closed.Count; b++)
+            WriteBin(_closed[b]);
+        _closed.Clear();
+    }
+
+    /// <summary>Writes a bin as one packed block at its first member's allocation, then finishes every member.</summary>
+    private void WriteBin(PackerBin bin)
+    {
+        var fragments = bin.Fragments;
+        var pbn = fragments[0].Allocation;
+        var offset = PackedBlock.HeaderSize;
+        for (var i = 0; i < fragments.Length; i++)
+        {
+            var f = fragments[i];
+            f.Fragment.AsSpan(0, f.FragmentSize).CopyTo(_packed.AsSpan(offset));
+            _sizes[i] = (ushort)f.FragmentSize;
+            offset += f.FragmentSize;
+        }
+        _packed.AsSpan(offset).Clear();
+        PackedBlock.WriteHeader(_packed, _sizes.AsSpan(0, fragments.Length));
+        _z.Device.Write(pbn, _packed);
+        _z.Counters.CompressedBlocksWritten++;
+        // Finishing releases requests to the pool: copy the member list before recycling the bin.
+        var count = fragments.Length;
+        fragments.CopyTo(_members);
+        _z.Packer.Recycle(bin);
+        for (var i = 0; i < count; i++)
+        {
+            var f = _members[i];
+            _members[i] = null!;
+            if (i > 0)
+                _z.Depot.ReleaseProvisional(f.Allocation);
+            f.Allocation = 0;
+            f.Bin = null;
+            f.NewMapping = BlockMapping.Compressed(pbn, i);
+            _z.Counters.CompressedFragmentsWritten++;
+            _z.Counters.CompressedFragmentBytes += f.FragmentSize;
+            if (_dedupe)
+            {
+                _z.HashZone.Update(f);
+                _z.HashZone.Unlock(f);
+            }
+            foreach (var w in f.Waiters)
+            {
+                w.NewMapping = f.NewMapping;
+                _z.Counters.DedupeAdviceValid++;
+                Finish(w);
+            }
+            Finish(f);
+        }
+    }
+
+    /// <summary>Journal, reference counts, block map, acknowledge: the common tail of every write.</summary>
+    private void Finish(DataVio vio)
+    {
+        var lbn = vio.Lbn;
+        if (_pending.TryGetValue(lbn, out var p) && ReferenceEquals(p, vio))
+            _pending.Remove(lbn);
+        var old = vio.OldMapping;
+        var now = vio.NewMapping;
+        if (old != now)
+        {
+            var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.DataMapping, lbn, now, old));
+            vio.JournalPoint = point;
+            if (now.HasPhysicalBlock)
+                _z.Depot.Increment(now.Pbn); // increment before its paired decrement (I3)
+            if (old.HasPhysicalBlock)
+                _z.JournalZone.DeferDecrement(point, old.Pbn);
+            _z.BlockMap.Set(lbn, now, point);
+            _z.LogicalBlocksUsed += (now.IsMapped ? 1 : 0) - (old.IsMapped ? 1 : 0);
+            if (_sync)
+                _z.JournalZone.Commit();
+        }
+        _pool.Release(vio);
+        if (_z.Journal.NeedsCheckpoint)
+            _z.Checkpoint(clean: false);
+    }
+
+    /// <summary>Undoes what a failed request holds (its provisional block) and returns it to the pool.</summary>
+    private void Abandon(DataVio vio)
+    {
+        ReleaseAllocation(vio);
+        _pool.Release(vio);
+    }
+
+    private void ReleaseAllocation(DataVio vio)
+    {
+        if (vio.Allocation == 0)
+            return;
+        _z.Depot.ReleaseProvisional(vio.Allocation);
+        vio.Allocation = 0;
+    }
+}

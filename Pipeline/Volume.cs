@@ -1,0 +1,270 @@
+using System.Diagnostics.CodeAnalysis;
+using DataflowVdo.Blocks;
+using DataflowVdo.Config;
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Pipeline;
+
+/// <summary>
+/// An open pool: a thin logical space of 4 KiB blocks with zero elimination, deduplication and
+/// compression. Thread-safe: calls are serialized by the configured scheduler. Dispose closes it
+/// cleanly (everything durable, dedupe index saved); a process that dies without closing leaves
+/// it to be recovered at the next open.
+/// </summary>
+public sealed partial class Volume : IDisposable
+{
+    private readonly Lock _sync = new();
+    private readonly VolumeZones _z;
+    private readonly InlineScheduler _scheduler;
+    private readonly bool _ownsDevice;
+    private bool _closed;
+
+    private Volume(VolumeZones zones, bool ownsDevice)
+    {
+        _z = zones;
+        _ownsDevice = ownsDevice;
+        _scheduler = new InlineScheduler(zones);
+    }
+
+    /// <summary>Thin logical size in blocks.</summary>
+    public long LogicalBlocks => _z.Geometry.LogicalBlocks;
+
+    /// <summary>The layout of the pool.</summary>
+    public Geometry Geometry => _z.Geometry;
+
+    /// <summary>Options in effect.</summary>
+    public VdoOptions Options => _z.Options;
+
+    /// <summary>Why the volume refuses writes, or null.</summary>
+    public string? ReadOnlyReason { get; private set; }
+
+    /// <summary>True when recovery ran at open (the last shutdown was not clean).</summary>
+    public bool Recovered { get; private set; }
+
+    /// <summary>Writes one 4 KiB block.</summary>
+    public void Write(long lbn, ReadOnlySpan<byte> block)
+    {
+        CheckBlock(lbn, block.Length);
+        lock (_sync)
+        {
+            CheckWritable();
+            try
+            {
+                _scheduler.Write(lbn, block);
+            }
+            catch (Exception e) when (Failed(e))
+            {
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Reads one 4 KiB block (zeros where nothing was written).</summary>
+    public void Read(long lbn, Span<byte> block)
+    {
+        CheckBlock(lbn, block.Length);
+        lock (_sync)
+        {
+            CheckOpen();
+            try
+            {
+                _scheduler.Read(lbn, block);
+            }
+            catch (CorruptMetadataException e)
+            {
+                EnterReadOnly(e.Message);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Unmaps <paramref name="count"/> blocks from <paramref name="lbn"/>: their space comes back, reads return zeros.</summary>
+    public void Discard(long lbn, long count = 1)
+    {
+        if (count < 0 || lbn < 0 || lbn + count > LogicalBlocks)
+            throw new ArgumentOutOfRangeException(nameof(lbn), $"discard of {count} blocks at LBN {lbn} is outside the logical space (0..{LogicalBlocks - 1})");
+        lock (_sync)
+        {
+            CheckWritable();
+            for (var i = 0L; i < count; i++)
+            {
+                try
+                {
+                    _scheduler.Discard(lbn + i);
+                }
+                catch (Exception e) when (Failed(e))
+                {
+                    throw;
+                }
+            }
+        }
+    }
+
+    /// <summary>Makes every write acknowledged before this call durable (I5).</summary>
+    public void Flush()
+    {
+        lock (_sync)
+        {
+            CheckOpen();
+            if (ReadOnlyReason is not null)
+                return; // nothing new can have been accepted
+            FlushGuarded();
+        }
+    }
+
+    /// <summary>A snapshot of the vdostats figures.</summary>
+    public VolumeStatistics GetStatistics()
+    {
+        lock (_sync)
+        {
+            var depot = _z.Depot;
+            var logical = _z.LogicalBlocksUsed;
+            var data = depot.DataBlocksUsed;
+            return new VolumeStatistics
+            {
+                PhysicalBlocks = _z.Geometry.PhysicalBlocks,
+                LogicalBlocks = _z.Geometry.LogicalBlocks,
+                DataBlocksUsed = data,
+                OverheadBlocksUsed = _z.Geometry.FixedOverheadBlocks + depot.BlockMapPages,
+                LogicalBlocksUsed = logical,
+                FreeBlocks = depot.FreeBlocks,
+                SavingPercent = logical <= 0 ? 0 : (int)Math.Max(0, (logical - data) * 100 / logical),
+                BlockMapPages = depot.BlockMapPages,
+                SlabCount = _z.Geometry.SlabCount,
+                SlabBlocks = _z.Geometry.SlabBlocks,
+                IndexEntries = _z.Index.Count,
+                IndexCapacity = _z.Index.Capacity,
+                PackerFragmentsWaiting = _z.Packer.Waiting,
+                JournalBlocksInUse = _z.Journal.BlocksInUse,
+                JournalBlocks = _z.Geometry.JournalBlocks,
+                ReadOnly = ReadOnlyReason is not null,
+                ReadOnlyReason = ReadOnlyReason,
+                Counters = _z.Counters.Clone(),
+            };
+        }
+    }
+
+    /// <summary>
+    /// Proves I7: every reference count equals the number of mappings to its block, no block is
+    /// owned twice, every compressed mapping names a real fragment. Returns the inconsistencies
+    /// (empty when consistent). Flushes first so nothing is in flight.
+    /// </summary>
+    public IReadOnlyList<string> Check()
+    {
+        lock (_sync)
+        {
+            CheckOpen();
+            if (ReadOnlyReason is null)
+                FlushGuarded();
+            return VolumeChecker.Check(_z);
+        }
+    }
+
+    /// <summary>Closes cleanly: flushes, checkpoints, saves the dedupe index, marks the pool clean.</summary>
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            if (_closed)
+                return;
+            _closed = true;
+            try
+            {
+                if (ReadOnlyReason is null)
+                {
+                    _scheduler.Flush();
+                    _z.Checkpoint(clean: true);
+                }
+            }
+            finally
+            {
+                if (_ownsDevice)
+                    _z.Device.Dispose();
+            }
+        }
+    }
+
+    private void FlushGuarded()
+    {
+        try
+        {
+            _scheduler.Flush();
+        }
+        catch (Exception e) when (Failed(e))
+        {
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Exception filter: damage or an I/O error part-way through a request puts the volume in
+    /// read-only mode (as VDO does) rather than risk more damage. Never handles the exception.
+    /// </summary>
+    private bool Failed(Exception e)
+    {
+        if (e is not (OutOfSpaceException or ArgumentException or ReadOnlyVolumeException))
+            EnterReadOnly(e is CorruptMetadataException ? e.Message : $"{e.GetType().Name}: {e.Message}");
+        return false;
+    }
+
+    private void EnterReadOnly(string reason) => ReadOnlyReason ??= reason;
+
+    private void CheckOpen()
+    {
+        if (_closed)
+            ThrowClosed();
+    }
+
+    private void CheckWritable()
+    {
+        CheckOpen();
+        if (ReadOnlyReason is not null)
+            throw new ReadOnlyVolumeException(ReadOnlyReason);
+    }
+
+    private void CheckBlock(long lbn, int length)
+    {
+        if (length != VdoConstants.BlockSize)
+            ThrowLength(length);
+        if ((ulong)lbn >= (ulong)LogicalBlocks)
+            ThrowLbn(lbn);
+    }
+
+    [DoesNotReturn]
+    private static void ThrowClosed() => throw new ObjectDisposedException(nameof(Volume), "the volume is closed");
+
+    [DoesNotReturn]
+    private static void ThrowLength(int length) =>
+        throw new ArgumentException($"a block is {VdoConstants.BlockSize} bytes, got {length}");
+
+    [DoesNotReturn]
+    private void ThrowLbn(long lbn) =>
+        throw new ArgumentOutOfRangeException(nameof(lbn), $"LBN {lbn} is outside the logical space (0..{LogicalBlocks - 1})");
+
+    private static VolumeZones Assemble(IBlockDevice device, Geometry geometry, VdoOptions options, VolumeHooks hooks,
+        SlabDepot depot, BlockMap blockMap, RecoveryJournal journal, PersistentCounters counters, MetadataWriter writer)
+    {
+        var capacity = (int)Math.Min(int.MaxValue / 2, (long)options.Index.MemoryMb * 1024 * 1024 / DedupeIndex.BytesPerRecord);
+        var index = new DedupeIndex(capacity, options.Index.Chapters);
+        var journalZone = new JournalZone(journal, depot);
+        blockMap.EnsureDurable = journalZone.EnsureDurable;
+        return new VolumeZones
+        {
+            Device = device,
+            Geometry = geometry,
+            Options = options,
+            Depot = depot,
+            BlockMap = blockMap,
+            Journal = journal,
+            JournalZone = journalZone,
+            Index = index,
+            HashZone = new HashZone(index),
+            Packer = new Packer(options.Pipeline.PackerBins),
+            Hash = new HashStep(hooks.Namer),
+            Compress = new CompressStep(),
+            Verify = new VerifyStep(device),
+            Counters = counters,
+            MetadataWriter = writer,
+        };
+    }
+}

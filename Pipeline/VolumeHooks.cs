@@ -1,0 +1,10 @@
+using DataflowVdo.Blocks;
+
+namespace DataflowVdo.Pipeline;
+
+/// <summary>Test seams: replaceable parts that production code never changes.</summary>
+public sealed class VolumeHooks
+{
+    /// <summary>The block namer (default XxHash128); tests inject a colliding one to prove I4.</summary>
+    public BlockNamer Namer { get; init; } = BlockNamers.XxHash128Namer;
+}

@@ -1,0 +1,76 @@
+using DataflowVdo.Blocks;
+using DataflowVdo.Config;
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Pipeline;
+
+/// <summary>
+/// Everything an open volume is made of: the device, the structures (one per zone for now)
+/// and the step objects. Schedulers run the steps against these; the volume owns their life
+/// cycle (format, open, recovery, checkpoint, close).
+/// </summary>
+internal sealed class VolumeZones
+{
+    public required IBlockDevice Device { get; init; }
+    public required Geometry Geometry { get; init; }
+    public required VdoOptions Options { get; init; }
+    public required SlabDepot Depot { get; init; }
+    public required BlockMap BlockMap { get; init; }
+    public required RecoveryJournal Journal { get; init; }
+    public required JournalZone JournalZone { get; init; }
+    public required DedupeIndex Index { get; init; }
+    public required HashZone HashZone { get; init; }
+    public required Packer Packer { get; init; }
+    public required HashStep Hash { get; init; }
+    public required CompressStep Compress { get; init; }
+    public required VerifyStep Verify { get; init; }
+    public required PersistentCounters Counters { get; init; }
+    public required MetadataWriter MetadataWriter { get; init; }
+
+    /// <summary>Sequence of the last superblock written.</summary>
+    public ulong SuperBlockSequence { get; set; }
+
+    /// <summary>Mapped logical blocks (zero blocks included).</summary>
+    public long LogicalBlocksUsed { get; set; }
+
+    /// <summary>
+    /// Makes the metadata reflect every journal entry, then lets the journal reuse its ring (I6):
+    /// commit the journal (I2 for what follows), write dirty block-map pages and ref counts,
+    /// flush, then record the new replay start in the superblock.
+    /// </summary>
+    public void Checkpoint(bool clean)
+    {
+        JournalZone.Commit();
+        BlockMap.WriteDirty();
+        Depot.WriteDirty(MetadataWriter);
+        MetadataWriter.Commit();
+        var indexSaved = false;
+        if (clean)
+        {
+            Index.Save(Device, Geometry);
+            indexSaved = true;
+        }
+        Device.Flush();
+        Journal.Reclaim();
+        Counters.Checkpoints++;
+        WriteSuperBlock(clean, indexSaved);
+    }
+
+    /// <summary>Writes the next superblock copy and flushes it.</summary>
+    public void WriteSuperBlock(bool clean, bool indexSaved)
+    {
+        SuperBlockSequence++;
+        var sb = new SuperBlock
+        {
+            Sequence = SuperBlockSequence,
+            Clean = clean,
+            IndexSaved = indexSaved,
+            JournalReplayFrom = Journal.ReplayFrom,
+            Counters = Counters,
+        };
+        var block = new byte[VdoConstants.BlockSize];
+        sb.Encode(block, Geometry.Nonce);
+        Device.Write(sb.Location, block);
+        Device.Flush();
+    }
+}

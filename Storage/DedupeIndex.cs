@@ -1,0 +1,153 @@
+using System.Buffers.Binary;
+
+namespace DataflowVdo.Storage;
+
+/// <summary>
+/// Block name → mapping hints, bounded in memory and kept in temporal order: records live in
+/// chapters; when the last chapter fills, the oldest is dropped (UDS-style). A hint is only a
+/// hint: the write path verifies the data before sharing (I4). Saved at clean close into the
+/// index region, newest chapters first when it does not all fit. One owner at a time.
+/// </summary>
+public sealed class DedupeIndex
+{
+    /// <summary>Approximate memory per record: dictionary entry plus chapter slot.</summary>
+    public const int BytesPerRecord = 64;
+
+    private const int RecordSize = 21; // 16-byte name + 5-byte mapping
+    private const int RecordsPerBlock = MetadataBlock.PayloadSize / RecordSize;
+
+    private readonly Dictionary<UInt128, Record> _records;
+    private readonly UInt128[][] _chapters;
+    private readonly int _chapterCapacity;
+    private long _newestChapter;   // absolute chapter number being filled
+    private long _oldestChapter;
+    private int _filled;           // records in the newest chapter
+
+    /// <summary>An empty index of about <paramref name="capacity"/> records in <paramref name="chapters"/> chapters.</summary>
+    public DedupeIndex(int capacity, int chapters)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chapters, 2);
+        _chapterCapacity = Math.Max(16, capacity / chapters);
+        _chapters = new UInt128[chapters][];
+        for (var i = 0; i < chapters; i++)
+            _chapters[i] = new UInt128[_chapterCapacity];
+        _records = new Dictionary<UInt128, Record>(_chapterCapacity * chapters);
+    }
+
+    /// <summary>Records currently held.</summary>
+    public int Count => _records.Count;
+
+    /// <summary>Most records held at once.</summary>
+    public int Capacity => _chapterCapacity * _chapters.Length;
+
+    /// <summary>Queries answered with a hint.</summary>
+    public long Hits { get; private set; }
+
+    /// <summary>Queries with no hint.</summary>
+    public long Misses { get; private set; }
+
+    /// <summary>The hint for <paramref name="name"/>, if any.</summary>
+    public bool TryGet(UInt128 name, out BlockMapping mapping)
+    {
+        if (_records.TryGetValue(name, out var r))
+        {
+            Hits++;
+            mapping = r.Mapping;
+            return true;
+        }
+        Misses++;
+        mapping = default;
+        return false;
+    }
+
+    /// <summary>Records (or refreshes) the newest location of <paramref name="name"/>.</summary>
+    public void Put(UInt128 name, BlockMapping mapping)
+    {
+        if (_filled == _chapterCapacity)
+            CloseChapter();
+        _chapters[_newestChapter % _chapters.Length][_filled++] = name;
+        _records[name] = new Record(mapping, _newestChapter);
+    }
+
+    /// <summary>Forgets <paramref name="name"/> if it still points at <paramref name="mapping"/> (stale hint).</summary>
+    public void Forget(UInt128 name, BlockMapping mapping)
+    {
+        if (_records.TryGetValue(name, out var r) && r.Mapping == mapping)
+            _records.Remove(name);
+    }
+
+    private void CloseChapter()
+    {
+        _newestChapter++;
+        _filled = 0;
+        if (_newestChapter - _oldestChapter < _chapters.Length)
+            return;
+        // Expire the oldest chapter: only records whose newest copy lives there go.
+        var expired = _chapters[_oldestChapter % _chapters.Length];
+        foreach (var name in expired)
+        {
+            if (_records.TryGetValue(name, out var r) && r.Chapter == _oldestChapter)
+                _records.Remove(name);
+        }
+        _oldestChapter++;
+    }
+
+    /// <summary>Saves the newest records that fit into the index region; returns how many were saved.</summary>
+    public int Save(IBlockDevice device, Geometry geometry)
+    {
+        var block = new byte[VdoConstants.BlockSize];
+        var maxRecords = (long)geometry.IndexBlocks * RecordsPerBlock;
+        // Oldest first so a load replays them in temporal order; skip the oldest if they don't fit.
+        var ordered = new List<KeyValuePair<UInt128, Record>>(_records);
+        ordered.Sort((a, b) => a.Value.Chapter.CompareTo(b.Value.Chapter));
+        var skip = (int)Math.Max(0, ordered.Count - maxRecords);
+        var saved = ordered.Count - skip;
+        var blocks = (saved + RecordsPerBlock - 1) / RecordsPerBlock;
+        for (var b = 0; b < Math.Max(1, blocks); b++)
+        {
+            Array.Clear(block);
+            var payload = MetadataBlock.Payload(block.AsSpan());
+            var first = skip + (b * RecordsPerBlock);
+            var n = Math.Min(RecordsPerBlock, ordered.Count - first);
+            BinaryPrimitives.WriteInt32LittleEndian(payload[^4..], b == 0 ? saved : 0);
+            for (var i = 0; i < n; i++)
+            {
+                var rec = ordered[first + i];
+                BinaryPrimitives.WriteUInt128LittleEndian(payload[(i * RecordSize)..], rec.Key);
+                rec.Value.Mapping.Encode(payload[((i * RecordSize) + 16)..]);
+            }
+            MetadataBlock.Seal(block, MetadataKind.DedupeIndex, geometry.Nonce, b);
+            device.Write(geometry.IndexStart + b, block);
+        }
+        return saved;
+    }
+
+    /// <summary>Loads a saved index; a damaged save is dropped (the index is only a hint) and reported as false.</summary>
+    public bool Load(IBlockDevice device, Geometry geometry)
+    {
+        var block = new byte[VdoConstants.BlockSize];
+        device.Read(geometry.IndexStart, block);
+        if (MetadataBlock.Validate(block, MetadataKind.DedupeIndex, geometry.Nonce, 0) is not null)
+            return false;
+        var total = BinaryPrimitives.ReadInt32LittleEndian(MetadataBlock.Payload(block.AsSpan())[^4..]);
+        if (total < 0 || total > (long)geometry.IndexBlocks * RecordsPerBlock)
+            return false;
+        for (var b = 0; total > 0; b++)
+        {
+            if (b > 0)
+            {
+                device.Read(geometry.IndexStart + b, block);
+                if (MetadataBlock.Validate(block, MetadataKind.DedupeIndex, geometry.Nonce, b) is not null)
+                    return false; // keep what loaded: still valid hints
+            }
+            var payload = MetadataBlock.Payload(block.AsSpan());
+            var n = Math.Min(RecordsPerBlock, total);
+            for (var i = 0; i < n; i++)
+                Put(BinaryPrimitives.ReadUInt128LittleEndian(payload[(i * RecordSize)..]), BlockMapping.Decode(payload[((i * RecordSize) + 16)..]));
+            total -= n;
+        }
+        return true;
+    }
+
+    private readonly record struct Record(BlockMapping Mapping, long Chapter);
+}

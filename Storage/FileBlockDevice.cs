@@ -1,0 +1,118 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace DataflowVdo.Storage;
+
+/// <summary>
+/// A device in a plain file (or a block device node): positional I/O through
+/// <see cref="RandomAccess"/> on one <see cref="SafeFileHandle"/>, and <c>fdatasync</c> on flush.
+/// New backing files are created with mode 0600: they hold the users' data.
+/// </summary>
+public sealed partial class FileBlockDevice : IBlockDevice
+{
+    private readonly SafeFileHandle _handle;
+    private FileStream? _owner;
+
+    private FileBlockDevice(SafeFileHandle handle, string path, long blockCount)
+    {
+        _handle = handle;
+        Path = path;
+        BlockCount = blockCount;
+    }
+
+    /// <summary>The backing file's path.</summary>
+    public string Path { get; }
+
+    /// <inheritdoc />
+    public long BlockCount { get; }
+
+    /// <summary>Creates (or truncates) a sparse backing file of <paramref name="blockCount"/> blocks, mode 0600.</summary>
+    public static FileBlockDevice Create(string path, long blockCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockCount);
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.Read,
+        };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        // FileStream is the only API that creates with a mode (no 0644 window); RandomAccess uses its handle.
+        var stream = new FileStream(path, options);
+        var handle = stream.SafeFileHandle;
+        RandomAccess.SetLength(handle, blockCount * VdoConstants.BlockSize);
+        return new FileBlockDevice(handle, path, blockCount) { _owner = stream };
+    }
+
+    /// <summary>Opens an existing backing file; its length must be a whole number of blocks.</summary>
+    public static FileBlockDevice Open(string path, bool readOnly = false)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"pool '{path}' does not exist (create it with 'dvdo format').", path);
+        var handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.Read);
+        var length = RandomAccess.GetLength(handle);
+        if (length == 0 || length % VdoConstants.BlockSize != 0)
+        {
+            handle.Dispose();
+            throw new InvalidDataException($"pool '{path}' is {length} bytes, not a whole number of {VdoConstants.BlockSize}-byte blocks: not a DataflowVdo pool.");
+        }
+        return new FileBlockDevice(handle, path, length / VdoConstants.BlockSize);
+    }
+
+    /// <inheritdoc />
+    public void Read(long pbn, Span<byte> destination)
+    {
+        DeviceChecks.CheckRange(pbn, destination.Length, BlockCount);
+        var offset = pbn * VdoConstants.BlockSize;
+        while (!destination.IsEmpty)
+        {
+            var n = RandomAccess.Read(_handle, destination, offset);
+            if (n <= 0)
+            {
+                destination.Clear(); // beyond a short file: sparse zeros
+                return;
+            }
+            destination = destination[n..];
+            offset += n;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Write(long pbn, ReadOnlySpan<byte> source)
+    {
+        DeviceChecks.CheckRange(pbn, source.Length, BlockCount);
+        RandomAccess.Write(_handle, source, pbn * VdoConstants.BlockSize);
+    }
+
+    /// <inheritdoc />
+    public void Write(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources)
+    {
+        var total = 0;
+        foreach (var s in sources)
+            total += s.Length;
+        DeviceChecks.CheckRange(pbn, total, BlockCount);
+        RandomAccess.Write(_handle, sources, pbn * VdoConstants.BlockSize);
+    }
+
+    /// <inheritdoc />
+    public void Flush()
+    {
+        // fdatasync: the data and the metadata needed to read it back, which is all a pool needs.
+        if (FdataSync(_handle) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"fdatasync of '{Path}' failed: errno {errno} ({Marshal.GetPInvokeErrorMessage(errno)}).");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _handle.Dispose();
+        _owner?.Dispose();
+    }
+
+    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    private static partial int FdataSync(SafeFileHandle fd);
+}

@@ -1,0 +1,45 @@
+namespace DataflowVdo.Storage;
+
+/// <summary>What <c>dvdo format</c> decides once for the life of a pool.</summary>
+public sealed record FormatParameters
+{
+    /// <summary>Physical size in blocks; 0 means the whole device.</summary>
+    public long PhysicalBlocks { get; init; }
+
+    /// <summary>Thin logical size in blocks; 0 means equal to the physical size.</summary>
+    public long LogicalBlocks { get; init; }
+
+    /// <summary>Data blocks per slab (a power of two, 256 .. 2^23). Default 2^15 = 128 MiB.</summary>
+    public int SlabBlocks { get; init; } = 1 << 15;
+
+    /// <summary>Blocks in the recovery-journal ring (at least 16). Default 1024 (4 MiB).</summary>
+    public int JournalBlocks { get; init; } = 1024;
+
+    /// <summary>Blocks reserved for the image catalog.</summary>
+    public int CatalogBlocks { get; init; } = 64;
+
+    /// <summary>Blocks reserved for saving the dedupe index at clean close; 0 = 1/128 of the pool, at most 16384.</summary>
+    public int IndexBlocks { get; init; }
+
+    /// <summary>Returns the first problem with these parameters for a device of <paramref name="deviceBlocks"/> blocks, or null.</summary>
+    public string? Validate(long deviceBlocks)
+    {
+        if (PhysicalBlocks < 0)
+            return "physical size must not be negative";
+        if (PhysicalBlocks > deviceBlocks)
+            return $"physical size {PhysicalBlocks} blocks exceeds the device ({deviceBlocks} blocks)";
+        if (LogicalBlocks < 0)
+            return "logical size must not be negative";
+        if (LogicalBlocks > BlockMapping.MaxPbn * 812)
+            return "logical size is larger than the block map can address";
+        if (SlabBlocks < 256 || SlabBlocks > 1 << 23 || (SlabBlocks & (SlabBlocks - 1)) != 0)
+            return $"slab size {SlabBlocks} blocks must be a power of two between 256 and 8388608";
+        if (JournalBlocks < 16)
+            return $"journal size {JournalBlocks} blocks must be at least 16";
+        if (CatalogBlocks < 1)
+            return "catalog needs at least one block";
+        if (IndexBlocks < 0)
+            return "index save region must not be negative";
+        return null;
+    }
+}

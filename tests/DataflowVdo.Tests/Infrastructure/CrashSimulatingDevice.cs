@@ -1,0 +1,128 @@
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Tests.Infrastructure;
+
+/// <summary>
+/// A device with a volatile write cache, for crash tests (VDO's RAM layer / "dory" device):
+/// it remembers every 4 KiB write since the last flush. <see cref="Crash"/> returns the image
+/// a power cut could leave: everything flushed, plus a random subset of the unflushed writes,
+/// each optionally torn at 512-byte sector granularity.
+/// </summary>
+public sealed class CrashSimulatingDevice : IBlockDevice
+{
+    private readonly MemoryBlockDevice _durable;
+    private readonly MemoryBlockDevice _current;
+    private readonly List<(long Pbn, byte[] Data)> _unflushed = [];
+    private readonly Lock _sync = new();
+
+    public CrashSimulatingDevice(long blockCount)
+    {
+        _durable = new MemoryBlockDevice(blockCount);
+        _current = new MemoryBlockDevice(blockCount);
+    }
+
+    public long BlockCount => _durable.BlockCount;
+
+    /// <summary>Called for every block written, before it is cached (instrumented invariant tests).</summary>
+    public Action<long, ReadOnlyMemory<byte>>? OnWrite { get; set; }
+
+    /// <summary>Called at every flush, before the cache is made durable.</summary>
+    public Action? OnFlush { get; set; }
+
+    /// <summary>Blocks written since the last flush.</summary>
+    public int UnflushedWrites
+    {
+        get
+        {
+            lock (_sync)
+                return _unflushed.Count;
+        }
+    }
+
+    /// <summary>True when <paramref name="pbn"/> has a write that is not yet durable.</summary>
+    public bool IsUnflushed(long pbn)
+    {
+        lock (_sync)
+            return _unflushed.Exists(w => w.Pbn == pbn);
+    }
+
+    public void Read(long pbn, Span<byte> destination)
+    {
+        lock (_sync)
+            _current.Read(pbn, destination);
+    }
+
+    public void Write(long pbn, ReadOnlySpan<byte> source)
+    {
+        lock (_sync)
+        {
+            for (var i = 0; i < source.Length / VdoConstants.BlockSize; i++)
+            {
+                var copy = source.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize).ToArray();
+                OnWrite?.Invoke(pbn + i, copy);
+                _unflushed.Add((pbn + i, copy));
+            }
+            _current.Write(pbn, source);
+        }
+    }
+
+    public void Write(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources)
+    {
+        foreach (var s in sources)
+        {
+            Write(pbn, s.Span);
+            pbn += s.Length / VdoConstants.BlockSize;
+        }
+    }
+
+    public void Flush()
+    {
+        lock (_sync)
+        {
+            OnFlush?.Invoke();
+            foreach (var (pbn, data) in _unflushed)
+                _durable.Write(pbn, data);
+            _unflushed.Clear();
+        }
+    }
+
+    /// <summary>
+    /// The image after a power cut: durable state plus each unflushed write kept with probability
+    /// <paramref name="keep"/>, in order; with <paramref name="tear"/>, a kept write may land only
+    /// partly (a random subset of its eight sectors).
+    /// </summary>
+    public MemoryBlockDevice Crash(Random random, bool tear, double keep = 0.5)
+    {
+        lock (_sync)
+        {
+            var image = new MemoryBlockDevice(BlockCount);
+            var all = _durable.ToArray();
+            image.Write(0, all);
+            var block = new byte[VdoConstants.BlockSize];
+            foreach (var (pbn, data) in _unflushed)
+            {
+                if (random.NextDouble() >= keep)
+                    continue;
+                if (tear && random.Next(4) == 0)
+                {
+                    image.Read(pbn, block);
+                    for (var s = 0; s < VdoConstants.BlockSize / VdoConstants.SectorSize; s++)
+                    {
+                        if (random.Next(2) == 0)
+                            data.AsSpan(s * VdoConstants.SectorSize, VdoConstants.SectorSize).CopyTo(block.AsSpan(s * VdoConstants.SectorSize));
+                    }
+                    image.Write(pbn, block);
+                }
+                else
+                {
+                    image.Write(pbn, data);
+                }
+            }
+            return image;
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+}

@@ -1,0 +1,41 @@
+using DataflowVdo.Config;
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Tests.Infrastructure;
+
+/// <summary>Small pools for tests: small slabs, a short journal ring (so checkpoints and reclaim happen), a tiny page cache.</summary>
+public static class TestPools
+{
+    public static FormatParameters Small(long logicalBlocks = 4096) => new()
+    {
+        LogicalBlocks = logicalBlocks,
+        SlabBlocks = 1024,
+        JournalBlocks = 16,
+        CatalogBlocks = 2,
+        IndexBlocks = 16,
+    };
+
+    /// <summary>Blocks a device needs for <paramref name="slabs"/> slabs of the small format.</summary>
+    public static long DeviceBlocks(int slabs = 4, long logicalBlocks = 4096)
+    {
+        var probe = Geometry.Compute(Small(logicalBlocks) with { PhysicalBlocks = 0 }, 1L << 30, 1);
+        return probe.DepotStart + (slabs * probe.SlabStride);
+    }
+
+    public static VdoOptions Options(SchemeKind scheme, Action<VdoOptions>? tweak = null)
+    {
+        var o = new VdoOptions();
+        o.Pipeline.Scheme = scheme;
+        o.Volume.BlockMapCacheMb = 1;
+        o.Index.MemoryMb = 1;
+        o.Pipeline.PackerBins = 8;
+        tweak?.Invoke(o);
+        return o;
+    }
+}
+
+/// <summary>Every scheme the fixtures run under.</summary>
+public static class Schemes
+{
+    public static IEnumerable<SchemeKind> All => Enum.GetValues<SchemeKind>();
+}
