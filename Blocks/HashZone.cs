@@ -18,10 +18,15 @@ public sealed class HashZone(DedupeIndex index)
     /// <summary>The index behind this zone.</summary>
     public DedupeIndex Index => index;
 
-    /// <summary>Joins an in-flight write with the same name, if there is one with room; returns true when joined.</summary>
+    /// <summary>
+    /// Joins an in-flight write with the same name and byte-identical data (the name alone proves
+    /// nothing, I4), if there is one with room; returns true when joined.
+    /// </summary>
     public bool TryJoin(DataVio vio)
     {
         if (!_locks.TryGetValue(vio.Name, out var agent) || agent.Waiters.Count >= MaxWaiters)
+            return false;
+        if (!agent.Data.AsSpan().SequenceEqual(vio.Data))
             return false;
         agent.Waiters.Add(vio);
         vio.Agent = agent;

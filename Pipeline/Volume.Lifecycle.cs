@@ -19,10 +19,11 @@ public sealed partial class Volume
         device.Write(0, block);
         var writer = new MetadataWriter(device, geometry);
         var depot = SlabDepot.CreateEmpty(geometry);
-        var blockMap = BlockMap.CreateEmpty(device, geometry, CachePages(options), writer);
+        hooks ??= new VolumeHooks();
+        var blockMap = BlockMap.CreateEmpty(device, geometry, CachePages(options, hooks), writer);
         const ulong FirstSequence = 1;
         var journal = new RecoveryJournal(device, geometry, FirstSequence, FirstSequence);
-        var zones = Assemble(device, geometry, options, hooks ?? new VolumeHooks(), depot, blockMap, journal, new PersistentCounters(), writer);
+        var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, new PersistentCounters(), writer);
         depot.WriteDirty(writer);
         blockMap.WriteDirty();
         WriteEmptyCatalog(writer, geometry, block);
@@ -52,7 +53,8 @@ public sealed partial class Volume
             MetadataWriter.Restore(device, geometry); // repair metadata blocks a crash may have torn
         CheckCatalog(device, geometry, block);
         var writer = new MetadataWriter(device, geometry);
-        var blockMap = BlockMap.Load(device, geometry, CachePages(options), writer);
+        hooks ??= new VolumeHooks();
+        var blockMap = BlockMap.Load(device, geometry, CachePages(options, hooks), writer);
         var counters = super.Counters;
         Volume volume;
         if (super.Clean)
@@ -60,14 +62,14 @@ public sealed partial class Volume
             var depot = SlabDepot.Load(device, geometry);
             depot.SetBlockMapPageTotal(blockMap.AllocatedPages);
             var journal = new RecoveryJournal(device, geometry, super.JournalReplayFrom, super.JournalReplayFrom);
-            var zones = Assemble(device, geometry, options, hooks ?? new VolumeHooks(), depot, blockMap, journal, counters, writer);
+            var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer);
             zones.SuperBlockSequence = super.Sequence;
             zones.LogicalBlocksUsed = CountMapped(blockMap);
             volume = new Volume(zones, ownsDevice);
         }
         else
         {
-            volume = Recover(device, geometry, super, blockMap, writer, options, hooks ?? new VolumeHooks(), ownsDevice);
+            volume = Recover(device, geometry, super, blockMap, writer, options, hooks, ownsDevice);
         }
         if (super.IndexSaved)
             volume._z.Index.Load(device, geometry);
@@ -164,8 +166,8 @@ public sealed partial class Volume
         return damage is null ? n : throw damage;
     }
 
-    private static int CachePages(VdoOptions options) =>
-        (int)Math.Min(int.MaxValue, (long)options.Volume.BlockMapCacheMb * 1024 * 1024 / VdoConstants.BlockSize);
+    private static int CachePages(VdoOptions options, VolumeHooks hooks) =>
+        hooks.BlockMapCachePages ?? (int)Math.Min(int.MaxValue, (long)options.Volume.BlockMapCacheMb * 1024 * 1024 / VdoConstants.BlockSize);
 
     private static void WriteEmptyCatalog(MetadataWriter writer, Geometry geometry, byte[] block)
     {

@@ -7,4 +7,7 @@ public sealed class VolumeHooks
 {
     /// <summary>The block namer (default XxHash128); tests inject a colliding one to prove I4.</summary>
     public BlockNamer Namer { get; init; } = BlockNamers.XxHash128Namer;
+
+    /// <summary>Block-map cache size in pages instead of <c>Volume:BlockMapCacheMb</c>; tests make it tiny to force evictions.</summary>
+    public int? BlockMapCachePages { get; init; }
 }

@@ -29,6 +29,27 @@ public sealed class CrashSimulatingDevice : IBlockDevice
     /// <summary>Called at every flush, before the cache is made durable.</summary>
     public Action? OnFlush { get; set; }
 
+    /// <summary>
+    /// Power cut at the <paramref name="writes"/>-th block write from now: that write and every
+    /// write or flush after it fail with <see cref="IOException"/>, so the crash image can be
+    /// taken in the middle of any operation (a journal commit, a checkpoint, a packer write).
+    /// </summary>
+    public void CutPowerAfter(long writes) => _writesUntilCut = writes;
+
+    /// <summary>True once the power cut has happened.</summary>
+    public bool PowerCut { get; private set; }
+
+    private long _writesUntilCut = long.MaxValue;
+
+    private void CheckPower()
+    {
+        if (PowerCut || --_writesUntilCut < 0)
+        {
+            PowerCut = true;
+            throw new IOException("simulated power cut");
+        }
+    }
+
     /// <summary>Blocks written since the last flush.</summary>
     public int UnflushedWrites
     {
@@ -58,11 +79,12 @@ public sealed class CrashSimulatingDevice : IBlockDevice
         {
             for (var i = 0; i < source.Length / VdoConstants.BlockSize; i++)
             {
+                CheckPower();
                 var copy = source.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize).ToArray();
                 OnWrite?.Invoke(pbn + i, copy);
                 _unflushed.Add((pbn + i, copy));
+                _current.Write(pbn + i, copy);
             }
-            _current.Write(pbn, source);
         }
     }
 
@@ -79,6 +101,8 @@ public sealed class CrashSimulatingDevice : IBlockDevice
     {
         lock (_sync)
         {
+            if (PowerCut)
+                throw new IOException("simulated power cut");
             OnFlush?.Invoke();
             foreach (var (pbn, data) in _unflushed)
                 _durable.Write(pbn, data);
