@@ -18,13 +18,12 @@ public sealed class JournalZone(RecoveryJournal journal, SlabDepot depot)
     /// <summary>Decrements waiting for their journal entry to become durable.</summary>
     public int PendingDecrements => _decrements.Count;
 
-    /// <summary>Appends an entry; returns its journal point.</summary>
-    public long Append(in JournalEntry entry)
-    {
-        var point = journal.Append(entry);
-        ApplyDurable();
-        return point;
-    }
+    /// <summary>
+    /// Appends an entry; returns its journal point. Decrements that became durable meanwhile are
+    /// not applied here: the caller applies its increment first (I3: a block verified for sharing
+    /// must not be freed by an older decrement between the verify and the increment).
+    /// </summary>
+    public long Append(in JournalEntry entry) => journal.Append(entry);
 
     /// <summary>Queues the decrement of <paramref name="pbn"/> caused by the entry at <paramref name="point"/> (I3: after its increment).</summary>
     public void DeferDecrement(long point, long pbn) => _decrements.Enqueue((point, pbn));

@@ -306,6 +306,8 @@ internal sealed partial class InlineScheduler
             _z.LogicalBlocksUsed += (now.IsMapped ? 1 : 0) - (old.IsMapped ? 1 : 0);
             if (_sync)
                 _z.JournalZone.Commit();
+            else
+                _z.JournalZone.ApplyDurable();
         }
         _pool.Release(vio);
         if (_z.Journal.NeedsCheckpoint)

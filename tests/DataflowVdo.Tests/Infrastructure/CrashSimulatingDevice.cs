@@ -115,7 +115,7 @@ public sealed class CrashSimulatingDevice : IBlockDevice
     /// <paramref name="keep"/>, in order; with <paramref name="tear"/>, a kept write may land only
     /// partly (a random subset of its eight sectors).
     /// </summary>
-    public MemoryBlockDevice Crash(Random random, bool tear, double keep = 0.5)
+    public MemoryBlockDevice Crash(Random random, bool tear, double keep = 0.5, double tearProbability = 0.25)
     {
         lock (_sync)
         {
@@ -127,12 +127,12 @@ public sealed class CrashSimulatingDevice : IBlockDevice
             {
                 if (random.NextDouble() >= keep)
                     continue;
-                if (tear && random.Next(4) == 0)
+                if (tear && random.NextDouble() < tearProbability)
                 {
                     image.Read(pbn, block);
                     for (var s = 0; s < VdoConstants.BlockSize / VdoConstants.SectorSize; s++)
                     {
-                        if (random.Next(2) == 0)
+                        if (s % 2 == 0 ? random.Next(2) == 0 : s == 1)
                             data.AsSpan(s * VdoConstants.SectorSize, VdoConstants.SectorSize).CopyTo(block.AsSpan(s * VdoConstants.SectorSize));
                     }
                     image.Write(pbn, block);

@@ -1,0 +1,122 @@
+using System.Buffers.Binary;
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Tests.Infrastructure;
+
+/// <summary>
+/// Watches every write and flush of a <see cref="CrashSimulatingDevice"/> and records each
+/// violation of the write-ordering invariants as it happens:
+/// I1 — a journal block never carries a new entry mapping a data block that is not yet durable;
+/// I2 — a block-map page is never written with a mapping that no durable journal entry made;
+/// I6 — a journal block is never written over a ring slot that the durable superblock still
+/// needs for replay.
+/// </summary>
+public sealed class OrderingAudit
+{
+    private readonly Geometry _g;
+    private readonly HashSet<long> _unflushedData = [];
+    private readonly Dictionary<long, byte[]> _unflushedJournal = [];
+    private readonly Dictionary<ulong, int> _entriesWritten = [];
+    private readonly Dictionary<long, BlockMapping> _durableJournal = [];
+    private readonly Dictionary<long, byte[]> _pages = [];
+    private readonly List<(ulong Sequence, ulong ReplayFrom)> _unflushedSuper = [];
+    private ulong _durableSuperSequence;
+    private ulong _durableReplayFrom;
+
+    public OrderingAudit(CrashSimulatingDevice device, Geometry geometry, ulong replayFrom)
+    {
+        _g = geometry;
+        _durableReplayFrom = replayFrom;
+        device.OnWrite = OnWrite;
+        device.OnFlush = OnFlush;
+    }
+
+    public List<string> Violations { get; } = [];
+
+    public long JournalBlocksChecked { get; private set; }
+
+    public long PagesChecked { get; private set; }
+
+    private void OnWrite(long pbn, ReadOnlyMemory<byte> data)
+    {
+        var block = data.Span;
+        if (pbn >= _g.JournalStart && pbn < _g.JournalStart + _g.JournalBlocks)
+            CheckJournalBlock(pbn, block);
+        else if (pbn is 1 or 2)
+            _unflushedSuper.Add((BinaryPrimitives.ReadUInt64LittleEndian(block[MetadataBlock.HeaderSize..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(block[(MetadataBlock.HeaderSize + 16)..])));
+        else if (_g.IsDataBlock(pbn))
+        {
+            if (MetadataBlock.Validate(block, MetadataKind.BlockMapLeaf, _g.Nonce, BinaryPrimitives.ReadInt64LittleEndian(block[16..])) is null)
+                CheckPage(pbn, block);
+            else
+                _unflushedData.Add(pbn);
+        }
+    }
+
+    private void CheckJournalBlock(long pbn, ReadOnlySpan<byte> block)
+    {
+        JournalBlocksChecked++;
+        var sequence = BinaryPrimitives.ReadUInt64LittleEndian(block);
+        if (sequence >= _durableReplayFrom + (ulong)_g.JournalBlocks)
+            Violations.Add($"I6: journal block {sequence} overwrites block {sequence - (ulong)_g.JournalBlocks}, but the durable superblock replays from {_durableReplayFrom}");
+        var count = JournalBlockFormat.Parse(block, sequence, _g.Nonce, out _);
+        var already = _entriesWritten.GetValueOrDefault(sequence);
+        for (var i = already; i < count; i++)
+        {
+            var e = JournalEntry.Decode(block.Slice(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize));
+            if (e.Kind == JournalEntryKind.DataMapping && e.New.HasPhysicalBlock && _unflushedData.Contains(e.New.Pbn))
+                Violations.Add($"I1: journal block {sequence} maps LBN {e.Lbn} to PBN {e.New.Pbn} before that block's data is durable");
+        }
+        _entriesWritten[sequence] = Math.Max(already, count);
+        _unflushedJournal[pbn] = block.ToArray();
+    }
+
+    private void CheckPage(long pbn, ReadOnlySpan<byte> block)
+    {
+        PagesChecked++;
+        var pageIndex = BinaryPrimitives.ReadInt64LittleEndian(block[16..]);
+        _pages.TryGetValue(pbn, out var previous);
+        for (var slot = 0; slot < Geometry.EntriesPerPage; slot++)
+        {
+            var offset = MetadataBlock.HeaderSize + (slot * BlockMapping.EncodedSize);
+            var m = BlockMapping.Decode(block.Slice(offset, BlockMapping.EncodedSize));
+            var before = previous is null ? BlockMapping.Unmapped : BlockMapping.Decode(previous.AsSpan(offset, BlockMapping.EncodedSize));
+            if (m == before)
+                continue;
+            var lbn = (pageIndex * Geometry.EntriesPerPage) + slot;
+            if (!_durableJournal.TryGetValue(lbn, out var journaled) || journaled != m)
+                Violations.Add($"I2: block-map page {pageIndex} written with LBN {lbn} → {m} before a durable journal entry says so");
+        }
+        _pages[pbn] = block.ToArray();
+    }
+
+    private void OnFlush()
+    {
+        _unflushedData.Clear();
+        var blocks = new List<(ulong Sequence, byte[] Block)>();
+        foreach (var (_, block) in _unflushedJournal)
+            blocks.Add((BinaryPrimitives.ReadUInt64LittleEndian(block), block));
+        blocks.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        foreach (var (sequence, block) in blocks)
+        {
+            var count = JournalBlockFormat.Parse(block, sequence, _g.Nonce, out _);
+            for (var i = 0; i < count; i++)
+            {
+                var e = JournalEntry.Decode(block.AsSpan(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize));
+                if (e.Kind == JournalEntryKind.DataMapping)
+                    _durableJournal[e.Lbn] = e.New;
+            }
+        }
+        _unflushedJournal.Clear();
+        foreach (var (sequence, replayFrom) in _unflushedSuper)
+        {
+            if (sequence >= _durableSuperSequence)
+            {
+                _durableSuperSequence = sequence;
+                _durableReplayFrom = replayFrom;
+            }
+        }
+        _unflushedSuper.Clear();
+    }
+}
