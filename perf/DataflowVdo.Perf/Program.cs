@@ -1,0 +1,39 @@
+using DataflowVdo.Perf.Baseline;
+using DataflowVdo.Perf.Micro;
+
+namespace DataflowVdo.Perf;
+
+/// <summary>Entry point: <c>baseline</c> (the macro load generator) or <c>bdn</c> (BenchmarkDotNet).</summary>
+internal static class Program
+{
+    private const string Usage = """
+        usage: dotnet run -c Release --project perf/DataflowVdo.Perf -- <mode> [args]
+          baseline [options]   the issue-2 baseline over the WORKLOADS.md workloads (baseline --help)
+          bdn [BDN args]       BenchmarkDotNet micro-benchmarks, e.g. bdn --filter '*'
+        """;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        string[] rest = args[1..];
+        switch (args[0])
+        {
+            case "baseline" when rest.Contains("--help") || rest.Contains("-h"):
+                Console.WriteLine(BaselineOptions.Usage);
+                return 0;
+            case "baseline":
+                return BaselineCommand.Run(rest);
+            case "bdn":
+                return MicroBenchmarks.Run(rest);
+            default:
+                Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
+                Console.Error.WriteLine(Usage);
+                return 2;
+        }
+    }
+}

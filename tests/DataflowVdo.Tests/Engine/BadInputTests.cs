@@ -1,0 +1,191 @@
+using DataflowVdo.Config;
+using DataflowVdo.Pipeline;
+using DataflowVdo.Storage;
+using DataflowVdo.Tests.Infrastructure;
+
+namespace DataflowVdo.Tests.Engine;
+
+/// <summary>Damaged metadata, wrong sizes, a full pool and bad options give clear errors and lose no data.</summary>
+[TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
+public sealed class BadInputTests(SchemeKind scheme)
+{
+    private VdoOptions Options => TestPools.Options(scheme);
+
+    private MemoryBlockDevice CleanPool(int blocks = 200)
+    {
+        var device = new MemoryBlockDevice(TestPools.DeviceBlocks(slabs: 4));
+        using var v = Volume.Format(device, TestPools.Small(), Options);
+        for (var i = 0; i < blocks; i++)
+            v.Write(i * 7, Content.Of(1 + (i % 2), i));
+        return device;
+    }
+
+    private static void FlipByte(IBlockDevice device, long pbn, int offset)
+    {
+        var block = new byte[VdoConstants.BlockSize];
+        device.Read(pbn, block);
+        block[offset] ^= 0x5A;
+        device.Write(pbn, block);
+    }
+
+    private static Geometry GeometryOf(IBlockDevice device)
+    {
+        var block = new byte[VdoConstants.BlockSize];
+        device.Read(0, block);
+        return Geometry.Decode(block, device.BlockCount);
+    }
+
+    [Test]
+    public void ACorruptGeometryFailsTheOpenNamingIt()
+    {
+        var device = CleanPool();
+        FlipByte(device, 0, 100);
+        var e = Assert.Throws<CorruptMetadataException>(() => Volume.Open(device, Options));
+        Assert.That(e!.Message, Does.Contain("geometry"));
+    }
+
+    [Test]
+    public void SomethingThatIsNotAPoolIsRefusedClearly()
+    {
+        var device = new MemoryBlockDevice(4096);
+        device.Write(0, Content.Random(1));
+        var e = Assert.Throws<CorruptMetadataException>(() => Volume.Open(device, Options));
+        Assert.That(e!.Message, Does.Contain("DataflowVdo pool"));
+    }
+
+    [Test]
+    public void OneDamagedSuperblockCopyIsSurvivedBothAreNamed()
+    {
+        var device = CleanPool();
+        FlipByte(device, 1, 200);
+        using (var v = Volume.Open(device, Options))
+        {
+            var buffer = new byte[VdoConstants.BlockSize];
+            v.Read(7, buffer);
+            Assert.That(buffer, Is.EqualTo(Content.Of(2, 1)));
+        }
+        FlipByte(device, 1, 300);
+        FlipByte(device, 2, 300);
+        var e = Assert.Throws<CorruptMetadataException>(() => Volume.Open(device, Options));
+        Assert.That(e!.Message, Does.Contain("superblock"));
+    }
+
+    [Test]
+    public void ACorruptBlockMapPageFailsTheOpenNamingThePage()
+    {
+        var device = CleanPool();
+        var g = GeometryOf(device);
+        var rootBlock = new byte[VdoConstants.BlockSize];
+        device.Read(g.RootStart, rootBlock);
+        var firstPage = BlockMapping.Decode(MetadataBlock.Payload(rootBlock.AsSpan())).Pbn;
+        FlipByte(device, firstPage, 2000);
+        var e = Assert.Throws<CorruptMetadataException>(() => Volume.Open(device, Options));
+        Assert.That(e!.Message, Does.Contain("block-map page 0"));
+    }
+
+    [Test]
+    public void ACorruptReferenceCountBlockFailsTheOpenNamingIt()
+    {
+        var device = CleanPool();
+        var g = GeometryOf(device);
+        FlipByte(device, g.RefCountStart(0), 50);
+        var e = Assert.Throws<CorruptMetadataException>(() => Volume.Open(device, Options));
+        Assert.That(e!.Message, Does.Contain("reference-count block 0 of slab 0"));
+    }
+
+    [Test]
+    public void AnImpossibleJournalEntryFailsRecoveryNamingTheJournal()
+    {
+        var device = new CrashSimulatingDevice(TestPools.DeviceBlocks(slabs: 4));
+        var v = Volume.Format(device, TestPools.Small(), Options);
+        for (var i = 0; i < 10; i++)
+            v.Write(i, Content.Random(i));
+        v.Flush(); // the journal block is durable; the volume is never closed
+        using var image = device.Crash(new Random(1), tear: false, keep: 0);
+        var g = GeometryOf(image);
+        var block = new byte[VdoConstants.BlockSize];
+        var location = g.JournalStart + 1; // sequence 1 is the first block
+        image.Read(location, block);
+        var count = JournalBlockFormat.Parse(block, 1, g.Nonce, out _);
+        Assert.That(count, Is.GreaterThan(5));
+        var entry = JournalEntry.Decode(block.AsSpan(JournalBlockFormat.EntryOffset(count - 1), JournalEntry.EncodedSize));
+        (entry with { New = new BlockMapping(g.PhysicalBlocks + 5, MappingState.Uncompressed) })
+            .Encode(block.AsSpan(JournalBlockFormat.EntryOffset(count - 1), JournalEntry.EncodedSize));
+        JournalBlockFormat.Seal(block, 1, count, g.Nonce);
+        image.Write(location, block);
+        var e = Assert.Throws<CorruptMetadataException>(() => Volume.Open(image, Options));
+        Assert.That(e!.Message, Does.Contain("recovery journal"));
+    }
+
+    [Test]
+    public void ADamagedPageFoundWhileRunningMakesTheVolumeReadOnlyNotCrash()
+    {
+        var device = CleanPool();
+        var g = GeometryOf(device);
+        var hooks = new VolumeHooks { BlockMapCachePages = 2 };
+        // Open cleanly first (pages are checked while counting), then damage a page on disk.
+        using var v = Volume.Open(device, Options, hooks);
+        var rootBlock = new byte[VdoConstants.BlockSize];
+        device.Read(g.RootStart, rootBlock);
+        var page1 = BlockMapping.Decode(MetadataBlock.Payload(rootBlock.AsSpan())[BlockMapping.EncodedSize..]).Pbn;
+        Assert.That(page1, Is.Not.Zero);
+        var buffer = new byte[VdoConstants.BlockSize];
+        v.Read(7 * 130, buffer); // page 1
+        v.Read(0, buffer); // page 0
+        v.Write(2000, Content.Random(2000)); // page 2: the cache holds 2, so page 1 leaves it
+        FlipByte(device, page1, 1000);
+        var e = Assert.Throws<CorruptMetadataException>(() => v.Read(7 * 130, buffer));
+        Assert.That(e!.Message, Does.Contain("block-map page 1"));
+        var w = Assert.Throws<ReadOnlyVolumeException>(() => v.Write(5, Content.Random(5)));
+        Assert.That(w!.Message, Does.Contain("block-map page 1"));
+        v.Read(0, buffer); // undamaged data stays readable
+        Assert.That(buffer, Is.EqualTo(Content.Of(1, 0)));
+    }
+
+    [Test]
+    public void WrongBlockSizesAndAddressesAreRejected()
+    {
+        using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), Options);
+        Assert.That(Assert.Throws<ArgumentException>(() => v.Write(0, new byte[100]))!.Message, Does.Contain("4096"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => v.Write(4096, new byte[4096]))!.Message, Does.Contain("outside the logical space"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => v.Read(-1, new byte[4096]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => v.Discard(4000, 200));
+    }
+
+    [Test]
+    public void BadFormatParametersAreExplained()
+    {
+        var device = new MemoryBlockDevice(2048);
+        Assert.That(Assert.Throws<ArgumentException>(() => Volume.Format(device, TestPools.Small() with { SlabBlocks = 1000 }))!.Message, Does.Contain("power of two"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Volume.Format(device, TestPools.Small() with { SlabBlocks = 4096 }))!.Message, Does.Contain("too small"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Volume.Format(device, TestPools.Small() with { PhysicalBlocks = 5000 }))!.Message, Does.Contain("exceeds the device"));
+    }
+
+    [Test]
+    public void AFullPoolSaysSoLosesNothingAndRecoversSpaceAfterDiscard()
+    {
+        var device = new MemoryBlockDevice(TestPools.DeviceBlocks(slabs: 1));
+        using var v = Volume.Format(device, TestPools.Small(), Options);
+        var written = 0;
+        var e = Assert.Throws<OutOfSpaceException>(() =>
+        {
+            for (; written < 4096; written++)
+                v.Write(written, Content.Random(written));
+        });
+        Assert.That(e!.Message, Does.Contain("full"));
+        Assert.That(written, Is.GreaterThan(900));
+        var buffer = new byte[VdoConstants.BlockSize];
+        for (var i = 0; i < written; i += 13)
+        {
+            v.Read(i, buffer);
+            Assert.That(buffer, Is.EqualTo(Content.Random(i)), $"LBN {i} was acknowledged before the pool filled");
+        }
+        Assert.That(v.Check(), Is.Empty);
+        v.Discard(0, 100);
+        v.Flush();
+        v.Write(written, Content.Random(written)); // space came back
+        v.Read(written, buffer);
+        Assert.That(buffer, Is.EqualTo(Content.Random(written)));
+        Assert.That(v.Check(), Is.Empty);
+    }
+}
