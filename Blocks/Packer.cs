@@ -74,6 +74,21 @@ public sealed class Packer
             closed.Add(Detach(best));
     }
 
+    /// <summary>Closes the fullest bin (the request pool ran dry: free some requests, wasting the least space).</summary>
+    public bool CloseFullest(List<PackerBin> closed)
+    {
+        var fullest = -1;
+        for (var i = 0; i < _bins.Length; i++)
+        {
+            if (_bins[i].Count > 0 && (fullest < 0 || _bins[i].Free < _bins[fullest].Free))
+                fullest = i;
+        }
+        if (fullest < 0)
+            return false;
+        closed.Add(Detach(fullest));
+        return true;
+    }
+
     /// <summary>Closes the bin holding <paramref name="vio"/> (a request needs it written).</summary>
     public PackerBin CloseBinOf(DataVio vio)
     {

@@ -15,6 +15,6 @@ public sealed class PipelineOptions
     /// <summary>Requests (DataVios) in flight at most: the back-pressure bound (I8).</summary>
     public int RequestPoolSize { get; set; } = 2048;
 
-    /// <summary>Open packer bins (dm-vdo uses 16).</summary>
-    public int PackerBins { get; set; } = 64;
+    /// <summary>Open packer bins (dm-vdo uses 16). More bins pack tighter: 16 → 4.7, 64 → 4.1, 256 → 3.7 points of saving lost on "mixed".</summary>
+    public int PackerBins { get; set; } = 256;
 }

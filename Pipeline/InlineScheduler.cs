@@ -159,13 +159,13 @@ internal sealed partial class InlineScheduler
 
     private DataVio Acquire(VioOperation op, long lbn)
     {
-        if (!_pool.TryAcquire(out var vio))
+        DataVio? vio;
+        while (!_pool.TryAcquire(out vio))
         {
-            // Every request is waiting in the packer: push the bins out (back-pressure, I8).
-            _z.Packer.CloseAll(_closed);
-            WriteClosedBins();
-            if (!_pool.TryAcquire(out vio))
+            // Every request is waiting in the packer: push out the fullest bin (back-pressure, I8).
+            if (!_z.Packer.CloseFullest(_closed))
                 throw new InvalidOperationException("request pool exhausted with nothing in flight (bug)");
+            WriteClosedBins();
         }
         vio.Reset(op, lbn);
         return vio;

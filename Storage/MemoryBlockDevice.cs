@@ -13,12 +13,20 @@ public sealed class MemoryBlockDevice : IBlockDevice
     private readonly Lock _grow = new();
     private long _flushes;
 
-    /// <summary>Creates a zero-filled device of <paramref name="blockCount"/> blocks.</summary>
-    public MemoryBlockDevice(long blockCount)
+    /// <summary>
+    /// Creates a zero-filled device of <paramref name="blockCount"/> blocks; with
+    /// <paramref name="preallocate"/> all memory is taken now (benchmarks: no allocation while writing).
+    /// </summary>
+    public MemoryBlockDevice(long blockCount, bool preallocate = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockCount);
         BlockCount = blockCount;
         _chunks = new byte[]?[(blockCount + ChunkBlocks - 1) / ChunkBlocks];
+        if (preallocate)
+        {
+            for (var i = 0; i < _chunks.Length; i++)
+                _chunks[i] = new byte[ChunkBytes];
+        }
     }
 
     /// <inheritdoc />

@@ -17,6 +17,7 @@ internal sealed record BaselineOptions
           --window N          duplicate window in blocks (default 65536)
           --sequential        sequential instead of random LBNs
           --json              one JSON object per workload on stdout; the table goes to stderr
+          --set Section:Key=V any volume configuration key (repeatable), e.g. --set Pipeline:PackerBins=16
         """;
 
     public IReadOnlyList<WorkloadMix> Workloads { get; init; } =
@@ -38,6 +39,8 @@ internal sealed record BaselineOptions
 
     public bool Json { get; init; }
 
+    public IReadOnlyList<string> Sets { get; init; } = [];
+
     /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> with a readable message.</summary>
     public static BaselineOptions Parse(IReadOnlyList<string> args)
     {
@@ -56,6 +59,7 @@ internal sealed record BaselineOptions
                 "--window" => options with { DuplicateWindow = (int)Number(args, ref i, 1, int.MaxValue) },
                 "--sequential" => options with { Sequential = true },
                 "--json" => options with { Json = true },
+                "--set" => options with { Sets = [.. options.Sets, Value(args, ref i)] },
                 _ => throw new ArgumentException($"Unknown option '{name}'."),
             };
         }

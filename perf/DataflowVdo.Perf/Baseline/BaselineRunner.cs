@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
 using DataflowVdo.Workloads;
@@ -49,8 +50,10 @@ internal sealed class BaselineRunner(BaselineOptions options, Corpus corpus, Tex
         int[] lastWritten = new int[options.WorkingSetBlocks];
         Array.Fill(lastWritten, -1);
         long deviceBlocks = options.WorkingSetBlocks + (long)options.Blocks + MetadataSlackBlocks;
-        using var device = new MemoryBlockDevice(deviceBlocks);
-        using var volume = Volume.Format(device, new FormatParameters { LogicalBlocks = options.WorkingSetBlocks });
+        // Preallocated so the device's own memory never shows up as the engine's allocations.
+        using var device = new MemoryBlockDevice(deviceBlocks, preallocate: true);
+        using var volume = Volume.Format(device, new FormatParameters { LogicalBlocks = options.WorkingSetBlocks },
+            VdoConfiguration.Load(sets: options.Sets, environment: false));
         var addresses = new AddressGenerator(options.Seed, options.WorkingSetBlocks, options.Sequential);
 
         int next = 0;
