@@ -1,0 +1,134 @@
+using System.Text.Json;
+using DataflowVdo.Cli;
+
+namespace DataflowVdo.Tests.Cli;
+
+/// <summary>The dvdo command as a user runs it: exit codes, messages and the stats JSON.</summary>
+[NonParallelizable]
+public sealed class CliTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), $"dvdo-cli-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = Console.Out;
+        var stderr = Console.Error;
+        using var o = new StringWriter();
+        using var e = new StringWriter();
+        Console.SetOut(o);
+        Console.SetError(e);
+        try
+        {
+            var code = Program.Main(args);
+            return (code, o.ToString(), e.ToString());
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+    }
+
+    [Test]
+    public void FormatStatsAndCheckAPool()
+    {
+        var pool = Path.Combine(_dir, "a.pool");
+        var format = Run("format", pool, "--physical-size", "64M", "--logical-size", "1T", "--slab-size", "8M");
+        Assert.That(format.Code, Is.Zero, format.Err);
+        Assert.That(format.Out, Does.Contain("1.0 TiB"));
+        Assert.That(new FileInfo(pool).Length, Is.EqualTo(64L << 20));
+        Assert.That(File.GetUnixFileMode(pool), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+
+        var stats = Run("stats", pool, "--json");
+        Assert.That(stats.Code, Is.Zero, stats.Err);
+        using var json = JsonDocument.Parse(stats.Out);
+        var root = json.RootElement;
+        foreach (var key in new[] { "blockSize", "physicalBlocks", "logicalBlocks", "dataBlocksUsed", "overheadBlocksUsed", "logicalBlocksUsed", "savingPercent" })
+            Assert.That(root.TryGetProperty(key, out _), Is.True, key);
+        Assert.That(root.GetProperty("blockSize").GetInt32(), Is.EqualTo(4096));
+        Assert.That(root.GetProperty("physicalBlocks").GetInt64(), Is.EqualTo(16384));
+        Assert.That(root.GetProperty("logicalBlocks").GetInt64(), Is.EqualTo(1L << 28));
+        Assert.That(root.GetProperty("dataBlocksUsed").GetInt64(), Is.Zero);
+
+        var table = Run("stats", pool);
+        Assert.That(table.Out, Does.Contain("1k-blocks").And.Contain("Space saving%").And.Contain("65536"));
+
+        var check = Run("check", pool);
+        Assert.That(check.Code, Is.Zero, check.Err);
+        Assert.That(check.Out, Does.Contain("consistent"));
+    }
+
+    [Test]
+    public void FormatRefusesToOverwriteWithoutForce()
+    {
+        var pool = Path.Combine(_dir, "b.pool");
+        Assert.That(Run("format", pool, "--physical-size", "32M", "--slab-size", "4M").Code, Is.Zero);
+        var again = Run("format", pool, "--physical-size", "32M", "--slab-size", "4M");
+        Assert.That(again.Code, Is.EqualTo(2));
+        Assert.That(again.Err, Does.Contain("--force"));
+        Assert.That(Run("format", pool, "--physical-size", "32M", "--slab-size", "4M", "--force").Code, Is.Zero);
+    }
+
+    [TestCase("4X", "not a size")]
+    [TestCase("1000", "multiple of 4 KiB")]
+    [TestCase("1M", "too small")]
+    public void BadSizesAreExplained(string size, string message)
+    {
+        var r = Run("format", Path.Combine(_dir, "c.pool"), "--physical-size", size);
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain(message));
+    }
+
+    [Test]
+    public void MissingAndDamagedPoolsAreReportedWithDistinctExitCodes()
+    {
+        var missing = Run("stats", Path.Combine(_dir, "nope.pool"));
+        Assert.That(missing.Code, Is.EqualTo(1));
+        Assert.That(missing.Err, Does.Contain("does not exist"));
+
+        var pool = Path.Combine(_dir, "d.pool");
+        Assert.That(Run("format", pool, "--physical-size", "32M", "--slab-size", "4M").Code, Is.Zero);
+        using (var f = new FileStream(pool, FileMode.Open))
+        {
+            f.Position = 64;
+            f.WriteByte(0xFF);
+        }
+        var damaged = Run("check", pool);
+        Assert.That(damaged.Code, Is.EqualTo(3));
+        Assert.That(damaged.Err, Does.Contain("geometry"));
+    }
+
+    [Test]
+    public void BadConfigurationIsAUsageError()
+    {
+        var r = Run("format", Path.Combine(_dir, "e.pool"), "--physical-size", "32M", "--set", "Pipeline:PackerBins=0");
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("Pipeline:PackerBins"));
+    }
+
+    [Test]
+    public void DemoWritesReadsBackAndReportsSavings()
+    {
+        var r = Run("demo", "--pool", Path.Combine(_dir, "demo.pool"), "--blocks", "3000");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        Assert.That(r.Out, Does.Contain("verified: all 3000 blocks"));
+    }
+
+    [TestCase("4G", 1L << 20)]
+    [TestCase("1.5G", 3L << 17)]
+    [TestCase("512M", 1L << 17)]
+    [TestCase("1T", 1L << 28)]
+    [TestCase("8192", 2L)]
+    public void SizesTakeBinarySuffixes(string text, long blocks) =>
+        Assert.That(SizeParser.ParseBlocks(text, "size"), Is.EqualTo(blocks));
+}
