@@ -192,6 +192,7 @@ internal sealed partial class InlineScheduler
         _z.Depot.MakeBlockMapPage(pagePbn);
         var page = lbn / Geometry.EntriesPerPage;
         var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.BlockMapPage, page, new BlockMapping(pagePbn, MappingState.Uncompressed), BlockMapping.Unmapped));
+        _z.JournalZone.Defer(point, SlabJournalOperation.BlockMapPage, pagePbn);
         _z.BlockMap.InstallPage(page, pagePbn, point);
     }
 
@@ -299,9 +300,12 @@ internal sealed partial class InlineScheduler
             var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.DataMapping, lbn, now, old));
             vio.JournalPoint = point;
             if (now.HasPhysicalBlock)
-                _z.Depot.Increment(now.Pbn); // increment before its paired decrement (I3)
+            {
+                _z.Depot.Increment(now.Pbn); // takes effect now: the block cannot be freed under this write
+                _z.JournalZone.Defer(point, SlabJournalOperation.Increment, now.Pbn);
+            }
             if (old.HasPhysicalBlock)
-                _z.JournalZone.DeferDecrement(point, old.Pbn);
+                _z.JournalZone.Defer(point, SlabJournalOperation.Decrement, old.Pbn); // after its increment (I3)
             _z.BlockMap.Set(lbn, now, point);
             _z.LogicalBlocksUsed += (now.IsMapped ? 1 : 0) - (old.IsMapped ? 1 : 0);
             if (_sync)
@@ -310,6 +314,7 @@ internal sealed partial class InlineScheduler
                 _z.JournalZone.ApplyDurable();
         }
         _pool.Release(vio);
+        _z.WriteFullSlabJournals();
         if (_z.Journal.NeedsCheckpoint)
             _z.Checkpoint(clean: false);
     }

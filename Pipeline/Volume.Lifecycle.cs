@@ -18,13 +18,13 @@ public sealed partial class Volume
         // Wipe block 0 first: a half-formatted device must never look like a pool.
         device.Write(0, block);
         var writer = new MetadataWriter(device, geometry);
-        var depot = SlabDepot.CreateEmpty(geometry);
+        var depot = SlabDepot.CreateEmpty(device, geometry);
         hooks ??= new VolumeHooks();
         var blockMap = BlockMap.CreateEmpty(device, geometry, CachePages(options, hooks), writer);
         const ulong FirstSequence = 1;
         var journal = new RecoveryJournal(device, geometry, FirstSequence, FirstSequence);
         var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, new PersistentCounters(), writer);
-        depot.WriteDirty(writer);
+        depot.WriteAllRefCounts(writer);
         blockMap.WriteDirty();
         WriteEmptyCatalog(writer, geometry, block);
         writer.Commit();
@@ -64,7 +64,7 @@ public sealed partial class Volume
             var journal = new RecoveryJournal(device, geometry, super.JournalReplayFrom, super.JournalReplayFrom);
             var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer);
             zones.SuperBlockSequence = super.Sequence;
-            zones.LogicalBlocksUsed = CountMapped(blockMap);
+            zones.LogicalBlocksUsed = super.LogicalBlocksUsed;
             volume = new Volume(zones, ownsDevice);
         }
         else
@@ -80,19 +80,64 @@ public sealed partial class Volume
 
     private static Volume Recover(IBlockDevice device, Geometry geometry, SuperBlock super, BlockMap blockMap, MetadataWriter writer, VdoOptions options, VolumeHooks hooks, bool ownsDevice)
     {
-        var entries = RecoveryJournal.ReadForRecovery(device, geometry, super.JournalReplayFrom, out var next);
-        foreach (var e in entries)
+        // 1. Reference counts: the ref-count blocks on disk, then each slab journal's newer entries.
+        var depot = SlabDepot.Load(device, geometry);
+        var lastLogged = new long[geometry.SlabCount]; // newest key read from each slab journal on disk
+        var newest = new long[geometry.SlabCount];     // newest key reflected in each slab's counts
+        var resume = new ulong[geometry.SlabCount];
+        for (var s = 0; s < geometry.SlabCount; s++)
         {
+            var from = ulong.MaxValue;
+            var stamped = long.MinValue;
+            for (var b = 0; b < geometry.RefCountBlocksPerSlab; b++)
+            {
+                from = Math.Min(from, depot.RefCountSequence(s, b));
+                stamped = Math.Max(stamped, depot.RefCountKey(s, b));
+            }
+            lastLogged[s] = long.MinValue;
+            foreach (var e in SlabJournal.Read(device, geometry, s, from, out resume[s]))
+            {
+                if (e.Sbn < 0 || e.Sbn >= geometry.SlabBlocks)
+                    throw new CorruptMetadataException($"slab journal of slab {s}", $"entry names block {e.Sbn} of a {geometry.SlabBlocks}-block slab");
+                if (e.Key > depot.RefCountKey(s, e.Sbn / Geometry.CountsPerBlock))
+                    depot.Replay(e.Operation, s, e.Sbn);
+                lastLogged[s] = e.Key;
+            }
+            newest[s] = Math.Max(stamped, lastLogged[s]);
+        }
+
+        // 2. The recovery journal: mappings into the block map, and the reference changes the
+        //    slab journals did not yet hold (each change once: its key orders it, I3). A change is
+        //    already counted if its slab journal held it or its ref-count block was written after it.
+        void Change(SlabJournalOperation op, long pbn, long point)
+        {
+            var key = SlabJournalEntry.KeyOf(point, op);
+            var (slab, sbn) = geometry.Locate(pbn);
+            if (key <= lastLogged[slab] || key <= depot.RefCountKey(slab, sbn / Geometry.CountsPerBlock))
+                return;
+            depot.Replay(op, slab, sbn);
+            newest[slab] = Math.Max(newest[slab], key);
+        }
+
+        var entries = RecoveryJournal.ReadForRecovery(device, geometry, super.JournalReplayFrom, out var next);
+        var logicalUsed = super.LogicalBlocksUsed;
+        var firstPoint = (long)super.JournalReplayFrom * JournalBlockFormat.EntriesPerBlock;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var e = entries[i];
+            var point = firstPoint + i;
             switch (e.Kind)
             {
                 case JournalEntryKind.BlockMapPage:
                     if (e.Lbn >= blockMap.PageCount || !geometry.IsDataBlock(e.New.Pbn))
                         throw new CorruptMetadataException("recovery journal", $"entry allocates block-map page {e.Lbn} at PBN {e.New.Pbn}, which is impossible");
                     blockMap.InstallPage(e.Lbn, e.New.Pbn, 0);
+                    Change(SlabJournalOperation.BlockMapPage, e.New.Pbn, point);
                     break;
                 case JournalEntryKind.DataMapping:
-                    if (e.Lbn >= geometry.LogicalBlocks || (e.New.HasPhysicalBlock && !geometry.IsDataBlock(e.New.Pbn)))
-                        throw new CorruptMetadataException("recovery journal", $"entry maps LBN {e.Lbn} to {e.New}, which is impossible");
+                    if (e.Lbn >= geometry.LogicalBlocks || (e.New.HasPhysicalBlock && !geometry.IsDataBlock(e.New.Pbn))
+                        || (e.Old.HasPhysicalBlock && !geometry.IsDataBlock(e.Old.Pbn)))
+                        throw new CorruptMetadataException("recovery journal", $"entry maps LBN {e.Lbn} from {e.Old} to {e.New}, which is impossible");
                     if (blockMap.NeedsPage(e.Lbn))
                     {
                         if (e.New.IsMapped)
@@ -100,53 +145,22 @@ public sealed partial class Volume
                         break;
                     }
                     blockMap.Set(e.Lbn, e.New, 0);
+                    if (e.New.HasPhysicalBlock)
+                        Change(SlabJournalOperation.Increment, e.New.Pbn, point);
+                    if (e.Old.HasPhysicalBlock)
+                        Change(SlabJournalOperation.Decrement, e.Old.Pbn, point);
+                    logicalUsed += (e.New.IsMapped ? 1 : 0) - (e.Old.IsMapped ? 1 : 0);
                     break;
                 default:
                     throw new CorruptMetadataException("recovery journal", $"unknown entry kind {(int)e.Kind}");
             }
         }
 
-        // Rebuild every reference count from the block map (VDO's forced rebuild): exact by
-        // construction, and it reclaims provisional allocations of writes that never landed.
-        var depot = SlabDepot.CreateEmpty(geometry);
-        var counts = new byte[geometry.SlabCount][];
+        // 3. Writes that never reached the journal leave provisional blocks: reclaim them.
+        depot.ReclaimProvisional();
+        depot.SetBlockMapPageTotal(blockMap.AllocatedPages);
         for (var s = 0; s < geometry.SlabCount; s++)
-            counts[s] = new byte[geometry.SlabBlocks];
-        var pages = 0L;
-        foreach (var pagePbn in blockMap.RootEntries)
-        {
-            if (pagePbn == 0)
-                continue;
-            var (slab, sbn) = geometry.Locate(pagePbn);
-            if (counts[slab][sbn] != 0)
-                throw new CorruptMetadataException("block-map root", $"PBN {pagePbn} holds two block-map pages");
-            counts[slab][sbn] = SlabDepot.BlockMapPageCount;
-            pages++;
-        }
-        var logicalUsed = 0L;
-        CorruptMetadataException? damage = null;
-        blockMap.ForEachMapping(
-            (lbn, m) =>
-            {
-                logicalUsed++;
-                if (!m.HasPhysicalBlock)
-                    return;
-                if (!geometry.IsDataBlock(m.Pbn))
-                {
-                    damage ??= new CorruptMetadataException($"block-map entry of LBN {lbn}", $"maps to PBN {m.Pbn}, which is not a data block");
-                    return;
-                }
-                var (slab, sbn) = geometry.Locate(m.Pbn);
-                if (counts[slab][sbn] >= VdoConstants.MaximumReferenceCount)
-                    damage ??= new CorruptMetadataException($"block-map entry of LBN {lbn}", $"PBN {m.Pbn} has more than {VdoConstants.MaximumReferenceCount} references or is a block-map page");
-                else
-                    counts[slab][sbn]++;
-            },
-            e => damage ??= e);
-        if (damage is not null)
-            throw damage;
-        depot.ReplaceAll(s => counts[s]);
-        depot.SetBlockMapPageTotal(pages);
+            depot.ResumeJournal(s, resume[s], newest[s]);
 
         var counters = super.Counters;
         counters.Recoveries++;
@@ -154,16 +168,9 @@ public sealed partial class Volume
         var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer);
         zones.SuperBlockSequence = super.Sequence;
         zones.LogicalBlocksUsed = logicalUsed;
-        zones.Checkpoint(clean: false);
+        // The replayed changes live only in memory now: write every ref count before the journal is released.
+        zones.Checkpoint(clean: false, writeRefCounts: true);
         return new Volume(zones, ownsDevice) { Recovered = true };
-    }
-
-    private static long CountMapped(BlockMap blockMap)
-    {
-        var n = 0L;
-        CorruptMetadataException? damage = null;
-        blockMap.ForEachMapping((_, _) => n++, e => damage ??= e);
-        return damage is null ? n : throw damage;
     }
 
     private static int CachePages(VdoOptions options, VolumeHooks hooks) =>

@@ -109,8 +109,8 @@ internal static class VolumeChecker
             }
         }
 
-        if (z.JournalZone.PendingDecrements > 0)
-            Report($"{z.JournalZone.PendingDecrements} decrements still wait for a durable journal entry after a flush");
+        if (z.JournalZone.PendingChanges > 0)
+            Report($"{z.JournalZone.PendingChanges} reference changes still wait for a durable journal entry after a flush");
         return problems;
     }
 }

@@ -38,11 +38,14 @@ internal sealed class VolumeZones
     /// commit the journal (I2 for what follows), write dirty block-map pages and ref counts,
     /// flush, then record the new replay start in the superblock.
     /// </summary>
-    public void Checkpoint(bool clean)
+    public void Checkpoint(bool clean, bool writeRefCounts = false)
     {
         JournalZone.Commit();
         BlockMap.WriteDirty();
-        Depot.WriteDirty(MetadataWriter);
+        // The slab journals now hold every reference change the recovery journal is about to release.
+        Depot.WriteJournals();
+        if (clean || writeRefCounts)
+            Depot.WriteAllRefCounts(MetadataWriter);
         MetadataWriter.Commit();
         var indexSaved = false;
         if (clean)
@@ -56,6 +59,22 @@ internal sealed class VolumeZones
         WriteSuperBlock(clean, indexSaved);
     }
 
+    /// <summary>
+    /// Writes the ref counts of every slab whose journal is half full, so its ring can be reused.
+    /// The recovery journal is committed first so the counts are exactly what the journals say.
+    /// </summary>
+    public void WriteFullSlabJournals()
+    {
+        if (!Depot.TryTakeSlabToWrite(out var slab))
+            return;
+        JournalZone.Commit();
+        do
+            Depot.WriteRefCounts(slab, MetadataWriter);
+        while (Depot.TryTakeSlabToWrite(out slab));
+        MetadataWriter.Commit();
+        Device.Flush(); // the ref counts are durable before the slab journals reuse their rings
+    }
+
     /// <summary>Writes the next superblock copy and flushes it.</summary>
     public void WriteSuperBlock(bool clean, bool indexSaved)
     {
@@ -66,6 +85,7 @@ internal sealed class VolumeZones
             Clean = clean,
             IndexSaved = indexSaved,
             JournalReplayFrom = Journal.ReplayFrom,
+            LogicalBlocksUsed = LogicalBlocksUsed,
             Counters = Counters,
         };
         var block = new byte[VdoConstants.BlockSize];

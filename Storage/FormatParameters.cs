@@ -15,6 +15,9 @@ public sealed record FormatParameters
     /// <summary>Blocks in the recovery-journal ring (at least 16). Default 1024 (4 MiB).</summary>
     public int JournalBlocks { get; init; } = 1024;
 
+    /// <summary>Slab-journal blocks per slab (VDO: 224); a slab's reference counts are written when its journal is half full.</summary>
+    public int SlabJournalBlocks { get; init; } = 224;
+
     /// <summary>Blocks reserved for the image catalog.</summary>
     public int CatalogBlocks { get; init; } = 64;
 
@@ -36,6 +39,8 @@ public sealed record FormatParameters
             return $"slab size {SlabBlocks} blocks must be a power of two between 256 and 8388608";
         if (JournalBlocks < 16)
             return $"journal size {JournalBlocks} blocks must be at least 16";
+        if (SlabJournalBlocks < 4 || SlabJournalBlocks > 65536)
+            return $"slab journal of {SlabJournalBlocks} blocks must be between 4 and 65536";
         if (CatalogBlocks < 1)
             return "catalog needs at least one block";
         if (IndexBlocks < 0)

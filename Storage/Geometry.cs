@@ -6,7 +6,7 @@ namespace DataflowVdo.Storage;
 /// Block 0 of a pool: the layout of every region, fixed at format time.
 /// <code>
 /// 0 geometry | 1,2 superblock A/B | double-write area | journal ring | slab summary | block-map root | catalog |
-/// saved index | slab 0: [ref-count blocks][data blocks] | slab 1 ... 
+/// saved index | slab 0: [ref-count blocks][slab journal][data blocks] | slab 1 ... 
 /// </code>
 /// </summary>
 public sealed record Geometry
@@ -14,8 +14,11 @@ public sealed record Geometry
     /// <summary>Mappings per block-map leaf page (5 bytes each).</summary>
     public const int EntriesPerPage = MetadataBlock.PayloadSize / BlockMapping.EncodedSize; // 812
 
+    /// <summary>Bytes at the start of a ref-count block's payload: the slab-journal sequence and recovery key it reflects.</summary>
+    public const int RefCountHeaderSize = 16;
+
     /// <summary>Reference counts per ref-count block.</summary>
-    public const int CountsPerBlock = MetadataBlock.PayloadSize; // 4064
+    public const int CountsPerBlock = MetadataBlock.PayloadSize - RefCountHeaderSize; // 4048
 
     /// <summary>Slab-summary entries per block (8 bytes each).</summary>
     public const int SummaryEntriesPerBlock = MetadataBlock.PayloadSize / 8;
@@ -37,6 +40,8 @@ public sealed record Geometry
     public required long LogicalBlocks { get; init; }
     /// <summary>Data blocks per slab.</summary>
     public required int SlabBlocks { get; init; }
+    /// <summary>Slab-journal blocks per slab.</summary>
+    public required int SlabJournalBlocks { get; init; }
     /// <summary>First block of the journal ring.</summary>
     public required long JournalStart { get; init; }
     /// <summary>Blocks in the journal ring.</summary>
@@ -65,18 +70,21 @@ public sealed record Geometry
     /// <summary>Ref-count blocks at the start of each slab.</summary>
     public int RefCountBlocksPerSlab => (SlabBlocks + CountsPerBlock - 1) / CountsPerBlock;
     /// <summary>Blocks a slab occupies.</summary>
-    public long SlabStride => RefCountBlocksPerSlab + (long)SlabBlocks;
+    public long SlabStride => RefCountBlocksPerSlab + (long)SlabJournalBlocks + SlabBlocks;
     /// <summary>Leaf pages needed to map the logical space.</summary>
     public long LeafPages => (LogicalBlocks + EntriesPerPage - 1) / EntriesPerPage;
     /// <summary>Data blocks of all slabs.</summary>
     public long DataBlocks => (long)SlabCount * SlabBlocks;
     /// <summary>Blocks used by fixed metadata (everything that is not a slab data block).</summary>
-    public long FixedOverheadBlocks => DepotStart + (long)SlabCount * RefCountBlocksPerSlab;
+    public long FixedOverheadBlocks => DepotStart + ((long)SlabCount * (RefCountBlocksPerSlab + SlabJournalBlocks));
 
     /// <summary>First ref-count block of slab <paramref name="slab"/>.</summary>
     public long RefCountStart(int slab) => DepotStart + slab * SlabStride;
+    /// <summary>First slab-journal block of slab <paramref name="slab"/>.</summary>
+    public long SlabJournalStart(int slab) => RefCountStart(slab) + RefCountBlocksPerSlab;
+
     /// <summary>First data block of slab <paramref name="slab"/>.</summary>
-    public long SlabDataStart(int slab) => RefCountStart(slab) + RefCountBlocksPerSlab;
+    public long SlabDataStart(int slab) => SlabJournalStart(slab) + SlabJournalBlocks;
 
     /// <summary>True when <paramref name="pbn"/> is a data block of some slab.</summary>
     public bool IsDataBlock(long pbn)
@@ -85,14 +93,14 @@ public sealed record Geometry
             return false;
         var rel = pbn - DepotStart;
         var slab = rel / SlabStride;
-        return slab < SlabCount && rel % SlabStride >= RefCountBlocksPerSlab;
+        return slab < SlabCount && rel % SlabStride >= RefCountBlocksPerSlab + SlabJournalBlocks;
     }
 
     /// <summary>Slab and block-within-slab of a data PBN (check <see cref="IsDataBlock"/> first).</summary>
     public (int Slab, int Sbn) Locate(long pbn)
     {
         var rel = pbn - DepotStart;
-        return ((int)(rel / SlabStride), (int)(rel % SlabStride) - RefCountBlocksPerSlab);
+        return ((int)(rel / SlabStride), (int)(rel % SlabStride) - RefCountBlocksPerSlab - SlabJournalBlocks);
     }
 
     /// <summary>Lays out a pool of the given parameters on a device of <paramref name="deviceBlocks"/> blocks.</summary>
@@ -111,16 +119,17 @@ public sealed record Geometry
         var journalStart = DoubleWriteStart + 1 + DoubleWriteCopies;
         var summaryStart = journalStart + p.JournalBlocks;
         // The summary is sized for the most slabs the device could hold.
-        var maxSlabs = Math.Max(1, physical / (refBlocks + slabBlocks));
+        var stride = refBlocks + (long)p.SlabJournalBlocks + slabBlocks;
+        var maxSlabs = Math.Max(1, physical / stride);
         var summaryBlocks = (int)((maxSlabs + SummaryEntriesPerBlock - 1) / SummaryEntriesPerBlock);
         var rootStart = summaryStart + summaryBlocks;
         var catalogStart = rootStart + rootBlocks;
         var indexStart = catalogStart + p.CatalogBlocks;
         var depotStart = indexStart + indexBlocks;
-        var slabCount = (physical - depotStart) / (refBlocks + slabBlocks);
+        var slabCount = (physical - depotStart) / stride;
         if (slabCount < 1)
         {
-            var need = depotStart + refBlocks + slabBlocks;
+            var need = depotStart + stride;
             throw new ArgumentException(
                 $"physical size {physical} blocks ({physical * 4 / 1024} MiB) is too small: the metadata and one slab of {slabBlocks} blocks need {need} blocks ({(need * 4 + 1023) / 1024} MiB); use a smaller slab size or a larger pool");
         }
@@ -132,6 +141,7 @@ public sealed record Geometry
             PhysicalBlocks = physical,
             LogicalBlocks = logical,
             SlabBlocks = slabBlocks,
+            SlabJournalBlocks = p.SlabJournalBlocks,
             JournalStart = journalStart,
             JournalBlocks = p.JournalBlocks,
             SummaryStart = summaryStart,
@@ -168,6 +178,7 @@ public sealed record Geometry
         BinaryPrimitives.WriteInt32LittleEndian(p[80..], IndexBlocks);
         BinaryPrimitives.WriteInt64LittleEndian(p[84..], DepotStart);
         BinaryPrimitives.WriteInt32LittleEndian(p[92..], SlabCount);
+        BinaryPrimitives.WriteInt32LittleEndian(p[96..], SlabJournalBlocks);
         MetadataBlock.Seal(block, MetadataKind.Geometry, Nonce, 0);
     }
 
@@ -199,6 +210,7 @@ public sealed record Geometry
             IndexBlocks = BinaryPrimitives.ReadInt32LittleEndian(p[80..]),
             DepotStart = BinaryPrimitives.ReadInt64LittleEndian(p[84..]),
             SlabCount = BinaryPrimitives.ReadInt32LittleEndian(p[92..]),
+            SlabJournalBlocks = BinaryPrimitives.ReadInt32LittleEndian(p[96..]),
         };
         var impossible = g.FindImpossible(deviceBlocks);
         if (impossible is not null)
@@ -214,6 +226,8 @@ public sealed record Geometry
             return $"logical size {LogicalBlocks} is impossible";
         if (SlabBlocks < 256 || (SlabBlocks & (SlabBlocks - 1)) != 0)
             return $"slab size {SlabBlocks} is impossible";
+        if (SlabJournalBlocks < 4 || SlabJournalBlocks > 65536)
+            return $"slab journal size {SlabJournalBlocks} is impossible";
         if (JournalStart != DoubleWriteStart + 1 + DoubleWriteCopies || JournalBlocks < 16 || SummaryStart != JournalStart + JournalBlocks
             || RootStart != SummaryStart + SummaryBlocks || CatalogStart != RootStart + RootBlocks
             || IndexStart != CatalogStart + CatalogBlocks || DepotStart != IndexStart + IndexBlocks)

@@ -18,11 +18,21 @@ public sealed partial class SlabDepot
     private readonly bool[][] _dirty;
     private readonly int[] _free;
     private readonly int[] _cursor;
+    private readonly SlabJournal[] _journals;
+    private readonly ulong[][] _blockSequence; // per ref-count block: slab-journal sequence it was written at
+    private readonly long[][] _blockKey;       // per ref-count block: recovery key of the last entry it reflects
+    private readonly Queue<int> _needRefCountWrite = new();
     private int _currentSlab;
 
-    private SlabDepot(Geometry geometry)
+    private readonly IBlockDevice _device;
+
+    private SlabDepot(IBlockDevice device, Geometry geometry)
     {
+        _device = device;
         _geometry = geometry;
+        _journals = new SlabJournal[geometry.SlabCount];
+        _blockSequence = new ulong[geometry.SlabCount][];
+        _blockKey = new long[geometry.SlabCount][];
         _counts = new byte[geometry.SlabCount][];
         _dirty = new bool[geometry.SlabCount][];
         _free = new int[geometry.SlabCount];
@@ -31,7 +41,10 @@ public sealed partial class SlabDepot
         {
             _counts[s] = new byte[geometry.SlabBlocks];
             _dirty[s] = new bool[geometry.RefCountBlocksPerSlab];
+            _blockSequence[s] = new ulong[geometry.RefCountBlocksPerSlab];
+            _blockKey[s] = new long[geometry.RefCountBlocksPerSlab];
             _free[s] = geometry.SlabBlocks;
+            _journals[s] = new SlabJournal(device, geometry, s, 1, -1);
         }
     }
 
@@ -51,9 +64,9 @@ public sealed partial class SlabDepot
     public long DataBlocksUsed => _geometry.DataBlocks - FreeBlocks - BlockMapPages;
 
     /// <summary>A new, all-free depot (format).</summary>
-    public static SlabDepot CreateEmpty(Geometry geometry)
+    public static SlabDepot CreateEmpty(IBlockDevice device, Geometry geometry)
     {
-        var depot = new SlabDepot(geometry) { FreeBlocks = geometry.DataBlocks };
+        var depot = new SlabDepot(device, geometry) { FreeBlocks = geometry.DataBlocks };
         for (var s = 0; s < geometry.SlabCount; s++)
             Array.Fill(depot._dirty[s], true);
         return depot;
@@ -62,7 +75,7 @@ public sealed partial class SlabDepot
     /// <summary>Loads and validates every ref-count block.</summary>
     public static SlabDepot Load(IBlockDevice device, Geometry geometry)
     {
-        var depot = new SlabDepot(geometry);
+        var depot = new SlabDepot(device, geometry);
         var block = new byte[VdoConstants.BlockSize];
         for (var s = 0; s < geometry.SlabCount; s++)
         {
@@ -71,14 +84,31 @@ public sealed partial class SlabDepot
                 var pbn = geometry.RefCountStart(s) + b;
                 device.Read(pbn, block);
                 MetadataBlock.Check(block, MetadataKind.RefCounts, geometry.Nonce, IndexOf(s, b), $"reference-count block {b} of slab {s} (PBN {pbn})");
+                var payload = MetadataBlock.Payload(block.AsSpan());
+                depot._blockSequence[s][b] = BinaryPrimitives.ReadUInt64LittleEndian(payload);
+                depot._blockKey[s][b] = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
                 var first = b * Geometry.CountsPerBlock;
                 var n = Math.Min(Geometry.CountsPerBlock, geometry.SlabBlocks - first);
-                MetadataBlock.Payload(block)[..n].CopyTo(depot._counts[s].AsSpan(first, n));
+                payload.Slice(Geometry.RefCountHeaderSize, n).CopyTo(depot._counts[s].AsSpan(first, n));
             }
+            // After a clean close every block of a slab was written together: the journal resumes there.
+            depot._journals[s] = new SlabJournal(device, geometry, s, depot._blockSequence[s].Min(), depot._blockKey[s].Max());
         }
         depot.Recount();
         return depot;
     }
+
+    /// <summary>The journal of slab <paramref name="slab"/>.</summary>
+    public SlabJournal JournalOf(int slab) => _journals[slab];
+
+    /// <summary>Slab-journal sequence at which ref-count block <paramref name="block"/> of <paramref name="slab"/> was written.</summary>
+    public ulong RefCountSequence(int slab, int block) => _blockSequence[slab][block];
+
+    /// <summary>Recovery key of the newest change ref-count block <paramref name="block"/> of <paramref name="slab"/> reflects.</summary>
+    public long RefCountKey(int slab, int block) => _blockKey[slab][block];
+
+    /// <summary>Slab-journal blocks written so far.</summary>
+    public long SlabJournalBlocksWritten => _journals.Sum(j => j.BlocksWritten);
 
     private static long IndexOf(int slab, int block) => ((long)slab << 16) | (uint)block;
 
@@ -191,6 +221,69 @@ public sealed partial class SlabDepot
         }
     }
 
+    /// <summary>
+    /// Records a reference change whose recovery-journal entry is durable, in recovery-journal
+    /// order, in the slab's journal; a decrement also takes effect now (increments took effect
+    /// when the write finished, so the block could not be freed under it).
+    /// </summary>
+    public void Log(SlabJournalOperation operation, long pbn, long key)
+    {
+        if (operation == SlabJournalOperation.Decrement)
+            Decrement(pbn);
+        var (slab, sbn) = _geometry.Locate(pbn);
+        var journal = _journals[slab];
+        journal.Append(new SlabJournalEntry(operation, sbn, key));
+        if (journal.NeedsRefCountWrite && !_queued.Contains(slab))
+        {
+            _queued.Add(slab);
+            _needRefCountWrite.Enqueue(slab);
+        }
+    }
+
+    private readonly HashSet<int> _queued = [];
+
+    /// <summary>Takes the next slab whose journal is half full, if any.</summary>
+    public bool TryTakeSlabToWrite(out int slab)
+    {
+        if (_needRefCountWrite.TryDequeue(out slab))
+        {
+            _queued.Remove(slab);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Applies a replayed change to a count during recovery (no journal, no free-list bookkeeping: call <see cref="Recount"/> after).</summary>
+    public void Replay(SlabJournalOperation operation, int slab, int sbn)
+    {
+        var count = _counts[slab][sbn];
+        byte next = operation switch
+        {
+            SlabJournalOperation.BlockMapPage => BlockMapPageCount,
+            SlabJournalOperation.Increment when count is 0 or VdoConstants.ProvisionalReferenceCount => 1,
+            SlabJournalOperation.Increment when count < VdoConstants.MaximumReferenceCount => (byte)(count + 1),
+            SlabJournalOperation.Decrement when count is > 0 and <= VdoConstants.MaximumReferenceCount => (byte)(count - 1),
+            _ => throw new CorruptMetadataException($"slab {slab}", $"replaying {operation} on block {sbn} with reference count {count} is impossible"),
+        };
+        Set(slab, sbn, next);
+    }
+
+    /// <summary>Reclaims every provisional count (after recovery no write is in flight).</summary>
+    public void ReclaimProvisional()
+    {
+        for (var s = 0; s < _geometry.SlabCount; s++)
+        {
+            var counts = _counts[s];
+            for (var i = counts.AsSpan().IndexOf(VdoConstants.ProvisionalReferenceCount); i >= 0; i = counts.AsSpan().IndexOf(VdoConstants.ProvisionalReferenceCount))
+                Set(s, i, 0);
+        }
+        Recount();
+    }
+
+    /// <summary>Restarts slab <paramref name="slab"/>'s journal (recovery: after its on-disk entries were replayed).</summary>
+    public void ResumeJournal(int slab, ulong sequence, long lastKey) =>
+        _journals[slab] = new SlabJournal(_device, _geometry, slab, sequence, lastKey);
+
     private void Set(int slab, int sbn, byte value)
     {
         _counts[slab][sbn] = value;
@@ -212,27 +305,50 @@ public sealed partial class SlabDepot
     /// <summary>Copies of the counts of one slab (for checks).</summary>
     public ReadOnlySpan<byte> CountsOfSlab(int slab) => _counts[slab];
 
-    /// <summary>Stages every dirty ref-count block and the slab summary in the metadata writer (checkpoint; journal already durable).</summary>
-    public void WriteDirty(MetadataWriter writer)
+    /// <summary>Writes the open block of every slab journal (checkpoint: the recovery journal may then be reclaimed).</summary>
+    public void WriteJournals()
     {
+        foreach (var journal in _journals)
+            journal.WriteOpen();
+    }
+
+    /// <summary>
+    /// Stages all ref-count blocks of <paramref name="slab"/>, stamped with the journal position they
+    /// reflect, and restarts its journal. Every change must be logged first (the recovery journal
+    /// committed), so the counts equal what the journal says.
+    /// </summary>
+    public void WriteRefCounts(int slab, MetadataWriter writer)
+    {
+        var journal = _journals[slab];
+        journal.Reclaim();
         var block = new byte[VdoConstants.BlockSize];
+        for (var b = 0; b < _geometry.RefCountBlocksPerSlab; b++)
+        {
+            Array.Clear(block);
+            var payload = MetadataBlock.Payload(block.AsSpan());
+            BinaryPrimitives.WriteUInt64LittleEndian(payload, journal.Head);
+            BinaryPrimitives.WriteInt64LittleEndian(payload[8..], journal.LastKey);
+            var first = b * Geometry.CountsPerBlock;
+            var n = Math.Min(Geometry.CountsPerBlock, _geometry.SlabBlocks - first);
+            _counts[slab].AsSpan(first, n).CopyTo(payload[Geometry.RefCountHeaderSize..]);
+            MetadataBlock.Seal(block, MetadataKind.RefCounts, _geometry.Nonce, IndexOf(slab, b));
+            writer.Write(_geometry.RefCountStart(slab) + b, block);
+            _blockSequence[slab][b] = journal.Head;
+            _blockKey[slab][b] = journal.LastKey;
+            _dirty[slab][b] = false;
+            RefCountBlocksWritten++;
+        }
+    }
+
+    /// <summary>Stages the ref counts of every slab that changed, and the slab summary (clean close, format, after recovery).</summary>
+    public void WriteAllRefCounts(MetadataWriter writer)
+    {
         for (var s = 0; s < _geometry.SlabCount; s++)
         {
-            for (var b = 0; b < _geometry.RefCountBlocksPerSlab; b++)
-            {
-                if (!_dirty[s][b])
-                    continue;
-                Array.Clear(block);
-                var first = b * Geometry.CountsPerBlock;
-                var n = Math.Min(Geometry.CountsPerBlock, _geometry.SlabBlocks - first);
-                _counts[s].AsSpan(first, n).CopyTo(MetadataBlock.Payload(block.AsSpan()));
-                MetadataBlock.Seal(block, MetadataKind.RefCounts, _geometry.Nonce, IndexOf(s, b));
-                writer.Write(_geometry.RefCountStart(s) + b, block);
-                _dirty[s][b] = false;
-                RefCountBlocksWritten++;
-            }
+            if (Array.IndexOf(_dirty[s], true) >= 0 || _journals[s].LastKey != _blockKey[s][0] || _journals[s].BlocksInUse > 1)
+                WriteRefCounts(s, writer);
         }
-        WriteSummary(block, writer);
+        WriteSummary(new byte[VdoConstants.BlockSize], writer);
     }
 
     private void WriteSummary(byte[] block, MetadataWriter writer)

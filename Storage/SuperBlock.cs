@@ -17,6 +17,9 @@ public sealed record SuperBlock
     public bool IndexSaved { get; init; }
     /// <summary>Every journal entry before this block sequence is reflected in the saved metadata.</summary>
     public ulong JournalReplayFrom { get; init; }
+    /// <summary>Mapped logical blocks as of <see cref="JournalReplayFrom"/>; replay adjusts it.</summary>
+    public long LogicalBlocksUsed { get; init; }
+
     /// <summary>Counters kept across opens (see <see cref="PersistentCounters"/>).</summary>
     public PersistentCounters Counters { get; init; } = new();
 
@@ -32,6 +35,7 @@ public sealed record SuperBlock
         p[8] = (byte)(Clean ? 1 : 0);
         p[9] = (byte)(IndexSaved ? 1 : 0);
         BinaryPrimitives.WriteUInt64LittleEndian(p[16..], JournalReplayFrom);
+        BinaryPrimitives.WriteInt64LittleEndian(p[24..], LogicalBlocksUsed);
         Counters.Encode(p[64..]);
         MetadataBlock.Seal(block, MetadataKind.SuperBlock, nonce, (long)(Sequence % 2));
     }
@@ -58,6 +62,7 @@ public sealed record SuperBlock
                 Clean = p[8] == 1,
                 IndexSaved = p[9] == 1,
                 JournalReplayFrom = BinaryPrimitives.ReadUInt64LittleEndian(p[16..]),
+                LogicalBlocksUsed = BinaryPrimitives.ReadInt64LittleEndian(p[24..]),
                 Counters = PersistentCounters.Decode(p[64..]),
             };
             if (s.Sequence % 2 != (ulong)copy)

@@ -71,16 +71,22 @@ public sealed class BadInputTests(SchemeKind scheme)
     }
 
     [Test]
-    public void ACorruptBlockMapPageFailsTheOpenNamingThePage()
+    public void ACorruptBlockMapPageIsNamedByReadsAndByCheckAndStopsWrites()
     {
+        // Pages load on demand (opening a large pool reads none of them), so the damage shows
+        // at the first access: the read fails naming the page, the volume refuses writes, and
+        // check lists it.
         var device = CleanPool();
         var g = GeometryOf(device);
         var rootBlock = new byte[VdoConstants.BlockSize];
         device.Read(g.RootStart, rootBlock);
         var firstPage = BlockMapping.Decode(MetadataBlock.Payload(rootBlock.AsSpan())).Pbn;
         FlipByte(device, firstPage, 2000);
-        var e = Assert.Throws<CorruptMetadataException>(() => Volume.Open(device, Options));
+        using var v = Volume.Open(device, Options);
+        Assert.That(v.Check(), Has.Some.Contains("block-map page 0"));
+        var e = Assert.Throws<CorruptMetadataException>(() => v.Read(7, new byte[VdoConstants.BlockSize]));
         Assert.That(e!.Message, Does.Contain("block-map page 0"));
+        Assert.That(Assert.Throws<ReadOnlyVolumeException>(() => v.Write(1, Content.Random(1)))!.Message, Does.Contain("block-map page 0"));
     }
 
     [Test]

@@ -72,6 +72,16 @@ public sealed class OrderingInvariantTests(SchemeKind scheme)
     }
 
     [Test]
+    public void I3_EachSlabJournalReceivesItsEntriesInRecoveryJournalOrder([Values(WritePolicy.Async, WritePolicy.Sync)] WritePolicy policy)
+    {
+        var (volume, _, audit) = Start(policy, cachePages: 16);
+        Workload(volume, 6000, flushEvery: 250);
+        volume.Dispose();
+        Assert.That(audit.SlabJournalEntriesChecked, Is.GreaterThan(2000));
+        Assert.That(audit.Violations.Where(v => v.StartsWith("I3", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
     public void I5_AFlushMakesEveryEarlierWriteSurviveACrashThatLosesAllUnflushedWrites()
     {
         var (volume, device, _) = Start(cachePages: 1024);

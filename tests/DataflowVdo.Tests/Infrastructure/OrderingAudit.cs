@@ -8,6 +8,8 @@ namespace DataflowVdo.Tests.Infrastructure;
 /// violation of the write-ordering invariants as it happens:
 /// I1 — a journal block never carries a new entry mapping a data block that is not yet durable;
 /// I2 — a block-map page is never written with a mapping that no durable journal entry made;
+/// I3 — each slab journal receives its entries in recovery-journal order (keys only grow; an
+/// increment's key precedes its paired decrement's);
 /// I6 — a journal block is never written over a ring slot that the durable superblock still
 /// needs for replay.
 /// </summary>
@@ -37,6 +39,11 @@ public sealed class OrderingAudit
 
     public long PagesChecked { get; private set; }
 
+    public long SlabJournalEntriesChecked { get; private set; }
+
+    private readonly Dictionary<int, long> _slabLastKey = [];
+    private readonly Dictionary<(int, ulong), int> _slabEntriesWritten = [];
+
     private void OnWrite(long pbn, ReadOnlyMemory<byte> data)
     {
         var block = data.Span;
@@ -45,6 +52,8 @@ public sealed class OrderingAudit
         else if (pbn is 1 or 2)
             _unflushedSuper.Add((BinaryPrimitives.ReadUInt64LittleEndian(block[MetadataBlock.HeaderSize..]),
                 BinaryPrimitives.ReadUInt64LittleEndian(block[(MetadataBlock.HeaderSize + 16)..])));
+        else if (SlabJournalSlot(pbn) is int slab)
+            CheckSlabJournalBlock(slab, block);
         else if (_g.IsDataBlock(pbn))
         {
             if (MetadataBlock.Validate(block, MetadataKind.BlockMapLeaf, _g.Nonce, BinaryPrimitives.ReadInt64LittleEndian(block[16..])) is null)
@@ -70,6 +79,33 @@ public sealed class OrderingAudit
         }
         _entriesWritten[sequence] = Math.Max(already, count);
         _unflushedJournal[pbn] = block.ToArray();
+    }
+
+    private int? SlabJournalSlot(long pbn)
+    {
+        if (pbn < _g.DepotStart)
+            return null;
+        var rel = pbn - _g.DepotStart;
+        var offset = rel % _g.SlabStride;
+        return offset >= _g.RefCountBlocksPerSlab && offset < _g.RefCountBlocksPerSlab + _g.SlabJournalBlocks
+            ? (int)(rel / _g.SlabStride)
+            : null;
+    }
+
+    private void CheckSlabJournalBlock(int slab, ReadOnlySpan<byte> block)
+    {
+        var sequence = BinaryPrimitives.ReadUInt64LittleEndian(block);
+        var count = JournalBlockFormat.Parse(block, sequence, SlabJournal.NonceOf(_g, slab), out _);
+        var already = _slabEntriesWritten.GetValueOrDefault((slab, sequence));
+        for (var i = already; i < count; i++)
+        {
+            var e = SlabJournalEntry.Decode(block.Slice(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize));
+            SlabJournalEntriesChecked++;
+            if (_slabLastKey.TryGetValue(slab, out var last) && e.Key <= last)
+                Violations.Add($"I3: slab {slab} journal block {sequence} holds key {e.Key} after key {last}: not recovery-journal order");
+            _slabLastKey[slab] = e.Key;
+        }
+        _slabEntriesWritten[(slab, sequence)] = Math.Max(already, count);
     }
 
     private void CheckPage(long pbn, ReadOnlySpan<byte> block)

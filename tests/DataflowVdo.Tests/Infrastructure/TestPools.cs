@@ -11,6 +11,7 @@ public static class TestPools
         LogicalBlocks = logicalBlocks,
         SlabBlocks = 1024,
         JournalBlocks = 16,
+        SlabJournalBlocks = 16,
         CatalogBlocks = 2,
         IndexBlocks = 16,
     };
