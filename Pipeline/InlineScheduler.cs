@@ -66,7 +66,7 @@ internal sealed partial class InlineScheduler
                     ResolveLogicalConflict(lbn);
                 return;
             }
-            if (_z.Depot.TryAllocate(out var pbn))
+            if (TryAllocate(out var pbn))
                 vio.Allocation = pbn;
             if (_dedupe)
             {
@@ -187,13 +187,28 @@ internal sealed partial class InlineScheduler
         vio.OldMapping = _z.BlockMap.Get(lbn);
         if (!_z.BlockMap.NeedsPage(lbn))
             return;
-        if (!_z.Depot.TryAllocate(out var pagePbn))
+        if (!TryAllocate(out var pagePbn))
             throw new OutOfSpaceException($"pool is full: no free physical block for the block-map page of LBN {lbn}; discard data to free space");
         _z.Depot.MakeBlockMapPage(pagePbn);
         var page = lbn / Geometry.EntriesPerPage;
         var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.BlockMapPage, page, new BlockMapping(pagePbn, MappingState.Uncompressed), BlockMapping.Unmapped));
         _z.JournalZone.Defer(point, SlabJournalOperation.BlockMapPage, pagePbn);
         _z.BlockMap.InstallPage(page, pagePbn, point);
+    }
+
+    /// <summary>
+    /// Allocates a block; when the pool looks full, first frees what is only held back: blocks
+    /// provisionally held by writes waiting in the packer (all but one per bin) and blocks whose
+    /// decrement waits for the journal.
+    /// </summary>
+    private bool TryAllocate(out long pbn)
+    {
+        if (_z.Depot.TryAllocate(out pbn))
+            return true;
+        _z.Packer.CloseAll(_closed);
+        WriteClosedBins();
+        _z.JournalZone.Commit();
+        return _z.Depot.TryAllocate(out pbn);
     }
 
     /// <summary>Checks a dedupe hint: the block must be live, below 254 references, and byte-equal (I4).</summary>

@@ -101,7 +101,7 @@ public sealed partial class Volume
                     throw new CorruptMetadataException($"slab journal of slab {s}", $"entry names block {e.Sbn} of a {geometry.SlabBlocks}-block slab");
                 if (e.Key > depot.RefCountKey(s, e.Sbn / Geometry.CountsPerBlock))
                     depot.Replay(e.Operation, s, e.Sbn);
-                lastLogged[s] = e.Key;
+                lastLogged[s] = Math.Max(lastLogged[s], e.Key);
             }
             newest[s] = Math.Max(stamped, lastLogged[s]);
         }

@@ -107,7 +107,13 @@ public sealed partial class Volume : IDisposable
         {
             CheckOpen();
             if (ReadOnlyReason is not null)
-                return; // nothing new can have been accepted
+            {
+                // Writes acknowledged before the failure may not be durable, and nothing more may be
+                // written: the flush can only succeed if nothing is outstanding (dm-vdo fails it too).
+                if (_z.Journal.DurableEntries < _z.Journal.AppendedEntries || _scheduler.Pending > 0)
+                    throw new ReadOnlyVolumeException(ReadOnlyReason + "; writes acknowledged since the last flush may be lost");
+                return;
+            }
             FlushGuarded();
         }
     }

@@ -135,7 +135,11 @@ public sealed class RecoveryJournal
                 entries.Add(JournalEntry.Decode(block.AsSpan(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize)));
             if (!complete)
             {
-                next = count > 0 ? sequence + 1 : sequence;
+                // Never reuse the sequence of the block that ended the journal: its slot may still
+                // hold sectors of that same sequence from before the crash, and a later torn
+                // rewrite could bring them back. The next block's slot holds nothing of it: it was
+                // never written (every journal write flushes the block before it first).
+                next = sequence + 1;
                 return entries;
             }
         }

@@ -124,7 +124,7 @@ public sealed class SlabJournal
                 entries.Add(SlabJournalEntry.Decode(block.AsSpan(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize)));
             if (!complete)
             {
-                next = count > 0 ? sequence + 1 : sequence;
+                next = sequence + 1; // never reuse the sequence that ended the journal (see RecoveryJournal)
                 return entries;
             }
         }

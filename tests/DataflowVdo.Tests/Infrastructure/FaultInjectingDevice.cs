@@ -1,0 +1,67 @@
+using DataflowVdo.Storage;
+namespace DataflowVdo.Tests.Infrastructure;
+
+/// <summary>A device that fails chosen writes with an I/O error (EIO), passing everything else to a crash-simulating device.</summary>
+public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDevice
+{
+    public CrashSimulatingDevice Inner => inner;
+
+    /// <summary>When set, the next write for which it returns true fails once.</summary>
+    public Func<long, bool>? FailNextWrite { get; set; }
+
+    public long BlockCount => inner.BlockCount;
+
+    public void Read(long pbn, Span<byte> destination) => inner.Read(pbn, destination);
+
+    public void Write(long pbn, ReadOnlySpan<byte> source)
+    {
+        for (var i = 0; i < source.Length / VdoConstants.BlockSize; i++)
+        {
+            if (FailNextWrite is { } fail && fail(pbn + i))
+            {
+                FailNextWrite = null;
+                throw new IOException($"injected write error at PBN {pbn + i}");
+            }
+        }
+        inner.Write(pbn, source);
+    }
+
+    public void Write(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources)
+    {
+        foreach (var s in sources)
+        {
+            Write(pbn, s.Span);
+            pbn += s.Length / VdoConstants.BlockSize;
+        }
+    }
+
+    public void Flush() => inner.Flush();
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>Helpers to build crash images by hand (e.g. a write torn in one chosen sector).</summary>
+public static class CrashImages
+{
+    /// <summary>A crash-simulating device whose durable content is <paramref name="image"/>.</summary>
+    public static CrashSimulatingDevice Load(MemoryBlockDevice image)
+    {
+        var device = new CrashSimulatingDevice(image.BlockCount);
+        device.Write(0, image.ToArray());
+        device.Flush();
+        return device;
+    }
+
+    /// <summary>Copies sector <paramref name="sector"/> of block <paramref name="pbn"/> from <paramref name="from"/> into <paramref name="to"/> (a torn write: that sector kept its old content).</summary>
+    public static void CopySector(MemoryBlockDevice from, MemoryBlockDevice to, long pbn, int sector)
+    {
+        var a = new byte[VdoConstants.BlockSize];
+        var b = new byte[VdoConstants.BlockSize];
+        from.Read(pbn, a);
+        to.Read(pbn, b);
+        a.AsSpan(sector * VdoConstants.SectorSize, VdoConstants.SectorSize).CopyTo(b.AsSpan(sector * VdoConstants.SectorSize));
+        to.Write(pbn, b);
+    }
+}
