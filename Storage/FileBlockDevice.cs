@@ -79,6 +79,32 @@ public sealed partial class FileBlockDevice : IBlockDevice
     }
 
     /// <inheritdoc />
+    public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations)
+    {
+        var total = 0L;
+        foreach (var d in destinations)
+            total += d.Length;
+        DeviceChecks.CheckRange(pbn, (int)Math.Min(int.MaxValue, total), BlockCount);
+        var offset = pbn * VdoConstants.BlockSize;
+        var n = RandomAccess.Read(_handle, destinations, offset);
+        if (n < total)
+        {
+            // Past the end of a sparse or short file: the rest reads as zeros.
+            var skip = n;
+            foreach (var d in destinations)
+            {
+                if (skip >= d.Length)
+                {
+                    skip -= d.Length;
+                    continue;
+                }
+                d.Span[(int)skip..].Clear();
+                skip = 0;
+            }
+        }
+    }
+
+    /// <inheritdoc />
     public void Write(long pbn, ReadOnlySpan<byte> source)
     {
         DeviceChecks.CheckRange(pbn, source.Length, BlockCount);

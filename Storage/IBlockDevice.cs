@@ -13,6 +13,9 @@ public interface IBlockDevice : IDisposable
     /// <summary>Reads <c>destination.Length / 4096</c> consecutive blocks starting at <paramref name="pbn"/>.</summary>
     void Read(long pbn, Span<byte> destination);
 
+    /// <summary>Reads consecutive blocks starting at <paramref name="pbn"/> into several buffers (vectored I/O).</summary>
+    void Read(long pbn, IReadOnlyList<Memory<byte>> destinations);
+
     /// <summary>Writes <c>source.Length / 4096</c> consecutive blocks starting at <paramref name="pbn"/>.</summary>
     void Write(long pbn, ReadOnlySpan<byte> source);
 

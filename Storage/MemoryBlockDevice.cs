@@ -63,6 +63,16 @@ public sealed class MemoryBlockDevice : IBlockDevice
     }
 
     /// <inheritdoc />
+    public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations)
+    {
+        foreach (var d in destinations)
+        {
+            Read(pbn, d.Span);
+            pbn += d.Length / VdoConstants.BlockSize;
+        }
+    }
+
+    /// <inheritdoc />
     public void Write(long pbn, ReadOnlySpan<byte> source)
     {
         DeviceChecks.CheckRange(pbn, source.Length, BlockCount);

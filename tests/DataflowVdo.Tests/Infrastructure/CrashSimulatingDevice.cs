@@ -73,6 +73,15 @@ public sealed class CrashSimulatingDevice : IBlockDevice
             _current.Read(pbn, destination);
     }
 
+    public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations)
+    {
+        foreach (var d in destinations)
+        {
+            Read(pbn, d.Span);
+            pbn += d.Length / VdoConstants.BlockSize;
+        }
+    }
+
     public void Write(long pbn, ReadOnlySpan<byte> source)
     {
         lock (_sync)

@@ -13,6 +13,8 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
 
     public void Read(long pbn, Span<byte> destination) => inner.Read(pbn, destination);
 
+    public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations) => inner.Read(pbn, destinations);
+
     public void Write(long pbn, ReadOnlySpan<byte> source)
     {
         for (var i = 0; i < source.Length / VdoConstants.BlockSize; i++)

@@ -1,0 +1,88 @@
+using DataflowVdo.Storage;
+using DataflowVdo.Tests.Infrastructure;
+
+namespace DataflowVdo.Tests.Storage;
+
+/// <summary>The devices a pool lives on: round trips, vectored I/O, bounds, and the backing file's safety.</summary>
+public sealed class BlockDeviceTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), $"dvdo-dev-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, recursive: true);
+
+    private IBlockDevice Make(string kind, long blocks) => kind switch
+    {
+        "file" => FileBlockDevice.Create(Path.Combine(_dir, "pool"), blocks),
+        "memory" => new MemoryBlockDevice(blocks),
+        _ => new MemoryBlockDevice(blocks, preallocate: true),
+    };
+
+    [TestCase("file")]
+    [TestCase("memory")]
+    [TestCase("preallocated")]
+    public void BlocksRoundTripSinglyAndVectored(string kind)
+    {
+        using var device = Make(kind, 1024);
+        device.Write(5, Content.Random(1));
+        device.Write(10, [Content.Random(2), Content.Random(3).AsMemory(), Content.Random(4)]);
+        device.Flush();
+        var one = new byte[4096];
+        device.Read(5, one);
+        Assert.That(one, Is.EqualTo(Content.Random(1)));
+        var parts = new[] { new byte[4096], new byte[4096], new byte[4096] };
+        device.Read(10, parts.Select(p => (Memory<byte>)p).ToList());
+        Assert.Multiple(() =>
+        {
+            Assert.That(parts[0], Is.EqualTo(Content.Random(2)));
+            Assert.That(parts[1], Is.EqualTo(Content.Random(3)));
+            Assert.That(parts[2], Is.EqualTo(Content.Random(4)));
+        });
+        var untouched = new byte[8192];
+        device.Read(1000, untouched);
+        Assert.That(untouched, Is.All.Zero);
+    }
+
+    [TestCase("file")]
+    [TestCase("memory")]
+    public void IoOutsideTheDeviceOrOfPartialBlocksIsRefused(string kind)
+    {
+        using var device = Make(kind, 16);
+        Assert.Throws<ArgumentOutOfRangeException>(() => device.Write(16, new byte[4096]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => device.Read(15, new byte[8192]));
+        Assert.That(Assert.Throws<ArgumentException>(() => device.Write(0, new byte[100]))!.Message, Does.Contain("4096"));
+    }
+
+    [Test]
+    public void ABackingFileIsPrivateAndSurvivesReopening()
+    {
+        var path = Path.Combine(_dir, "pool");
+        using (var device = FileBlockDevice.Create(path, 64))
+        {
+            device.Write(3, Content.Random(9));
+            device.Flush();
+        }
+        Assert.That(File.GetUnixFileMode(path), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+        using var reopened = FileBlockDevice.Open(path);
+        var block = new byte[4096];
+        reopened.Read(3, block);
+        Assert.That(reopened.BlockCount, Is.EqualTo(64));
+        Assert.That(block, Is.EqualTo(Content.Random(9)));
+    }
+
+    [Test]
+    public void AFileThatIsNotWholeBlocksOrMissingIsRefusedClearly()
+    {
+        var odd = Path.Combine(_dir, "odd");
+        File.WriteAllBytes(odd, new byte[5000]);
+        Assert.That(Assert.Throws<InvalidDataException>(() => FileBlockDevice.Open(odd))!.Message, Does.Contain("not a whole number"));
+        Assert.That(Assert.Throws<FileNotFoundException>(() => FileBlockDevice.Open(Path.Combine(_dir, "none")))!.Message, Does.Contain("dvdo format"));
+    }
+}
