@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(StatsCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

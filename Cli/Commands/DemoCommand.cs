@@ -127,6 +127,8 @@ internal static class DemoCommand
         table.AddRow("compressed fragments / packed blocks", $"{c.CompressedFragmentsWritten} / {c.CompressedBlocksWritten}");
         table.AddRow("space saving", $"{s.SavingPercent}%");
         table.AddRow("write throughput (incl. flush)", $"{logicalBytes / 1048576.0 / write.TotalSeconds:0.0} MiB/s");
+        if (Console.IsOutputRedirected)
+            AnsiConsole.Profile.Width = 160;
         table.AddRow("read + verify throughput", $"{logicalBytes / 1048576.0 / read.TotalSeconds:0.0} MiB/s");
         AnsiConsole.Write(table);
     }

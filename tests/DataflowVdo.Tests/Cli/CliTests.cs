@@ -124,6 +124,30 @@ public sealed class CliTests
         Assert.That(r.Out, Does.Contain("verified: all 3000 blocks"));
     }
 
+    [Test]
+    public void BenchPrintsOneJsonObjectWithTheDocumentedNames()
+    {
+        var r = Run("bench", "--workload", "mixed", "--blocks", "3000", "--working-set", "3000", "--seconds", "2", "--queue-depth", "2", "--json");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        using var json = JsonDocument.Parse(r.Out);
+        var root = json.RootElement;
+        foreach (var key in new[] { "workload", "device", "cores", "computeCeilingMBps", "results" })
+            Assert.That(root.TryGetProperty(key, out _), Is.True, key);
+        var first = root.GetProperty("results")[0];
+        foreach (var key in new[] { "scheme", "MBps", "iops", "p50us", "p99us", "p999us", "cpuSecPerGB", "handoffsPerWrite", "allocBytesPerWrite" })
+            Assert.That(first.TryGetProperty(key, out _), Is.True, key);
+        Assert.That(first.GetProperty("iops").GetDouble(), Is.GreaterThan(0));
+        Assert.That(root.GetProperty("workload").GetString(), Is.EqualTo("mixed"));
+    }
+
+    [Test]
+    public void BenchRejectsAnUnknownSchemeNamingTheChoices()
+    {
+        var r = Run("bench", "--scheme", "Telepathy");
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("Inline"));
+    }
+
     [TestCase("4G", 1L << 20)]
     [TestCase("1.5G", 3L << 17)]
     [TestCase("512M", 1L << 17)]

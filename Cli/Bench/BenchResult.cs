@@ -1,0 +1,34 @@
+using System.Text.Json.Serialization;
+
+namespace DataflowVdo.Cli.Bench;
+
+/// <summary>One scheme's figures in a <c>dvdo bench</c> run; the JSON names are a stable interface.</summary>
+internal sealed record BenchResult
+{
+    [JsonPropertyName("scheme")] public required string Scheme { get; init; }
+    [JsonPropertyName("operations")] public long Operations { get; init; }
+    [JsonPropertyName("seconds")] public double Seconds { get; init; }
+    [JsonPropertyName("MBps")] public double MegabytesPerSecond { get; init; }
+    [JsonPropertyName("iops")] public double Iops { get; init; }
+    [JsonPropertyName("p50us")] public double P50Microseconds { get; init; }
+    [JsonPropertyName("p99us")] public double P99Microseconds { get; init; }
+    [JsonPropertyName("p999us")] public double P999Microseconds { get; init; }
+    [JsonPropertyName("cpuSecPerGB")] public double CpuSecondsPerGigabyte { get; init; }
+    [JsonPropertyName("handoffsPerWrite")] public double HandoffsPerWrite { get; init; }
+    [JsonPropertyName("allocBytesPerWrite")] public double AllocatedBytesPerWrite { get; init; }
+    [JsonPropertyName("efficiency")] public double Efficiency { get; init; }
+    [JsonPropertyName("savingPercent")] public int SavingPercent { get; init; }
+}
+
+/// <summary>The whole <c>dvdo bench --json</c> object.</summary>
+internal sealed record BenchReport
+{
+    [JsonPropertyName("workload")] public required string Workload { get; init; }
+    [JsonPropertyName("device")] public required string Device { get; init; }
+    [JsonPropertyName("cores")] public int Cores { get; init; }
+    [JsonPropertyName("queueDepth")] public int QueueDepth { get; init; }
+    [JsonPropertyName("seed")] public long Seed { get; init; }
+    [JsonPropertyName("corpus")] public required string Corpus { get; init; }
+    [JsonPropertyName("computeCeilingMBps")] public double ComputeCeilingMegabytesPerSecond { get; init; }
+    [JsonPropertyName("results")] public required IReadOnlyList<BenchResult> Results { get; init; }
+}
