@@ -123,6 +123,7 @@ public sealed partial class Volume : IDisposable
     {
         lock (_sync)
         {
+            _z.RefreshCounters();
             var depot = _z.Depot;
             var logical = _z.LogicalBlocksUsed;
             var data = depot.DataBlocksUsed;
@@ -146,6 +147,10 @@ public sealed partial class Volume : IDisposable
                 ReadOnly = ReadOnlyReason is not null,
                 ReadOnlyReason = ReadOnlyReason,
                 Counters = _z.Counters.Clone(),
+                SlabJournalBlocksWritten = depot.SlabJournalBlocksWritten,
+                RefCountBlocksWritten = depot.RefCountBlocksWritten,
+                BlockMapPagesWritten = _z.BlockMap.PagesWritten,
+                MetadataBlocksWritten = _z.MetadataWriter.BlocksWritten,
             };
         }
     }

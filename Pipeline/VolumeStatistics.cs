@@ -44,6 +44,14 @@ public sealed record VolumeStatistics
     public bool ReadOnly { get; init; }
     /// <summary>Why the volume is read-only.</summary>
     public string? ReadOnlyReason { get; init; }
+    /// <summary>Slab-journal blocks written since the volume was opened.</summary>
+    public long SlabJournalBlocksWritten { get; init; }
+    /// <summary>Reference-count blocks written since the volume was opened.</summary>
+    public long RefCountBlocksWritten { get; init; }
+    /// <summary>Block-map leaf pages written since the volume was opened.</summary>
+    public long BlockMapPagesWritten { get; init; }
+    /// <summary>Metadata blocks written in place (through the double-write area) since the volume was opened.</summary>
+    public long MetadataBlocksWritten { get; init; }
     /// <summary>Cumulative counters (writes, dedupe, compression, journal...).</summary>
     public required PersistentCounters Counters { get; init; }
 

@@ -30,6 +30,21 @@ internal sealed class VolumeZones
     /// <summary>Sequence of the last superblock written.</summary>
     public ulong SuperBlockSequence { get; set; }
 
+    private long _journalEntriesBase = -1;
+    private long _journalWritesBase;
+
+    /// <summary>Folds this open's journal activity into the cumulative counters.</summary>
+    public void RefreshCounters()
+    {
+        if (_journalEntriesBase < 0)
+        {
+            _journalEntriesBase = Counters.JournalEntries;
+            _journalWritesBase = Counters.JournalBlockWrites;
+        }
+        Counters.JournalEntries = _journalEntriesBase + Journal.EntriesAppended;
+        Counters.JournalBlockWrites = _journalWritesBase + Journal.BlockWrites;
+    }
+
     /// <summary>Mapped logical blocks (zero blocks included).</summary>
     public long LogicalBlocksUsed { get; set; }
 
@@ -79,6 +94,7 @@ internal sealed class VolumeZones
     public void WriteSuperBlock(bool clean, bool indexSaved)
     {
         SuperBlockSequence++;
+        RefreshCounters();
         var sb = new SuperBlock
         {
             Sequence = SuperBlockSequence,

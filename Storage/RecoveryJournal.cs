@@ -48,8 +48,11 @@ public sealed class RecoveryJournal
     /// <summary>True when the ring is three-quarters full: time to checkpoint and reclaim (I6).</summary>
     public bool NeedsCheckpoint => BlocksInUse >= _geometry.JournalBlocks * 3L / 4;
 
-    /// <summary>Journal block writes so far.</summary>
+    /// <summary>Journal block writes since this journal object was created (this open).</summary>
     public long BlockWrites { get; private set; }
+
+    /// <summary>Entries appended since this journal object was created (this open).</summary>
+    public long EntriesAppended { get; private set; }
 
     /// <summary>Appends an entry; returns its journal point (the entry is durable once <see cref="DurableEntries"/> passes it).</summary>
     public long Append(in JournalEntry entry)
@@ -58,6 +61,7 @@ public sealed class RecoveryJournal
             Advance();
         entry.Encode(_open.AsSpan(JournalBlockFormat.EntryOffset(_openCount), JournalEntry.EncodedSize));
         _openCount++;
+        EntriesAppended++;
         var point = AppendedEntries - 1;
         if (_openCount == JournalBlockFormat.EntriesPerBlock)
             WriteOpenBlock(); // a full block goes out at once; it is durable at the next flush

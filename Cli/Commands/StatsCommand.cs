@@ -104,6 +104,13 @@ internal static class StatsCommand
             },
             ["slabCount"] = s.SlabCount,
             ["slabBlocks"] = s.SlabBlocks,
+            ["slabs"] = new Dictionary<string, object?>
+            {
+                ["journalBlocksWritten"] = s.SlabJournalBlocksWritten,
+                ["refCountBlocksWritten"] = s.RefCountBlocksWritten,
+            },
+            ["blockMapPagesWritten"] = s.BlockMapPagesWritten,
+            ["metadataBlocksWritten"] = s.MetadataBlocksWritten,
             ["blockMapPages"] = s.BlockMapPages,
         };
     }

@@ -242,6 +242,8 @@ public sealed class DataReductionTests(SchemeKind scheme)
         {
             Assert.That(s.LogicalBlocksUsed, Is.EqualTo(60));
             Assert.That(s.Counters.WritesIn, Is.EqualTo(60));
+            Assert.That(s.Counters.JournalEntries, Is.GreaterThanOrEqualTo(60), "every mapping change is journaled");
+            Assert.That(s.Counters.JournalBlockWrites, Is.GreaterThan(0));
             Assert.That(s.IndexEntries, Is.GreaterThan(0), "the dedupe index is saved at clean close");
             Assert.That(reopened.Recovered, Is.False);
         });
