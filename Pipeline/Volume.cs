@@ -24,6 +24,7 @@ public sealed partial class Volume : IDisposable
         _z = zones;
         _ownsDevice = ownsDevice;
         _scheduler = new InlineScheduler(zones);
+        VolumeMetrics.Register(this);
     }
 
     /// <summary>Thin logical size in blocks.</summary>
@@ -45,6 +46,7 @@ public sealed partial class Volume : IDisposable
     public void Write(long lbn, ReadOnlySpan<byte> block)
     {
         CheckBlock(lbn, block.Length);
+        var start = VolumeMetrics.StartTiming();
         lock (_sync)
         {
             CheckWritable();
@@ -57,12 +59,14 @@ public sealed partial class Volume : IDisposable
                 throw;
             }
         }
+        VolumeMetrics.RecordDuration(start, "write");
     }
 
     /// <summary>Reads one 4 KiB block (zeros where nothing was written).</summary>
     public void Read(long lbn, Span<byte> block)
     {
         CheckBlock(lbn, block.Length);
+        var start = VolumeMetrics.StartTiming();
         lock (_sync)
         {
             CheckOpen();
@@ -76,6 +80,7 @@ public sealed partial class Volume : IDisposable
                 throw;
             }
         }
+        VolumeMetrics.RecordDuration(start, "read");
     }
 
     /// <summary>Unmaps <paramref name="count"/> blocks from <paramref name="lbn"/>: their space comes back, reads return zeros.</summary>
@@ -179,6 +184,7 @@ public sealed partial class Volume : IDisposable
             if (_closed)
                 return;
             _closed = true;
+            VolumeMetrics.Unregister(this);
             try
             {
                 if (ReadOnlyReason is null)

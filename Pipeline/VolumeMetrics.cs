@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace DataflowVdo.Pipeline;
+
+/// <summary>
+/// The volume's instruments on the one <c>Meter("DataflowVdo")</c>, readable by
+/// <c>dotnet-counters monitor --counters DataflowVdo</c> and OpenTelemetry. Cumulative figures
+/// are observable instruments read from the volume's statistics at collection time, so the
+/// write path pays nothing for them; each carries a <c>pool</c> tag (the pool's nonce). The
+/// request-duration histogram is recorded only while a listener is enabled.
+/// </summary>
+public static class VolumeMetrics
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "DataflowVdo";
+
+    private static readonly Meter Meter = new(MeterName, "1.0");
+    private static readonly Lock Sync = new();
+    private static readonly List<WeakReference<Volume>> Volumes = [];
+
+    /// <summary>Duration of each request (write, read, discard, flush) as the caller sees it.</summary>
+    internal static readonly Histogram<double> RequestDuration =
+        Meter.CreateHistogram<double>("dataflowvdo.request.duration", "s", "time from a request's call to its return");
+
+    static VolumeMetrics()
+    {
+        Meter.CreateObservableCounter("dataflowvdo.requests", () => Observe((s, pool) =>
+        [
+            new(s.Counters.WritesIn, pool, new KeyValuePair<string, object?>("op", "write")),
+            new(s.Counters.ReadsIn, pool, new KeyValuePair<string, object?>("op", "read")),
+            new(s.Counters.DiscardsIn, pool, new KeyValuePair<string, object?>("op", "discard")),
+            new(s.Counters.FlushesIn, pool, new KeyValuePair<string, object?>("op", "flush")),
+        ]), "{request}", "4 KiB requests served");
+        Meter.CreateObservableCounter("dataflowvdo.dedupe.shared", () => Observe((s, pool) => [new(s.Counters.DedupeAdviceValid, pool)]), "{block}", "writes that shared an existing block after verification");
+        Meter.CreateObservableCounter("dataflowvdo.dedupe.stale", () => Observe((s, pool) => [new(s.Counters.DedupeAdviceStale, pool)]), "{block}", "index hints that failed verification");
+        Meter.CreateObservableCounter("dataflowvdo.compression.fragments", () => Observe((s, pool) => [new(s.Counters.CompressedFragmentsWritten, pool)]), "{block}", "writes stored as compressed fragments");
+        Meter.CreateObservableCounter("dataflowvdo.compression.packed_blocks", () => Observe((s, pool) => [new(s.Counters.CompressedBlocksWritten, pool)]), "{block}", "packed blocks written");
+        Meter.CreateObservableCounter("dataflowvdo.zero_blocks", () => Observe((s, pool) => [new(s.Counters.ZeroBlocksWritten, pool)]), "{block}", "all-zero writes eliminated");
+        Meter.CreateObservableCounter("dataflowvdo.journal.entries", () => Observe((s, pool) => [new(s.Counters.JournalEntries, pool)]), "{entry}", "recovery-journal entries appended");
+        Meter.CreateObservableCounter("dataflowvdo.journal.block_writes", () => Observe((s, pool) => [new(s.Counters.JournalBlockWrites, pool)]), "{block}", "recovery-journal block writes (group commits)");
+        Meter.CreateObservableGauge("dataflowvdo.space.data_blocks", () => Observe((s, pool) => [new(s.DataBlocksUsed, pool)]), "{block}", "physical blocks holding data");
+        Meter.CreateObservableGauge("dataflowvdo.space.logical_blocks", () => Observe((s, pool) => [new(s.LogicalBlocksUsed, pool)]), "{block}", "logical blocks mapped");
+        Meter.CreateObservableGauge("dataflowvdo.space.free_blocks", () => Observe((s, pool) => [new(s.FreeBlocks, pool)]), "{block}", "free physical blocks");
+        Meter.CreateObservableGauge("dataflowvdo.packer.waiting", () => Observe((s, pool) => [new(s.PackerFragmentsWaiting, pool)]), "{fragment}", "compressed fragments waiting in packer bins");
+    }
+
+    /// <summary>Starts reporting a volume's figures (called at open; the volume is held weakly).</summary>
+    internal static void Register(Volume volume)
+    {
+        lock (Sync)
+        {
+            Volumes.RemoveAll(w => !w.TryGetTarget(out _));
+            Volumes.Add(new WeakReference<Volume>(volume));
+        }
+    }
+
+    /// <summary>Stops reporting a closed volume.</summary>
+    internal static void Unregister(Volume volume)
+    {
+        lock (Sync)
+            Volumes.RemoveAll(w => !w.TryGetTarget(out var v) || ReferenceEquals(v, volume));
+    }
+
+    /// <summary>Records a request's duration from <paramref name="start"/> (a <see cref="Stopwatch"/> timestamp), if anyone listens.</summary>
+    internal static void RecordDuration(long start, string op)
+    {
+        if (start != 0)
+            RequestDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, new KeyValuePair<string, object?>("op", op));
+    }
+
+    /// <summary>A timestamp when the histogram is being listened to, else 0 (no cost on the hot path).</summary>
+    internal static long StartTiming() => RequestDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+
+    private static IEnumerable<Measurement<long>> Observe(Func<VolumeStatistics, KeyValuePair<string, object?>, Measurement<long>[]> read)
+    {
+        Volume[] volumes;
+        lock (Sync)
+            volumes = [.. Volumes.Select(w => w.TryGetTarget(out var v) ? v : null).OfType<Volume>()];
+        var all = new List<Measurement<long>>();
+        foreach (var v in volumes)
+        {
+            try
+            {
+                // Tagged with the pool's nonce so several open pools (or tests) stay apart.
+                all.AddRange(read(v.GetStatistics(), new KeyValuePair<string, object?>("pool", v.Geometry.Nonce.ToString("x16", System.Globalization.CultureInfo.InvariantCulture))));
+            }
+            catch (ObjectDisposedException)
+            {
+                // closed between the listing and the read
+            }
+        }
+        return all;
+    }
+}
