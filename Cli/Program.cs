@@ -14,6 +14,8 @@ public static class Program
         root.Subcommands.Add(StatsCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(ImageCommand.Create());
+        root.Subcommands.Add(MountCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root.Parse(args).Invoke();
     }

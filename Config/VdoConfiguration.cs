@@ -48,16 +48,14 @@ public static class VdoConfiguration
         var options = new VdoOptions();
         foreach (var section in configuration.GetChildren())
         {
-            object? target = section.Key.ToUpperInvariant() switch
+            object target = section.Key.ToUpperInvariant() switch
             {
                 "VOLUME" => options.Volume,
                 "PIPELINE" => options.Pipeline,
                 "INDEX" => options.Index,
-                "FUSE" => null, // read by the mount command
+                "FUSE" => options.Fuse,
                 _ => throw new ConfigurationException($"unknown configuration section '{section.Key}' (known: Volume, Pipeline, Index, Fuse)"),
             };
-            if (target is null)
-                continue;
             try
             {
                 section.Bind(target, b => b.ErrorOnUnknownConfiguration = true);

@@ -12,6 +12,9 @@ public sealed class VdoOptions
     /// <summary>Section <c>Index</c>.</summary>
     public IndexOptions Index { get; set; } = new();
 
+    /// <summary>Section <c>Fuse</c>.</summary>
+    public FuseOptions Fuse { get; set; } = new();
+
     /// <summary>Every problem with these options, each naming its key; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -34,7 +34,7 @@ public sealed partial class Volume
         geometry.Encode(block);
         device.Write(0, block);
         device.Flush();
-        return new Volume(zones, ownsDevice);
+        return new Volume(zones, ownsDevice) { _catalog = ImageCatalog.CreateEmpty(geometry) };
     }
 
     /// <summary>
@@ -51,7 +51,7 @@ public sealed partial class Volume
         var super = SuperBlock.Read(device, geometry.Nonce);
         if (!super.Clean)
             MetadataWriter.Restore(device, geometry); // repair metadata blocks a crash may have torn
-        CheckCatalog(device, geometry, block);
+        var catalog = ImageCatalog.Load(device, geometry);
         var writer = new MetadataWriter(device, geometry);
         hooks ??= new VolumeHooks();
         var blockMap = BlockMap.Load(device, geometry, CachePages(options, hooks), writer);
@@ -71,6 +71,7 @@ public sealed partial class Volume
         {
             volume = Recover(device, geometry, super, blockMap, writer, options, hooks, ownsDevice);
         }
+        volume._catalog = catalog;
         if (super.IndexSaved)
             volume._z.Index.Load(device, geometry);
         // From now on a crash must be detected: mark the pool dirty (index save stays usable as hints).
@@ -183,15 +184,6 @@ public sealed partial class Volume
             Array.Clear(block);
             MetadataBlock.Seal(block, MetadataKind.Catalog, geometry.Nonce, b);
             writer.Write(geometry.CatalogStart + b, block);
-        }
-    }
-
-    private static void CheckCatalog(IBlockDevice device, Geometry geometry, byte[] block)
-    {
-        for (var b = 0; b < geometry.CatalogBlocks; b++)
-        {
-            device.Read(geometry.CatalogStart + b, block);
-            MetadataBlock.Check(block, MetadataKind.Catalog, geometry.Nonce, b, $"image catalog block {b} (PBN {geometry.CatalogStart + b})");
         }
     }
 }

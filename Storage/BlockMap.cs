@@ -220,10 +220,17 @@ public sealed class BlockMap
     /// the cache; others straight from the device without disturbing the cache. A damaged page is
     /// reported through <paramref name="onCorrupt"/> and skipped.
     /// </summary>
-    public void ForEachMapping(Action<long, BlockMapping> visit, Action<CorruptMetadataException> onCorrupt)
+    public void ForEachMapping(Action<long, BlockMapping> visit, Action<CorruptMetadataException> onCorrupt) =>
+        ForEachMapping(0, _root.Length, visit, onCorrupt);
+
+    /// <summary>
+    /// <see cref="ForEachMapping(Action{long, BlockMapping}, Action{CorruptMetadataException})"/>
+    /// restricted to leaf pages <c>[firstPage, endPage)</c> (one image's extent).
+    /// </summary>
+    public void ForEachMapping(long firstPage, long endPage, Action<long, BlockMapping> visit, Action<CorruptMetadataException> onCorrupt)
     {
         var scratch = new byte[VdoConstants.BlockSize];
-        for (long p = 0; p < _root.Length; p++)
+        for (var p = Math.Max(0, firstPage); p < Math.Min(endPage, _root.Length); p++)
         {
             if (_root[p] == 0)
                 continue;

@@ -6,7 +6,9 @@ namespace DataflowVdo.Storage;
 /// <summary>
 /// A device in a plain file (or a block device node): positional I/O through
 /// <see cref="RandomAccess"/> on one <see cref="SafeFileHandle"/>, and <c>fdatasync</c> on flush.
-/// New backing files are created with mode 0600: they hold the users' data.
+/// New backing files are created with mode 0600: they hold the users' data. A writable device
+/// holds an exclusive <c>flock</c> on the file for its lifetime, so a second writer (another
+/// command, a second mount) is refused instead of corrupting the pool.
 /// </summary>
 public sealed partial class FileBlockDevice : IBlockDevice
 {
@@ -32,15 +34,34 @@ public sealed partial class FileBlockDevice : IBlockDevice
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockCount);
         var options = new FileStreamOptions
         {
-            Mode = FileMode.Create,
+            // Not FileMode.Create: the old contents must survive until we hold the lock (a mounted pool).
+            Mode = FileMode.OpenOrCreate,
             Access = FileAccess.ReadWrite,
             Share = FileShare.Read,
         };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         // FileStream is the only API that creates with a mode (no 0644 window); RandomAccess uses its handle.
-        var stream = new FileStream(path, options);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, options);
+        }
+        catch (IOException e) when (e.HResult is SharingViolation or EWouldBlock)
+        {
+            throw InUse(path, e);
+        }
         var handle = stream.SafeFileHandle;
+        try
+        {
+            LockExclusive(handle, path);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+        RandomAccess.SetLength(handle, 0);
         RandomAccess.SetLength(handle, blockCount * VdoConstants.BlockSize);
         return new FileBlockDevice(handle, path, blockCount) { _owner = stream };
     }
@@ -50,7 +71,27 @@ public sealed partial class FileBlockDevice : IBlockDevice
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"pool '{path}' does not exist (create it with 'dvdo format').", path);
-        var handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.Read);
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.Read);
+        }
+        catch (IOException e) when (e.HResult is SharingViolation or EWouldBlock)
+        {
+            throw InUse(path, e);
+        }
+        if (!readOnly)
+        {
+            try
+            {
+                LockExclusive(handle, path);
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+        }
         var length = RandomAccess.GetLength(handle);
         if (length == 0 || length % VdoConstants.BlockSize != 0)
         {
@@ -138,6 +179,35 @@ public sealed partial class FileBlockDevice : IBlockDevice
         _handle.Dispose();
         _owner?.Dispose();
     }
+
+    private const int SharingViolation = unchecked((int)0x80070020); // Windows' sharing violation
+    private const int LockEx = 2;
+    private const int LockNb = 4;
+    // Also the HResult of .NET's IOException when its own flock(LOCK_SH) fails on Unix (the raw errno).
+    private const int EWouldBlock = 11;
+
+    /// <summary>
+    /// flock(LOCK_EX | LOCK_NB) on our descriptor: .NET itself only takes a shared lock for
+    /// FileShare.Read, which two writers can both hold. Released when the handle closes (or the
+    /// process dies, so a crashed mount leaves no stale lock).
+    /// </summary>
+    private static void LockExclusive(SafeFileHandle handle, string path)
+    {
+        if (OperatingSystem.IsWindows())
+            return;
+        if (Flock(handle, LockEx | LockNb) == 0)
+            return;
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno == EWouldBlock)
+            throw InUse(path, null);
+        throw new IOException($"cannot lock pool '{path}': errno {errno} ({Marshal.GetPInvokeErrorMessage(errno)}).");
+    }
+
+    private static IOException InUse(string path, Exception? inner) =>
+        new($"pool '{path}' is in use by another process (mounted? unmount it first with 'fusermount3 -u MOUNTPOINT').", inner);
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(SafeFileHandle fd, int operation);
 
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     private static partial int FdataSync(SafeFileHandle fd);

@@ -15,8 +15,13 @@ internal static class FormatCommand
         var slab = new Option<string>("--slab-size") { Description = "data per slab (power of two, 1M..32G)", DefaultValueFactory = _ => "128M" };
         var journal = new Option<string>("--journal-size") { Description = "recovery-journal ring size", DefaultValueFactory = _ => "4M" };
         var force = new Option<bool>("--force") { Description = "overwrite an existing file" };
+        var images = new Option<string[]>("--image")
+        {
+            Description = "create a block image NAME=SIZE in the new pool (repeatable), e.g. --image vm=64G",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var common = new CommonOptions();
-        var command = new Command("format", "create a new, empty pool in a plain file") { pool, physical, logical, slab, journal, force };
+        var command = new Command("format", "create a new, empty pool in a plain file") { pool, physical, logical, slab, journal, force, images };
         common.AddTo(command);
         command.SetAction(r => CommandRunner.Run(() =>
         {
@@ -31,21 +36,61 @@ internal static class FormatCommand
                 SlabBlocks = (int)Math.Min(int.MaxValue, SizeParser.ParseBlocks(r.GetValue(slab)!, "--slab-size")),
                 JournalBlocks = (int)Math.Min(int.MaxValue, SizeParser.ParseBlocks(r.GetValue(journal)!, "--journal-size")),
             };
+            var wanted = ParseImages(r.GetValue(images) ?? []);
             var problem = parameters.Validate(physicalBlocks);
             if (problem is not null)
                 throw new ArgumentException(problem);
             if (File.Exists(path) && new FileInfo(path).Length > 0 && !r.GetValue(force))
                 throw new ArgumentException($"'{path}' already exists; use --force to overwrite it (its data will be lost)");
             // Lay it out first so a bad size fails before anything is written.
-            Geometry.Compute(parameters, physicalBlocks, 1);
+            var layout = Geometry.Compute(parameters, physicalBlocks, 1);
+            CheckImagesFit(wanted, layout.LogicalBlocks);
             using var device = FileBlockDevice.Create(path, physicalBlocks);
             using (var volume = Volume.Format(device, parameters, options))
             {
                 var g = volume.Geometry;
                 Console.WriteLine($"formatted {path}: physical {SizeParser.Format(g.PhysicalBlocks * 4096)} ({g.SlabCount} slabs of {SizeParser.Format((long)g.SlabBlocks * 4096)}, {SizeParser.Format(g.DataBlocks * 4096)} for data), logical {SizeParser.Format(g.LogicalBlocks * 4096)} (thin)");
+                foreach (var (name, bytes) in wanted)
+                {
+                    var entry = volume.CreateImage(name, bytes);
+                    Console.WriteLine($"created image '{entry.Name}': {SizeParser.Format(entry.SizeBytes)}");
+                }
             }
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The images are laid out one after the other in whole block-map pages; the last may end mid-page.</summary>
+    private static void CheckImagesFit(List<(string Name, long Bytes)> images, long logicalBlocks)
+    {
+        var end = 0L;
+        foreach (var (name, bytes) in images)
+        {
+            var blocks = bytes / 4096;
+            if (end + blocks > logicalBlocks)
+                throw new ArgumentException($"--image {name}: the images do not fit the logical size ({SizeParser.Format(logicalBlocks * 4096)}); each image starts on a 3.2 MiB block-map page boundary; use a larger --logical-size (it is thin)");
+            end += (blocks + Geometry.EntriesPerPage - 1) / Geometry.EntriesPerPage * Geometry.EntriesPerPage;
+        }
+    }
+
+    /// <summary>Parses <c>NAME=SIZE</c> pairs before anything is written, so a typo fails the format up front.</summary>
+    private static List<(string Name, long Bytes)> ParseImages(string[] specs)
+    {
+        var result = new List<(string, long)>();
+        foreach (var spec in specs)
+        {
+            var eq = spec.LastIndexOf('=');
+            if (eq <= 0 || eq == spec.Length - 1)
+                throw new ArgumentException($"--image '{spec}': expected NAME=SIZE, e.g. vm=64G");
+            var name = spec[..eq];
+            var problem = ImageCatalog.ValidateName(name);
+            if (problem is not null)
+                throw new ArgumentException($"--image '{spec}': {problem}");
+            if (result.Exists(i => i.Item1 == name))
+                throw new ArgumentException($"--image '{spec}': image '{name}' is given twice");
+            result.Add((name, SizeParser.ParseBlocks(spec[(eq + 1)..], $"--image {name}") * 4096));
+        }
+        return result;
     }
 }

@@ -20,31 +20,44 @@ internal static class StatsCommand
         command.SetAction(r => CommandRunner.Run(() =>
         {
             var path = r.GetValue(pool)!;
+            var mode = r.GetValue(json) ? "json" : r.GetValue(verbose) ? "verbose" : "table";
+            var options = common.Load(r);
+            // While the pool is mounted, the mount process answers with live figures.
+            if (LiveQuery.TryAsk(path, "stats " + mode, out var live))
+                return live;
             VolumeStatistics s;
-            using (var volume = PoolFile.Open(path, common.Load(r)))
+            using (var volume = PoolFile.Open(path, options))
                 s = volume.GetStatistics();
-            if (r.GetValue(json))
-                Console.WriteLine(JsonSerializer.Serialize(ToJson(s), Json));
-            else if (r.GetValue(verbose))
-                PrintVerbose(path, s);
-            else
-                PrintTable(path, s);
+            Console.Write(Render(path, s, mode));
             return 0;
         }));
         return command;
     }
 
-    private static void PrintTable(string path, VolumeStatistics s)
+    /// <summary>The output of <c>dvdo stats</c> in <paramref name="mode"/> (table, verbose or json).</summary>
+    internal static string Render(string path, VolumeStatistics s, string mode)
     {
-        Console.WriteLine($"{"Device",-24} {"1k-blocks",12} {"Used",12} {"Available",12} {"Use%",5} {"Space saving%",14}");
-        Console.WriteLine($"{Path.GetFileName(path),-24} {s.OneKBlocks,12} {s.OneKBlocksUsed,12} {s.OneKBlocksAvailable,12} {s.UsedPercent,4}% {s.SavingPercent,13}%");
+        var w = new StringWriter();
+        if (mode == "json")
+            w.WriteLine(JsonSerializer.Serialize(ToJson(s), Json));
+        else if (mode == "verbose")
+            PrintVerbose(w, path, s);
+        else
+            PrintTable(w, path, s);
+        return w.ToString();
     }
 
-    private static void PrintVerbose(string path, VolumeStatistics s)
+    private static void PrintTable(TextWriter w, string path, VolumeStatistics s)
     {
-        Console.WriteLine($"{path} :");
+        w.WriteLine($"{"Device",-24} {"1k-blocks",12} {"Used",12} {"Available",12} {"Use%",5} {"Space saving%",14}");
+        w.WriteLine($"{Path.GetFileName(path),-24} {s.OneKBlocks,12} {s.OneKBlocksUsed,12} {s.OneKBlocksAvailable,12} {s.UsedPercent,4}% {s.SavingPercent,13}%");
+    }
+
+    private static void PrintVerbose(TextWriter w, string path, VolumeStatistics s)
+    {
+        w.WriteLine($"{path} :");
         foreach (var (key, value) in Flatten(ToJson(s)))
-            Console.WriteLine($"  {key,-40} : {value}");
+            w.WriteLine($"  {key,-40} : {value}");
     }
 
     private static IEnumerable<(string, object?)> Flatten(Dictionary<string, object?> d, string prefix = "")

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DataflowVdo.Cli;
+using DataflowVdo.Tests.Infrastructure;
 
 namespace DataflowVdo.Tests.Cli;
 
@@ -19,25 +20,7 @@ public sealed class CliTests
     [TearDown]
     public void TearDown() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = Console.Out;
-        var stderr = Console.Error;
-        using var o = new StringWriter();
-        using var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            var code = Program.Main(args);
-            return (code, o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     [Test]
     public void FormatStatsAndCheckAPool()

@@ -1,0 +1,78 @@
+using System.CommandLine;
+using System.Globalization;
+using DataflowVdo.Fuse;
+using DataflowVdo.Pipeline;
+
+namespace DataflowVdo.Cli.Commands;
+
+/// <summary>
+/// <c>dvdo mount POOL MOUNTPOINT [--allow-other]</c>: serves every image of the pool as a file
+/// <c>MOUNTPOINT/NAME</c> through FUSE, in the foreground, logging to stderr. SIGINT, SIGTERM or an
+/// external <c>fusermount3 -u</c> unmounts; the pool is then closed cleanly.
+/// </summary>
+internal static class MountCommand
+{
+    public static Command Create()
+    {
+        var pool = new Argument<string>("pool") { Description = "pool file" };
+        var mountPoint = new Argument<string>("mountpoint") { Description = "existing empty directory" };
+        var allowOther = new Option<bool>("--allow-other") { Description = "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root); default: owner only (or Fuse:AllowOther)" };
+        var debug = new Option<bool>("--debug") { Description = "libfuse logs every request to stderr" };
+        var common = new CommonOptions();
+        var command = new Command("mount", "show the pool's images as files MOUNTPOINT/NAME (foreground; Ctrl-C or 'fusermount3 -u MOUNTPOINT' unmounts)") { pool, mountPoint, allowOther, debug };
+        common.AddTo(command);
+        command.SetAction(r => CommandRunner.Run(() =>
+        {
+            var path = r.GetValue(pool)!;
+            var dir = r.GetValue(mountPoint)!;
+            var options = common.Load(r);
+            using var volume = PoolFile.Open(path, options);
+            if (volume.Recovered)
+                Log($"{path} was not closed cleanly: recovered");
+            FuseMount mount;
+            try
+            {
+                var fuse = options.Fuse;
+                mount = FuseMount.Mount(new VolumeCatalogView(volume), dir, new FuseMountOptions
+                {
+                    AllowOther = r.GetValue(allowOther) || fuse.AllowOther,
+                    AutoUnmount = fuse.AutoUnmount,
+                    MaxThreads = fuse.MaxThreads,
+                    MaxWrite = fuse.MaxWriteKb * 1024,
+                    MaxBackground = fuse.MaxBackground,
+                    AttributeTimeout = TimeSpan.FromMilliseconds(fuse.AttributeTimeoutMs),
+                    Debug = r.GetValue(debug),
+                    HandleTerminationSignals = true,
+                    ErrorSink = (operation, e) => Log($"{operation}: {e.GetType().Name}: {e.Message}"),
+                });
+            }
+            catch (PlatformNotSupportedException e)
+            {
+                throw new IOException($"cannot mount: {e.Message}", e);
+            }
+            using (mount)
+            using (LiveServer.Start(path, request => Answer(path, volume, request), Log))
+            {
+                var images = volume.Images;
+                Log($"mounted {path} on {mount.MountPoint}: {images.Count} image(s){(images.Count == 0 ? " (create one with 'dvdo image create')" : ": " + string.Join(", ", images.Select(i => $"{i.Name} ({SizeParser.Format(i.SizeBytes)})")))}");
+                Log("Ctrl-C, SIGTERM or 'fusermount3 -u " + mount.MountPoint + "' unmounts");
+                mount.WaitAsync().GetAwaiter().GetResult();
+            }
+            Log("unmounted; closing the pool");
+            // Disposing the volume (using above) flushes, checkpoints and marks the pool clean.
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Live figures for <c>dvdo stats</c> / <c>dvdo image ls</c> on the mounted pool.</summary>
+    private static string Answer(string path, Volume volume, string request) => request switch
+    {
+        "stats table" or "stats verbose" or "stats json" => StatsCommand.Render(path, volume.GetStatistics(), request[6..]),
+        "images" => ImageCommand.RenderList(volume),
+        _ => throw new ArgumentException($"unknown request '{request}'"),
+    };
+
+    private static void Log(string message) =>
+        Console.Error.WriteLine($"{DateTime.UtcNow.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)} dvdo mount: {message}");
+}

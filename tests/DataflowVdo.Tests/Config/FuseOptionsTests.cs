@@ -1,0 +1,42 @@
+using DataflowVdo.Config;
+
+namespace DataflowVdo.Tests.Config;
+
+/// <summary>The <c>Fuse</c> section (read by <c>dvdo mount</c>): binding, ranges, shipped defaults.</summary>
+public sealed class FuseOptionsTests
+{
+    [Test]
+    public void FuseKeysBindFromSet()
+    {
+        var o = VdoConfiguration.Load(sets: ["Fuse:MaxThreads=4", "Fuse:AllowOther=true", "Fuse:AutoUnmount=true", "Fuse:MaxWriteKb=128", "Fuse:AttributeTimeoutMs=0"], environment: false);
+        Assert.Multiple(() =>
+        {
+            Assert.That(o.Fuse.MaxThreads, Is.EqualTo(4));
+            Assert.That(o.Fuse.AllowOther, Is.True);
+            Assert.That(o.Fuse.AutoUnmount, Is.True);
+            Assert.That(o.Fuse.MaxWriteKb, Is.EqualTo(128));
+            Assert.That(o.Fuse.AttributeTimeoutMs, Is.Zero);
+        });
+    }
+
+    [TestCase("Fuse:MaxThreads=0", "Fuse:MaxThreads")]
+    [TestCase("Fuse:MaxWriteKb=2048", "Fuse:MaxWriteKb")]
+    [TestCase("Fuse:Threads=4", "Threads")]
+    [TestCase("Fuse:AllowOther=perhaps", "AllowOther")]
+    public void BadFuseKeysNameTheirKey(string set, string expected)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => VdoConfiguration.Load(sets: [set], environment: false));
+        Assert.That(e!.Message, Does.Contain(expected));
+    }
+
+    [Test]
+    public void TheShippedFuseDefaultsMatchTheBuiltInOnes()
+    {
+        var shipped = Path.Combine(TestContext.CurrentContext.TestDirectory, "dvdo.json");
+        Assume.That(File.Exists(shipped), "dvdo.json is copied next to the binaries");
+        var o = VdoConfiguration.Load(shipped, environment: false).Fuse;
+        var d = new FuseOptions();
+        Assert.That((o.MaxThreads, o.MaxWriteKb, o.MaxBackground, o.AttributeTimeoutMs, o.AllowOther, o.AutoUnmount),
+            Is.EqualTo((d.MaxThreads, d.MaxWriteKb, d.MaxBackground, d.AttributeTimeoutMs, d.AllowOther, d.AutoUnmount)));
+    }
+}

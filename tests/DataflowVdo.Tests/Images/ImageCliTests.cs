@@ -1,0 +1,102 @@
+using DataflowVdo.Pipeline;
+using DataflowVdo.Storage;
+using DataflowVdo.Tests.Infrastructure;
+
+namespace DataflowVdo.Tests.Images;
+
+/// <summary><c>dvdo image create|ls|rm</c>, <c>dvdo format --image</c>, and the exclusive lock on the pool file.</summary>
+[NonParallelizable]
+public sealed class ImageCliTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), $"dvdo-image-cli-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
+
+    [Test]
+    [CancelAfter(60_000)]
+    public void CreateListRemoveImages()
+    {
+        var pool = Path.Combine(_dir, "p.pool");
+        var format = Run("format", pool, "--physical-size", "64M", "--logical-size", "1G", "--slab-size", "8M", "--image", "vm=16M", "--image", "small disk=8K");
+        Assert.That(format.Code, Is.Zero, format.Err);
+        Assert.That(format.Out, Does.Contain("created image 'vm'").And.Contain("created image 'small disk'"));
+
+        var create = Run("image", "create", pool, "data", "--size", "1G");
+        Assert.That(create.Code, Is.EqualTo(1), "the logical space is used up by vm and small disk");
+        Assert.That(create.Err, Does.Contain("no free logical space"));
+        create = Run("image", "create", pool, "data", "--size", "100M");
+        Assert.That(create.Code, Is.Zero, create.Err);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Run("image", "create", pool, "data", "--size", "4K").Err, Does.Contain("already exists"));
+            Assert.That(Run("image", "create", pool, "x", "--size", "5000").Code, Is.EqualTo(2));
+            Assert.That(Run("image", "create", pool, "a/b", "--size", "4K").Err, Does.Contain("'/'"));
+            Assert.That(Run("image", "create", pool, "..", "--size", "4K").Code, Is.EqualTo(2));
+            Assert.That(Run("image", "rm", pool, "nope").Err, Does.Contain("no image named 'nope'"));
+        });
+
+        using (var volume = PoolFileForTest(pool))
+        {
+            volume.Write(volume.FindImage("vm")!.FirstLbn, Enumerable.Repeat((byte)7, 4096).ToArray());
+            volume.Write(volume.FindImage("vm")!.FirstLbn + 1, Enumerable.Repeat((byte)7, 4096).ToArray());
+        }
+        var ls = Run("image", "ls", pool);
+        Assert.That(ls.Code, Is.Zero, ls.Err);
+        var lines = ls.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines[0], Does.StartWith("NAME").And.Contain("KIND").And.Contain("WRITTEN").And.Contain("SAVED"));
+        Assert.That(lines.Skip(1).Select(l => l.Split("  ")[0].Trim()), Is.EqualTo(new[] { "vm", "small disk", "data" }));
+        Assert.That(lines[1], Does.Contain("block").And.Contain("16.0 MiB").And.Match(@"\s2\s+50\.0%"));
+
+        var rm = Run("image", "rm", pool, "vm");
+        Assert.That(rm.Code, Is.Zero, rm.Err);
+        Assert.That(Run("image", "ls", pool).Out, Does.Not.Contain("vm "));
+        Assert.That(Run("check", pool).Code, Is.Zero);
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public void BadImageSpecsFailTheFormatBeforeAnythingIsWritten()
+    {
+        var pool = Path.Combine(_dir, "p.pool");
+        foreach (var spec in new[] { "novalue", "=1M", "x=", "a/b=1M", "x=5000", "huge=1T" })
+        {
+            var r = Run("format", pool, "--physical-size", "64M", "--slab-size", "8M", "--image", spec);
+            Assert.That(r.Code, Is.EqualTo(2), spec);
+            Assert.That(File.Exists(pool), Is.False, spec);
+        }
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public void ASecondWriterIsRefused()
+    {
+        var pool = Path.Combine(_dir, "p.pool");
+        Assert.That(Run("format", pool, "--physical-size", "64M", "--slab-size", "8M", "--image", "vm=1M").Code, Is.Zero);
+        using (var holder = FileBlockDevice.Open(pool))
+        {
+            foreach (var args in new[] { new[] { "image", "ls", pool }, ["image", "create", pool, "x", "--size", "4K"], ["stats", pool],
+                         ["format", pool, "--physical-size", "64M", "--slab-size", "8M", "--force"] })
+            {
+                var r = Run(args);
+                Assert.That(r.Code, Is.EqualTo(1), string.Join(' ', args));
+                Assert.That(r.Err, Does.Contain("in use by another process (mounted?"), string.Join(' ', args));
+            }
+            Assert.That(Assert.Throws<IOException>(() => FileBlockDevice.Open(pool))!.Message, Does.Contain("in use"));
+        }
+        // format --force did not truncate the pool it could not lock.
+        Assert.That(Run("image", "ls", pool).Out, Does.Contain("vm"));
+    }
+
+    private static Volume PoolFileForTest(string path) => Volume.Open(FileBlockDevice.Open(path), ownsDevice: true);
+}
