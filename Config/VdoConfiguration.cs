@@ -54,7 +54,7 @@ public static class VdoConfiguration
                 "PIPELINE" => options.Pipeline,
                 "INDEX" => options.Index,
                 "FUSE" => options.Fuse,
-                _ => throw new ConfigurationException($"unknown configuration section '{section.Key}' (known: Volume, Pipeline, Index, Fuse)"),
+                _ => throw new ConfigurationException($"unknown configuration section '{section.Key}' (known: Volume, Pipeline, Index, Fuse; from the environment, variables look like DVDO_Section__Key, so check DVDO_{section.Key})"),
             };
             try
             {

@@ -19,6 +19,15 @@ public sealed class RecoveryJournal
     private long _durableEntries;
     private long _writtenPoint; // journal point just past the last entry written to the device
 
+    // Full blocks wait here and go out together behind one preflush: a preflush per 4 KiB block
+    // made every 248 writes wait for the device to flush everything written before (measured:
+    // 1 MiB sequential writes through FUSE at 152 MB/s).
+    private const int MaxQueuedBlocks = 32;
+    private readonly byte[][] _queued = CreateQueue();
+    private readonly ulong[] _queuedSequence = new ulong[MaxQueuedBlocks];
+    private readonly List<ReadOnlyMemory<byte>> _vector = new(MaxQueuedBlocks);
+    private int _queuedCount;
+
     /// <summary>Starts appending at block <paramref name="sequence"/> (an empty block).</summary>
     public RecoveryJournal(IBlockDevice device, Geometry geometry, ulong sequence, ulong replayFrom)
     {
@@ -64,15 +73,15 @@ public sealed class RecoveryJournal
         EntriesAppended++;
         var point = AppendedEntries - 1;
         if (_openCount == JournalBlockFormat.EntriesPerBlock)
-            WriteOpenBlock(); // a full block goes out at once; it is durable at the next flush
+            QueueFullBlock();
         return point;
     }
 
     /// <summary>Makes every appended entry durable: write the open block if it changed, then flush.</summary>
     public void Commit()
     {
-        if (_writtenCount != _openCount && _openCount > 0)
-            WriteOpenBlock();
+        if (_queuedCount > 0 || (_writtenCount != _openCount && _openCount > 0))
+            WritePending(includeOpen: true);
         if (_unflushed)
         {
             _device.Flush();
@@ -96,7 +105,7 @@ public sealed class RecoveryJournal
     private void Advance()
     {
         if (_writtenCount != _openCount)
-            WriteOpenBlock();
+            QueueFullBlock();
         if ((long)(OpenSequence + 1 - ReplayFrom) >= _geometry.JournalBlocks)
             throw new InvalidOperationException("recovery journal ring is full: a checkpoint was missed (bug)");
         OpenSequence++;
@@ -105,18 +114,63 @@ public sealed class RecoveryJournal
         Array.Clear(_open);
     }
 
-    private void WriteOpenBlock()
+    private void QueueFullBlock()
     {
-        // Preflush: the data and every earlier journal block this block depends on become durable
-        // before it can be (I1, and no hole in the ring).
+        var block = _queued[_queuedCount];
+        _open.CopyTo(block, 0);
+        JournalBlockFormat.Seal(block, OpenSequence, _openCount, _geometry.Nonce);
+        _queuedSequence[_queuedCount++] = OpenSequence;
+        _writtenCount = _openCount; // accounted for: it goes out with the queue
+        if (_queuedCount == MaxQueuedBlocks)
+            WritePending(includeOpen: false);
+    }
+
+    /// <summary>
+    /// Writes the queued full blocks (and the open block when <paramref name="includeOpen"/>) in
+    /// sequence order. The preflush first makes the data and every earlier journal block they
+    /// depend on durable (I1, and no hole in the ring).
+    /// </summary>
+    private void WritePending(bool includeOpen)
+    {
         _device.Flush();
         _durableEntries = _writtenPoint;
-        JournalBlockFormat.Seal(_open, OpenSequence, _openCount, _geometry.Nonce);
-        _device.Write(Location(OpenSequence), _open);
-        _writtenCount = _openCount;
-        _writtenPoint = AppendedEntries;
+        _vector.Clear();
+        var runStart = 0UL;
+        for (var i = 0; i < _queuedCount; i++)
+        {
+            // Consecutive ring slots go out as one vectored write; the ring's end starts a new run.
+            if (_vector.Count > 0 && Location(_queuedSequence[i]) != Location(runStart) + _vector.Count)
+            {
+                _device.Write(Location(runStart), _vector);
+                _vector.Clear();
+            }
+            if (_vector.Count == 0)
+                runStart = _queuedSequence[i];
+            _vector.Add(_queued[i]);
+        }
+        if (_vector.Count > 0)
+            _device.Write(Location(runStart), _vector);
+        BlockWrites += _queuedCount;
+        if (_queuedCount > 0)
+            _writtenPoint = ((long)_queuedSequence[_queuedCount - 1] + 1) * JournalBlockFormat.EntriesPerBlock;
+        _queuedCount = 0;
+        if (includeOpen && _openCount > 0 && _openCount < JournalBlockFormat.EntriesPerBlock)
+        {
+            JournalBlockFormat.Seal(_open, OpenSequence, _openCount, _geometry.Nonce);
+            _device.Write(Location(OpenSequence), _open);
+            _writtenCount = _openCount;
+            _writtenPoint = AppendedEntries;
+            BlockWrites++;
+        }
         _unflushed = true;
-        BlockWrites++;
+    }
+
+    private static byte[][] CreateQueue()
+    {
+        var queue = new byte[MaxQueuedBlocks][];
+        for (var i = 0; i < MaxQueuedBlocks; i++)
+            queue[i] = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
+        return queue;
     }
 
     /// <summary>Ring position of block <paramref name="sequence"/>.</summary>
@@ -139,11 +193,12 @@ public sealed class RecoveryJournal
                 entries.Add(JournalEntry.Decode(block.AsSpan(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize)));
             if (!complete)
             {
-                // Never reuse the sequence of the block that ended the journal: its slot may still
-                // hold sectors of that same sequence from before the crash, and a later torn
-                // rewrite could bring them back. The next block's slot holds nothing of it: it was
-                // never written (every journal write flushes the block before it first).
-                next = sequence + 1;
+                // The next incarnation starts a whole ring further on. The block that ended the
+                // journal, and the blocks of its write batch after it, may have landed (whole or as
+                // stray sectors) with sequences up to this one plus a batch; reusing any of those
+                // sequences would let a later torn write resurrect them. Every slot then holds a
+                // sequence below the new ones.
+                next = sequence + (ulong)geometry.JournalBlocks;
                 return entries;
             }
         }

@@ -124,7 +124,9 @@ public sealed class SlabJournal
                 entries.Add(SlabJournalEntry.Decode(block.AsSpan(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize)));
             if (!complete)
             {
-                next = sequence + 1; // never reuse the sequence that ended the journal (see RecoveryJournal)
+                // Slab-journal blocks are written without flushes between them, so any later slot
+                // may hold a block of this incarnation: resume a whole ring further on (see RecoveryJournal).
+                next = sequence + (ulong)geometry.SlabJournalBlocks;
                 return entries;
             }
         }

@@ -17,9 +17,12 @@ public static class TestPools
     };
 
     /// <summary>Blocks a device needs for <paramref name="slabs"/> slabs of the small format.</summary>
-    public static long DeviceBlocks(int slabs = 4, long logicalBlocks = 4096)
+    public static long DeviceBlocks(int slabs = 4, long logicalBlocks = 4096) => DeviceBlocks(Small(logicalBlocks), slabs);
+
+    /// <summary>Blocks a device needs for <paramref name="slabs"/> slabs of <paramref name="format"/>.</summary>
+    public static long DeviceBlocks(FormatParameters format, int slabs)
     {
-        var probe = Geometry.Compute(Small(logicalBlocks) with { PhysicalBlocks = 0 }, 1L << 30, 1);
+        var probe = Geometry.Compute(format with { PhysicalBlocks = 0 }, 1L << 30, 1);
         return probe.DepotStart + (slabs * probe.SlabStride);
     }
 
