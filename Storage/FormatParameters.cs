@@ -39,8 +39,8 @@ public sealed record FormatParameters
             return $"slab size {SlabBlocks} blocks must be a power of two between 256 and 8388608";
         if (JournalBlocks < 16)
             return $"journal size {JournalBlocks} blocks must be at least 16";
-        if (SlabJournalBlocks < 4 || SlabJournalBlocks > 65536)
-            return $"slab journal of {SlabJournalBlocks} blocks must be between 4 and 65536";
+        if (SlabJournalBlocks < 16 || SlabJournalBlocks > 65536)
+            return $"slab journal of {SlabJournalBlocks} blocks must be between 16 and 65536";
         if (CatalogBlocks < 1)
             return "catalog needs at least one block";
         if (IndexBlocks < 0)

@@ -226,7 +226,7 @@ public sealed record Geometry
             return $"logical size {LogicalBlocks} is impossible";
         if (SlabBlocks < 256 || (SlabBlocks & (SlabBlocks - 1)) != 0)
             return $"slab size {SlabBlocks} is impossible";
-        if (SlabJournalBlocks < 4 || SlabJournalBlocks > 65536)
+        if (SlabJournalBlocks < 16 || SlabJournalBlocks > 65536)
             return $"slab journal size {SlabJournalBlocks} is impossible";
         if (JournalStart != DoubleWriteStart + 1 + DoubleWriteCopies || JournalBlocks < 16 || SummaryStart != JournalStart + JournalBlocks
             || RootStart != SummaryStart + SummaryBlocks || CatalogStart != RootStart + RootBlocks

@@ -23,6 +23,7 @@ public sealed class RecoveryJournal
     // made every 248 writes wait for the device to flush everything written before (measured:
     // 1 MiB sequential writes through FUSE at 152 MB/s).
     private const int MaxQueuedBlocks = 32;
+    private readonly int _queueLimit;
     private readonly byte[][] _queued = CreateQueue();
     private readonly ulong[] _queuedSequence = new ulong[MaxQueuedBlocks];
     private readonly List<ReadOnlyMemory<byte>> _vector = new(MaxQueuedBlocks);
@@ -33,6 +34,7 @@ public sealed class RecoveryJournal
     {
         _device = device;
         _geometry = geometry;
+        _queueLimit = QueueLimit(geometry);
         OpenSequence = sequence;
         ReplayFrom = replayFrom;
         _durableEntries = AppendedEntries;
@@ -121,7 +123,7 @@ public sealed class RecoveryJournal
         JournalBlockFormat.Seal(block, OpenSequence, _openCount, _geometry.Nonce);
         _queuedSequence[_queuedCount++] = OpenSequence;
         _writtenCount = _openCount; // accounted for: it goes out with the queue
-        if (_queuedCount == MaxQueuedBlocks)
+        if (_queuedCount == _queueLimit)
             WritePending(includeOpen: false);
     }
 
@@ -164,6 +166,13 @@ public sealed class RecoveryJournal
         }
         _unflushed = true;
     }
+
+    /// <summary>
+    /// Full blocks queued before they go out: at most 32, and at most 1/8 of a slab-journal ring,
+    /// because everything queued becomes durable at once, and that burst of reference changes
+    /// must fit the slab journals' spare half (see <see cref="SlabJournal.NeedsRefCountWrite"/>).
+    /// </summary>
+    public static int QueueLimit(Geometry geometry) => Math.Clamp(geometry.SlabJournalBlocks / 8, 1, MaxQueuedBlocks);
 
     private static byte[][] CreateQueue()
     {

@@ -45,8 +45,15 @@ public sealed class SlabJournal
     /// <summary>Blocks between the head and the open block.</summary>
     public long BlocksInUse => (long)(Sequence - Head) + 1;
 
-    /// <summary>True when the ring is half full: the slab's ref counts must be written (the other half absorbs the changes still in flight).</summary>
-    public bool NeedsRefCountWrite => BlocksInUse >= _geometry.SlabJournalBlocks / 2;
+    /// <summary>
+    /// True when the slab's ref counts must be written so the ring can be reused. The rest of the
+    /// ring must absorb what can still arrive before that write: the rest of the burst that
+    /// crossed the line and the one the write's own journal commit releases, each at most two
+    /// changes per recovery-journal entry that was not yet durable (queued blocks + the open one,
+    /// <see cref="RecoveryJournal.QueueLimit"/>). With a queue of ring/8 blocks that is ring/2 + 4
+    /// blocks, hence the line at ring/2 - 6 (ring ≥ 16).
+    /// </summary>
+    public bool NeedsRefCountWrite => BlocksInUse >= Math.Max(1, (_geometry.SlabJournalBlocks / 2) - 6);
 
     /// <summary>Slab-journal blocks written.</summary>
     public long BlocksWritten { get; private set; }
