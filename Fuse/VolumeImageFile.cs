@@ -54,7 +54,9 @@ public sealed class VolumeImageFile : IImageFile
             var lbn = Entry.FirstLbn + (position / BlockSize);
             if (n == BlockSize)
             {
-                _volume.Read(lbn, destination.Slice(done, BlockSize));
+                var whole = (length - done) / BlockSize * BlockSize;
+                _volume.ReadBlocks(lbn, destination.Slice(done, whole));
+                n = whole;
             }
             else
             {
@@ -84,7 +86,10 @@ public sealed class VolumeImageFile : IImageFile
                     var lbn = Entry.FirstLbn + (position / BlockSize);
                     if (n == BlockSize)
                     {
-                        _volume.Write(lbn, source.Slice(done, BlockSize));
+                        // Every whole block from here on goes in one call (one volume lock acquisition).
+                        var whole = (source.Length - done) / BlockSize * BlockSize;
+                        _volume.WriteBlocks(lbn, source.Slice(done, whole));
+                        n = whole;
                     }
                     else
                     {

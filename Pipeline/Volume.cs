@@ -62,6 +62,61 @@ public sealed partial class Volume : IDisposable
         VolumeMetrics.RecordDuration(start, "write");
     }
 
+    /// <summary>
+    /// Writes consecutive 4 KiB blocks from <paramref name="lbn"/> (a multiple of 4096 bytes)
+    /// under one acquisition of the volume: a 1 MiB request costs one lock handoff, not 256.
+    /// Blocks are written in order; on an error the blocks before it are written, the rest not.
+    /// </summary>
+    public void WriteBlocks(long lbn, ReadOnlySpan<byte> blocks)
+    {
+        if (blocks.Length == 0 || blocks.Length % VdoConstants.BlockSize != 0)
+            ThrowLength(blocks.Length);
+        var count = blocks.Length / VdoConstants.BlockSize;
+        if (lbn < 0 || lbn + count > LogicalBlocks)
+            ThrowLbn(lbn + count - 1);
+        var start = VolumeMetrics.StartTiming();
+        lock (_sync)
+        {
+            CheckWritable();
+            try
+            {
+                for (var i = 0; i < count; i++)
+                    _scheduler.Write(lbn + i, blocks.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize));
+            }
+            catch (Exception e) when (Failed(e))
+            {
+                throw;
+            }
+        }
+        VolumeMetrics.RecordDuration(start, "write");
+    }
+
+    /// <summary>Reads consecutive 4 KiB blocks from <paramref name="lbn"/> under one acquisition of the volume.</summary>
+    public void ReadBlocks(long lbn, Span<byte> blocks)
+    {
+        if (blocks.Length == 0 || blocks.Length % VdoConstants.BlockSize != 0)
+            ThrowLength(blocks.Length);
+        var count = blocks.Length / VdoConstants.BlockSize;
+        if (lbn < 0 || lbn + count > LogicalBlocks)
+            ThrowLbn(lbn + count - 1);
+        var start = VolumeMetrics.StartTiming();
+        lock (_sync)
+        {
+            CheckOpen();
+            try
+            {
+                for (var i = 0; i < count; i++)
+                    _scheduler.Read(lbn + i, blocks.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize));
+            }
+            catch (CorruptMetadataException e)
+            {
+                EnterReadOnly(e.Message);
+                throw;
+            }
+        }
+        VolumeMetrics.RecordDuration(start, "read");
+    }
+
     /// <summary>Reads one 4 KiB block (zeros where nothing was written).</summary>
     public void Read(long lbn, Span<byte> block)
     {

@@ -1,0 +1,40 @@
+using DataflowVdo.Config;
+using DataflowVdo.Pipeline;
+using DataflowVdo.Storage;
+using DataflowVdo.Tests.Infrastructure;
+
+namespace DataflowVdo.Tests.Engine;
+
+/// <summary>Multi-block requests (what a 1 MiB FUSE write becomes) behave like the blocks written one by one.</summary>
+[TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
+public sealed class MultiBlockTests(SchemeKind scheme)
+{
+    [Test]
+    public void WriteBlocksAndReadBlocksMatchSingleBlockRequests()
+    {
+        using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), TestPools.Options(scheme));
+        var data = new byte[64 * VdoConstants.BlockSize];
+        for (var i = 0; i < 64; i++)
+            Content.Of(i % 3, i % 20).CopyTo(data, i * VdoConstants.BlockSize);
+        v.WriteBlocks(100, data);
+        var back = new byte[data.Length];
+        v.ReadBlocks(100, back);
+        Assert.That(back, Is.EqualTo(data));
+        var one = new byte[VdoConstants.BlockSize];
+        v.Read(100 + 7, one);
+        Assert.That(one, Is.EqualTo(Content.Of(7 % 3, 7)));
+        v.Flush();
+        Assert.That(v.GetStatistics().LogicalBlocksUsed, Is.EqualTo(64));
+        Assert.That(v.Check(), Is.Empty);
+    }
+
+    [Test]
+    public void MultiBlockRequestsOutsideTheVolumeOrOfPartialBlocksAreRefused()
+    {
+        using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), TestPools.Options(scheme));
+        Assert.Throws<ArgumentOutOfRangeException>(() => v.WriteBlocks(4090, new byte[8 * VdoConstants.BlockSize]));
+        Assert.Throws<ArgumentException>(() => v.WriteBlocks(0, new byte[6000]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => v.ReadBlocks(4095, new byte[2 * VdoConstants.BlockSize]));
+        Assert.That(v.GetStatistics().Counters.WritesIn, Is.Zero, "nothing was written by a refused request");
+    }
+}
