@@ -1,3 +1,5 @@
+using DataflowVdo.Storage;
+
 namespace DataflowVdo.Blocks;
 
 /// <summary>
@@ -10,8 +12,13 @@ namespace DataflowVdo.Blocks;
 /// </summary>
 public sealed class Packer
 {
+    private const int Window = 256;
     private readonly PackerBin[] _bins;
     private readonly Stack<PackerBin> _spare = new();
+    private readonly int[] _recent = new int[Window]; // sizes of the last fragments seen
+    private int _recentNext;
+    private int _recentCount;
+    private int _recentMin;
     private int _smallRecent = 256;
 
     /// <summary>A packer with <paramref name="binCount"/> open bins.</summary>
@@ -28,6 +35,37 @@ public sealed class Packer
 
     /// <summary>Fragments waiting in bins.</summary>
     public int Waiting { get; private set; }
+
+    /// <summary>
+    /// Notes a fragment's size and says whether it is worth packing: false when none of the last
+    /// 256 fragments could share a block with it. Such a fragment would wait in a bin for a
+    /// partner that does not come, holding its request and its buffers (on fio's "50%
+    /// compressible" data every fragment is ~2,115 bytes: 256 waiting requests cost 8 µs per write
+    /// in cache misses, measured); the write stores the block whole instead, which takes the same
+    /// space as a one-fragment packed block.
+    /// </summary>
+    public bool WorthPacking(int size)
+    {
+        var worth = _recentCount == 0 || size + _recentMin <= PackedBlock.Capacity;
+        var leaving = _recentCount == Window ? _recent[_recentNext] : int.MaxValue;
+        _recent[_recentNext] = size;
+        _recentNext = (_recentNext + 1) % Window;
+        if (_recentCount < Window)
+            _recentCount++;
+        if (_recentCount == 1 || size < _recentMin)
+            _recentMin = size;
+        else if (leaving == _recentMin)
+            _recentMin = MinOf(_recent.AsSpan(0, _recentCount));
+        return worth;
+    }
+
+    private static int MinOf(ReadOnlySpan<int> values)
+    {
+        var min = int.MaxValue;
+        foreach (var v in values)
+            min = Math.Min(min, v);
+        return min;
+    }
 
     /// <summary>
     /// Adds a fragment. Returns up to two bins that must be written now (<paramref name="closed"/>
@@ -70,7 +108,7 @@ public sealed class Packer
         _bins[best].Add(vio);
         Waiting++;
         var target = _bins[best];
-        if (target.Count == Storage.VdoConstants.MaxFragmentsPerPackedBlock || target.Free < _smallRecent)
+        if (target.Count == VdoConstants.MaxFragmentsPerPackedBlock || target.Free < _smallRecent)
             closed.Add(Detach(best));
     }
 

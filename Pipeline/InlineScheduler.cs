@@ -84,7 +84,7 @@ internal sealed partial class InlineScheduler
             if (_compression)
             {
                 _z.Compress.Run(vio);
-                if (vio.FragmentSize > 0)
+                if (vio.FragmentSize > 0 && _z.Packer.WorthPacking(vio.FragmentSize))
                 {
                     owned = false;
                     Pack(vio);
