@@ -6,9 +6,10 @@ using DataflowVdo.Pipeline;
 namespace DataflowVdo.Cli.Commands;
 
 /// <summary>
-/// <c>dvdo mount POOL MOUNTPOINT [--allow-other]</c>: serves every image of the pool as a file
-/// <c>MOUNTPOINT/NAME</c> through FUSE, in the foreground, logging to stderr. SIGINT, SIGTERM or an
-/// external <c>fusermount3 -u</c> unmounts; the pool is then closed cleanly.
+/// <c>dvdo mount POOL MOUNTPOINT [--allow-other] [--background [--log FILE]]</c>: serves every
+/// image of the pool as a file <c>MOUNTPOINT/NAME</c> through FUSE, in the foreground, logging to
+/// stderr; with <c>--background</c> it detaches once mounted and logs to a file. SIGINT, SIGTERM or
+/// an external <c>fusermount3 -u</c> unmounts; the pool is then closed cleanly.
 /// </summary>
 internal static class MountCommand
 {
@@ -18,14 +19,18 @@ internal static class MountCommand
         var mountPoint = new Argument<string>("mountpoint") { Description = "existing empty directory" };
         var allowOther = new Option<bool>("--allow-other") { Description = "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root); default: owner only (or Fuse:AllowOther)" };
         var debug = new Option<bool>("--debug") { Description = "libfuse logs every request to stderr" };
+        var background = new Option<bool>("--background") { Description = "detach once mounted; the log goes to --log (default: POOL.mount.log)" };
+        var logFile = new Option<string?>("--log") { Description = "log file of a --background mount" };
         var common = new CommonOptions();
-        var command = new Command("mount", "show the pool's images as files MOUNTPOINT/NAME (foreground; Ctrl-C or 'fusermount3 -u MOUNTPOINT' unmounts)") { pool, mountPoint, allowOther, debug };
+        var command = new Command("mount", "show the pool's images as files MOUNTPOINT/NAME (foreground unless --background; Ctrl-C or 'fusermount3 -u MOUNTPOINT' unmounts)") { pool, mountPoint, allowOther, debug, background, logFile };
         common.AddTo(command);
         command.SetAction(r => CommandRunner.Run(() =>
         {
             var path = r.GetValue(pool)!;
             var dir = r.GetValue(mountPoint)!;
             var options = common.Load(r);
+            if (r.GetValue(background))
+                return MountBackground.Detach(path, dir, r.GetValue(logFile) ?? path + ".mount.log");
             using var volume = PoolFile.Open(path, options);
             if (volume.Recovered)
                 Log($"{path} was not closed cleanly: recovered");

@@ -92,6 +92,9 @@ internal sealed class DvdoProcess : IDisposable
             p.WaitForExit();
             return (-1, o.Result, e.Result + $"\n[{program} killed after {Deadline}]");
         }
+        // A descendant that kept the output pipes open (a daemon) must fail the test, not hang it.
+        if (!Task.WaitAll([o, e], Deadline))
+            return (p.ExitCode, "", $"[{program} exited but a descendant holds its output open]");
         return (p.ExitCode, o.Result, e.Result);
     }
 

@@ -96,4 +96,34 @@ public sealed class MountCommandTests
             Assert.That(back, Is.EqualTo(data));
         }
     }
+
+    [Test]
+    [CancelAfter(120_000)]
+    public void BackgroundMountReturnsOnceMountedLogsToAFileAndClosesCleanlyOnUnmount()
+    {
+        var pool = Path.Combine(_dir, "b.pool");
+        var mnt = Path.Combine(_dir, "mnt");
+        Directory.CreateDirectory(mnt);
+        using (var v = Volume.Format(FileBlockDevice.Create(pool, 16384), new FormatParameters { SlabBlocks = 2048, LogicalBlocks = 1 << 20 }, ownsDevice: true))
+            v.CreateImage("disk", 1 << 20);
+
+        var started = DvdoProcess.Exec(DvdoProcess.Executable, "mount", pool, mnt, "--background");
+        Assert.That(started.Code, Is.Zero, started.Err);
+        var pid = int.Parse(System.Text.RegularExpressions.Regex.Match(started.Out, @"pid (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        using var child = System.Diagnostics.Process.GetProcessById(pid);
+        Assert.That(File.ReadAllText("/proc/self/mountinfo"), Does.Contain(mnt), "mounted when the command returns");
+        using (var handle = File.OpenHandle(Path.Combine(mnt, "disk"), FileMode.Open, FileAccess.Write))
+            RandomAccess.Write(handle, new byte[1 << 20], 0); // a full-size write through the mount
+
+        Assert.That(DvdoProcess.Exec("fusermount3", "-u", mnt).Code, Is.Zero);
+        Assert.That(child.WaitForExit(Deadline), Is.True, "the background mount exits after the unmount");
+        var log = File.ReadAllText(pool + ".mount.log");
+        Assert.That(log, Does.Contain("mounted").And.Contain("unmounted; closing the pool"));
+        using (var volume = Volume.Open(FileBlockDevice.Open(pool), ownsDevice: true))
+            Assert.That(volume.Recovered, Is.False, "the pool was closed cleanly");
+
+        var failed = DvdoProcess.Exec(DvdoProcess.Executable, "mount", pool, Path.Combine(_dir, "missing"), "--background");
+        Assert.That(failed.Code, Is.Not.Zero);
+        Assert.That(failed.Err, Does.Contain("does not exist"), "the child's error reaches the caller");
+    }
 }
