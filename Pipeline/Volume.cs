@@ -46,20 +46,7 @@ public sealed partial class Volume : IDisposable
     public void Write(long lbn, ReadOnlySpan<byte> block)
     {
         CheckBlock(lbn, block.Length);
-        var start = VolumeMetrics.StartTiming();
-        lock (_sync)
-        {
-            CheckWritable();
-            try
-            {
-                _scheduler.Write(lbn, block);
-            }
-            catch (Exception e) when (Failed(e))
-            {
-                throw;
-            }
-        }
-        VolumeMetrics.RecordDuration(start, "write");
+        WriteCore(lbn, block, 1);
     }
 
     /// <summary>
@@ -67,13 +54,20 @@ public sealed partial class Volume : IDisposable
     /// under one acquisition of the volume: a 1 MiB request costs one lock handoff, not 256.
     /// Blocks are written in order; on an error the blocks before it are written, the rest not.
     /// </summary>
-    public void WriteBlocks(long lbn, ReadOnlySpan<byte> blocks)
+    public void WriteBlocks(long lbn, ReadOnlySpan<byte> blocks) => WriteCore(lbn, blocks, CheckBlocks(lbn, blocks.Length));
+
+    /// <summary>Reads one 4 KiB block (zeros where nothing was written).</summary>
+    public void Read(long lbn, Span<byte> block)
     {
-        if (blocks.Length == 0 || blocks.Length % VdoConstants.BlockSize != 0)
-            ThrowLength(blocks.Length);
-        var count = blocks.Length / VdoConstants.BlockSize;
-        if (lbn < 0 || lbn + count > LogicalBlocks)
-            ThrowLbn(lbn + count - 1);
+        CheckBlock(lbn, block.Length);
+        ReadCore(lbn, block, 1);
+    }
+
+    /// <summary>Reads consecutive 4 KiB blocks from <paramref name="lbn"/> under one acquisition of the volume.</summary>
+    public void ReadBlocks(long lbn, Span<byte> blocks) => ReadCore(lbn, blocks, CheckBlocks(lbn, blocks.Length));
+
+    private void WriteCore(long lbn, ReadOnlySpan<byte> blocks, int count)
+    {
         var start = VolumeMetrics.StartTiming();
         lock (_sync)
         {
@@ -91,14 +85,8 @@ public sealed partial class Volume : IDisposable
         VolumeMetrics.RecordDuration(start, "write");
     }
 
-    /// <summary>Reads consecutive 4 KiB blocks from <paramref name="lbn"/> under one acquisition of the volume.</summary>
-    public void ReadBlocks(long lbn, Span<byte> blocks)
+    private void ReadCore(long lbn, Span<byte> blocks, int count)
     {
-        if (blocks.Length == 0 || blocks.Length % VdoConstants.BlockSize != 0)
-            ThrowLength(blocks.Length);
-        var count = blocks.Length / VdoConstants.BlockSize;
-        if (lbn < 0 || lbn + count > LogicalBlocks)
-            ThrowLbn(lbn + count - 1);
         var start = VolumeMetrics.StartTiming();
         lock (_sync)
         {
@@ -117,25 +105,14 @@ public sealed partial class Volume : IDisposable
         VolumeMetrics.RecordDuration(start, "read");
     }
 
-    /// <summary>Reads one 4 KiB block (zeros where nothing was written).</summary>
-    public void Read(long lbn, Span<byte> block)
+    private int CheckBlocks(long lbn, int length)
     {
-        CheckBlock(lbn, block.Length);
-        var start = VolumeMetrics.StartTiming();
-        lock (_sync)
-        {
-            CheckOpen();
-            try
-            {
-                _scheduler.Read(lbn, block);
-            }
-            catch (CorruptMetadataException e)
-            {
-                EnterReadOnly(e.Message);
-                throw;
-            }
-        }
-        VolumeMetrics.RecordDuration(start, "read");
+        if (length == 0 || length % VdoConstants.BlockSize != 0)
+            ThrowLength(length);
+        var count = length / VdoConstants.BlockSize;
+        if (lbn < 0 || lbn + count > LogicalBlocks)
+            ThrowLbn(lbn < 0 ? lbn : lbn + count - 1);
+        return count;
     }
 
     /// <summary>Unmaps <paramref name="count"/> blocks from <paramref name="lbn"/>: their space comes back, reads return zeros.</summary>
