@@ -27,7 +27,7 @@ internal static class BenchCommand
         var workingSet = new Option<int>("--working-set") { Description = "logical working set in blocks", DefaultValueFactory = _ => AddressGenerator.DefaultWorkingSetBlocks };
         var sequential = new Option<bool>("--sequential") { Description = "sequential instead of random LBNs" };
         var seed = new Option<long>("--seed") { Description = "seed of blocks and addresses", DefaultValueFactory = _ => 42 };
-        var corpus = new Option<string>("--corpus") { Description = "corpus folder", DefaultValueFactory = _ => Corpus.DefaultPath };
+        var corpus = new Option<string>("--corpus") { Description = "corpus folder", DefaultValueFactory = _ => Corpus.DefaultOrInstalledPath() };
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
         var common = new CommonOptions();
         var command = new Command("bench", "measure write or read throughput, latency, CPU and allocation per scheme on a generated workload")

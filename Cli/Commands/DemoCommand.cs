@@ -20,7 +20,7 @@ internal static class DemoCommand
         var pool = new Option<string?>("--pool") { Description = "pool file to create (default: a temporary file, deleted afterwards)" };
         var blocks = new Option<int>("--blocks") { Description = "4 KiB blocks to write", DefaultValueFactory = _ => 65536 };
         var workload = new Option<string>("--workload") { Description = "block mix: mixed, unique, compressible, dup, zero, dup50", DefaultValueFactory = _ => "mixed" };
-        var corpus = new Option<string>("--corpus") { Description = "folder whose files supply compressible blocks", DefaultValueFactory = _ => Corpus.DefaultPath };
+        var corpus = new Option<string>("--corpus") { Description = "folder whose files supply compressible blocks", DefaultValueFactory = _ => Corpus.DefaultOrInstalledPath() };
         var seed = new Option<long>("--seed") { Description = "seed of the generated workload", DefaultValueFactory = _ => 42 };
         var common = new CommonOptions();
         var command = new Command("demo", "format a pool in a file, write a workload with duplicates, compressible and zero blocks, read it back, verify, and print the savings")

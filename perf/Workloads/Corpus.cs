@@ -14,6 +14,21 @@ public sealed class Corpus : IDisposable
     /// <summary>The installed .NET SDK: ~4,900 files, ~153,000 non-zero blocks, LZ4 ratio ≈ 0.59.</summary>
     public const string DefaultPath = "/usr/share/dotnet";
 
+    /// <summary>
+    /// <see cref="DefaultPath"/> where it exists (the figures in perf/README.md use it), else the
+    /// root of the .NET installation running this process (the same kind of files), so demos work
+    /// wherever .NET is installed.
+    /// </summary>
+    public static string DefaultOrInstalledPath()
+    {
+        if (Directory.Exists(DefaultPath))
+            return DefaultPath;
+        // .../dotnet/shared/Microsoft.NETCore.App/<version>/ → .../dotnet
+        var runtime = System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory();
+        var root = Directory.GetParent(runtime.TrimEnd(System.IO.Path.DirectorySeparatorChar))?.Parent?.Parent;
+        return root?.FullName ?? runtime;
+    }
+
     private readonly string[] _files;
     private CorpusReader _reader;
     private bool _yieldedThisPass;
