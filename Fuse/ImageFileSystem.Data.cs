@@ -260,23 +260,7 @@ internal sealed unsafe partial class ImageFileSystem
             result = Unexpected(request, "read", ex);
         }
 
-        if (result < 0)
-        {
-            LibFuse.ReplyError(request, -result);
-        }
-        else
-        {
-            // fuse_reply_buf copies into the reply before returning, so the buffer can go back to the pool.
-            fixed (byte* data = buffer)
-            {
-                LibFuse.ReplyBuffer(request, data, (nuint)result);
-            }
-        }
-
-        if (buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        ReplyPooledBuffer(request, result, buffer);
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]

@@ -296,22 +296,7 @@ internal sealed unsafe partial class ImageFileSystem
             result = Unexpected(request, "readdir", ex);
         }
 
-        if (result < 0)
-        {
-            LibFuse.ReplyError(request, -result);
-        }
-        else
-        {
-            fixed (byte* data = buffer)
-            {
-                LibFuse.ReplyBuffer(request, data, (nuint)result);
-            }
-        }
-
-        if (buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        ReplyPooledBuffer(request, result, buffer);
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]

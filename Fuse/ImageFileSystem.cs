@@ -196,6 +196,30 @@ internal sealed unsafe partial class ImageFileSystem
             ?? throw new InvalidOperationException("FUSE user data no longer refers to a file system."));
 
     /// <summary>Last-resort handling for an exception in the callback glue itself (not in an image).</summary>
+    /// <summary>
+    /// Replies with the first <paramref name="result"/> bytes of a pooled buffer, or with the error
+    /// -<paramref name="result"/>, then returns the buffer: fuse_reply_buf copies before returning.
+    /// </summary>
+    private static unsafe void ReplyPooledBuffer(nint request, int result, byte[]? buffer)
+    {
+        if (result < 0)
+        {
+            LibFuse.ReplyError(request, -result);
+        }
+        else
+        {
+            fixed (byte* data = buffer)
+            {
+                LibFuse.ReplyBuffer(request, data, (nuint)result);
+            }
+        }
+
+        if (buffer is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     private static int Unexpected(nint request, string operation, Exception exception)
     {
         try
