@@ -17,4 +17,16 @@ public sealed class PipelineOptions
 
     /// <summary>Open packer bins (dm-vdo uses 16). More bins pack tighter: 16 → 4.7, 64 → 4.1, 256 → 3.7 points of saving lost on "mixed".</summary>
     public int PackerBins { get; set; } = 256;
+
+    /// <summary>Logical zones (block-map pages by page index). MessagePassing only.</summary>
+    public int LogicalZones { get; set; } = 1;
+
+    /// <summary>Physical zones (slabs by slab number). MessagePassing only.</summary>
+    public int PhysicalZones { get; set; } = 1;
+
+    /// <summary>Hash zones (block names by their first byte). MessagePassing only.</summary>
+    public int HashZones { get; set; } = 1;
+
+    /// <summary>How each block of the message-passing graph runs.</summary>
+    public StepsOptions Steps { get; set; } = new();
 }

@@ -29,6 +29,22 @@ public sealed class VdoOptions
             errors.Add($"Volume:WritePolicy = {Volume.WritePolicy} is not one of {string.Join(", ", Enum.GetNames<WritePolicy>())}");
         if (!Enum.IsDefined(Pipeline.Scheme))
             errors.Add($"Pipeline:Scheme = {Pipeline.Scheme} is not one of {string.Join(", ", Enum.GetNames<SchemeKind>())}");
+        foreach (var (name, step, isZone) in Pipeline.Steps.All())
+        {
+            var key = $"Pipeline:Steps:{name}";
+            if (isZone && step.Parallelism != 1)
+                errors.Add($"{key}:Parallelism = {step.Parallelism} is not allowed: a zone owns its structures and runs one message at a time (must be 1; add zones instead)");
+            else if (step.Parallelism is < 0 or > 256)
+                errors.Add($"{key}:Parallelism = {step.Parallelism} is out of range: must be between 0 (one per core) and 256");
+            if (isZone && step.BoundedCapacity != 0)
+                errors.Add($"{key}:BoundedCapacity = {step.BoundedCapacity} is not allowed: zones hand requests to each other in cycles (logical → journal → logical), so a full zone could deadlock the graph; must be 0 (bound the worker pools or Pipeline:RequestPoolSize instead)");
+            else if (step.BoundedCapacity < 0 || step.BoundedCapacity > 1 << 20)
+                errors.Add($"{key}:BoundedCapacity = {step.BoundedCapacity} is out of range: must be between 0 (unbounded) and {1 << 20}");
+            else if (step.BoundedCapacity is > 0 and < 16)
+                errors.Add($"{key}:BoundedCapacity = {step.BoundedCapacity} is too small: must be 0 (unbounded) or at least 16, or control messages could not get through");
+            if (step.BatchSize < 0 || step.BatchSize > 1 << 20)
+                errors.Add($"{key}:BatchSize = {step.BatchSize} is out of range: must be between 0 (unlimited) and {1 << 20}");
+        }
         return errors;
     }
 
