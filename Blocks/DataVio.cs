@@ -45,6 +45,9 @@ public sealed class DataVio
     /// <summary>Dedupe hint from the index.</summary>
     public BlockMapping Candidate { get; set; }
 
+    /// <summary>True while this write holds a pin on <see cref="Candidate"/> (see <c>SlabDepot.TryPin</c>).</summary>
+    public bool Pinned { get; set; }
+
     /// <summary>True when the index gave a hint.</summary>
     public bool HasCandidate { get; set; }
 
@@ -72,6 +75,7 @@ public sealed class DataVio
         Allocation = 0;
         Candidate = default;
         HasCandidate = false;
+        Pinned = false;
         FragmentSize = 0;
         JournalPoint = 0;
         Agent = null;

@@ -10,8 +10,8 @@ namespace DataflowVdo.Blocks;
 /// </summary>
 public sealed class HashZone(DedupeIndex index)
 {
-    /// <summary>Most writes that may wait on one agent; keeps a packed block under 254 references (14 × 17 = 238).</summary>
-    public const int MaxWaiters = 16;
+    /// <summary>Most writes that may wait on one agent: the agent's group reserves 1 + 16 references on its block (14 × 17 = 238 for a packed block).</summary>
+    public const int MaxWaiters = SlabDepot.GroupReservation - 1;
 
     private readonly Dictionary<UInt128, DataVio> _locks = [];
 

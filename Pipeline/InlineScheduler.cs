@@ -189,7 +189,6 @@ internal sealed partial class InlineScheduler
             return;
         if (!TryAllocate(out var pagePbn))
             throw new OutOfSpaceException($"pool is full: no free physical block for the block-map page of LBN {lbn}; discard data to free space");
-        _z.Depot.MakeBlockMapPage(pagePbn);
         var page = lbn / Geometry.EntriesPerPage;
         var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.BlockMapPage, page, new BlockMapping(pagePbn, MappingState.Uncompressed), BlockMapping.Unmapped));
         _z.JournalZone.Defer(point, SlabJournalOperation.BlockMapPage, pagePbn);
@@ -217,19 +216,37 @@ internal sealed partial class InlineScheduler
         var c = vio.Candidate;
         if (!c.HasPhysicalBlock || !_z.Geometry.IsDataBlock(c.Pbn))
             return Stale(vio);
-        var count = _z.Depot.GetCount(c.Pbn);
-        if (count == 0 || count == VdoConstants.ProvisionalReferenceCount)
-            return Stale(vio);
-        if (count >= VdoConstants.MaximumReferenceCount && c != vio.OldMapping)
+        switch (_z.Depot.TryPin(c.Pbn))
         {
-            _z.Counters.DedupeRollovers++; // write a new copy; the index then points at it
-            return false;
+            case PinResult.Free:
+                return Stale(vio);
+            case PinResult.Busy:
+                return false;
+            case PinResult.Full when c != vio.OldMapping:
+                _z.Counters.DedupeRollovers++; // write a new copy; the index then points at it
+                return false;
+            case PinResult.Full:
+                break; // rewriting the same mapping: no new reference
+            case PinResult.Pinned:
+                vio.Pinned = true;
+                break;
         }
         if (!_z.Verify.Run(vio))
+        {
+            Unpin(vio);
             return Stale(vio);
+        }
         _z.Counters.DedupeAdviceValid++;
         vio.NewMapping = c;
         return true;
+    }
+
+    private void Unpin(DataVio vio)
+    {
+        if (!vio.Pinned)
+            return;
+        _z.Depot.Release(vio.Candidate.Pbn, SlabDepot.GroupReservation);
+        vio.Pinned = false;
     }
 
     private bool Stale(DataVio vio)
@@ -281,7 +298,10 @@ internal sealed partial class InlineScheduler
             var f = _members[i];
             _members[i] = null!;
             if (i > 0)
+            {
                 _z.Depot.ReleaseProvisional(f.Allocation);
+                _z.Depot.Reserve(pbn); // this fragment's group may map to the packed block
+            }
             f.Allocation = 0;
             f.Bin = null;
             f.NewMapping = BlockMapping.Compressed(pbn, i);
@@ -316,8 +336,12 @@ internal sealed partial class InlineScheduler
             vio.JournalPoint = point;
             if (now.HasPhysicalBlock)
             {
-                _z.Depot.Increment(now.Pbn); // takes effect now: the block cannot be freed under this write
+                // Takes effect once durable; a pin keeps a shared block from being freed meanwhile.
+                // The group is complete: its owner gives back the reservations nobody will use.
+                if (vio.Agent is null)
+                    _z.Depot.Seal(now.Pbn, SlabDepot.GroupReservation - 1 - vio.Waiters.Count);
                 _z.JournalZone.Defer(point, SlabJournalOperation.Increment, now.Pbn);
+                vio.Pinned = false;
             }
             if (old.HasPhysicalBlock)
                 _z.JournalZone.Defer(point, SlabJournalOperation.Decrement, old.Pbn); // after its increment (I3)
@@ -328,6 +352,7 @@ internal sealed partial class InlineScheduler
             else
                 _z.JournalZone.ApplyDurable();
         }
+        Unpin(vio); // an unchanged mapping needs no reference
         _pool.Release(vio);
         _z.WriteFullSlabJournals();
         if (_z.Journal.NeedsCheckpoint)
@@ -337,6 +362,7 @@ internal sealed partial class InlineScheduler
     /// <summary>Undoes what a failed request holds (its provisional block) and returns it to the pool.</summary>
     private void Abandon(DataVio vio)
     {
+        Unpin(vio);
         ReleaseAllocation(vio);
         _pool.Release(vio);
     }

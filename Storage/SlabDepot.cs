@@ -153,13 +153,22 @@ public sealed partial class SlabDepot
         _currentSlab = slab;
         var counts = _counts[slab];
         var start = _cursor[slab];
-        var sbn = counts.AsSpan(start).IndexOf((byte)0);
-        if (sbn >= 0)
-            sbn += start;
-        else
-            sbn = counts.AsSpan(0, start).IndexOf((byte)0);
-        _cursor[slab] = sbn + 1 == counts.Length ? 0 : sbn + 1;
+        int sbn;
+        while (true)
+        {
+            // _free counts only unreserved zeros, so this finds one; a reserved zero is skipped.
+            sbn = counts.AsSpan(start).IndexOf((byte)0);
+            if (sbn >= 0)
+                sbn += start;
+            else
+                sbn = counts.AsSpan(0, start).IndexOf((byte)0);
+            start = sbn + 1 == counts.Length ? 0 : sbn + 1;
+            if (!IsReserved(_geometry.SlabDataStart(slab) + sbn))
+                break;
+        }
+        _cursor[slab] = start;
         Set(slab, sbn, VdoConstants.ProvisionalReferenceCount);
+        _reserved[pbn = _geometry.SlabDataStart(slab) + sbn] = GroupReservation; // the allocating write's group
         _free[slab]--;
         FreeBlocks--;
         ProvisionalBlocks++;
@@ -174,13 +183,17 @@ public sealed partial class SlabDepot
         if (_counts[slab][sbn] != VdoConstants.ProvisionalReferenceCount)
             throw new InvalidOperationException($"PBN {pbn} is not provisional (count {_counts[slab][sbn]})");
         Set(slab, sbn, 0);
+        ProvisionalBlocks--;
+        _sealed.Remove(pbn);
+        DropReservations(pbn, GroupReservation);
+        if (IsReserved(pbn))
+            return; // a write that pinned it will give it its first reference
         _free[slab]++;
         FreeBlocks++;
-        ProvisionalBlocks--;
     }
 
-    /// <summary>Turns a provisional block into a block-map page.</summary>
-    public void MakeBlockMapPage(long pbn)
+    /// <summary>Turns a provisional block into a block-map page (when its journal entry is logged).</summary>
+    private void MakeBlockMapPage(long pbn)
     {
         var (slab, sbn) = _geometry.Locate(pbn);
         if (_counts[slab][sbn] != VdoConstants.ProvisionalReferenceCount)
@@ -190,8 +203,92 @@ public sealed partial class SlabDepot
         BlockMapPages++;
     }
 
-    /// <summary>Adds a reference (a provisional block gets its first). Caller checked the 254 limit.</summary>
-    public void Increment(long pbn)
+    /// <summary>
+    /// References one write group may add to a block: the writing request plus the requests that
+    /// wait on its hash lock (1 + 16). Each group holds this many reservations on the block it
+    /// will map to, and gives back what it did not use with its own increment.
+    /// </summary>
+    public const int GroupReservation = 17;
+
+    /// <summary>
+    /// Reserves a block a write group is about to share (a dedupe hint, before it is verified):
+    /// until the group's increments are logged (<see cref="Log"/>) or it gives the reservation back
+    /// (<see cref="Release"/>), the block is not freed even if its count drops to 0, so it cannot be
+    /// reallocated and overwritten under the writes, and its count cannot overflow (VDO: the PBN
+    /// lock's increment budget). Counts themselves change only when changes are logged, so
+    /// ref-count blocks written meanwhile say exactly what the slab journals say. A provisional
+    /// block can be pinned: a hint names one only once its data is written.
+    /// </summary>
+    public PinResult TryPin(long pbn)
+    {
+        var (slab, sbn) = _geometry.Locate(pbn);
+        var count = _counts[slab][sbn];
+        _reserved.TryGetValue(pbn, out var reserved);
+        if (count == 0 && reserved == 0)
+            return PinResult.Free;
+        if (count == VdoConstants.ProvisionalReferenceCount && !_sealed.Contains(pbn))
+            return PinResult.Busy; // allocated, but its data may not be written yet: not a block to share
+
+        var sharers = (count == VdoConstants.ProvisionalReferenceCount ? 0 : count) + reserved + GroupReservation;
+        if (count == BlockMapPageCount || sharers > VdoConstants.MaximumReferenceCount)
+            return PinResult.Full;
+        _reserved[pbn] = reserved + GroupReservation;
+        return PinResult.Pinned;
+    }
+
+    /// <summary>
+    /// A write group is complete (its data is written and it knows who maps to the block): gives back
+    /// the <paramref name="unused"/> reservations nobody will use, and from now on the block, even
+    /// while still provisional, may be pinned by other writes with the same data.
+    /// </summary>
+    public void Seal(long pbn, int unused)
+    {
+        var (slab, sbn) = _geometry.Locate(pbn);
+        if (_counts[slab][sbn] == VdoConstants.ProvisionalReferenceCount)
+            _sealed.Add(pbn);
+        Release(pbn, unused);
+    }
+
+    private readonly HashSet<long> _sealed = [];
+
+    /// <summary>Adds a group's reservation on a packed block (each packed fragment's writers may map to it).</summary>
+    public void Reserve(long pbn)
+    {
+        _reserved.TryGetValue(pbn, out var reserved);
+        _reserved[pbn] = reserved + GroupReservation;
+    }
+
+    /// <summary>Gives back <paramref name="count"/> reservations that will not become references; frees the block if nothing else holds it.</summary>
+    public void Release(long pbn, int count)
+    {
+        if (count == 0)
+            return;
+        DropReservations(pbn, count);
+        var (slab, sbn) = _geometry.Locate(pbn);
+        if (_counts[slab][sbn] == 0 && !IsReserved(pbn))
+        {
+            _free[slab]++;
+            FreeBlocks++;
+        }
+    }
+
+    /// <summary>Blocks with reservations (writes between a hint or an allocation and their logged increments).</summary>
+    public int ReservedBlocks => _reserved.Count;
+
+    private void DropReservations(long pbn, int count)
+    {
+        if (!_reserved.TryGetValue(pbn, out var reserved) || reserved < count)
+            throw new InvalidOperationException($"PBN {pbn} holds {reserved} reservations, cannot release {count}");
+        if (reserved == count)
+            _reserved.Remove(pbn);
+        else
+            _reserved[pbn] = reserved - count;
+    }
+
+    private bool IsReserved(long pbn) => _reserved.Count > 0 && _reserved.ContainsKey(pbn);
+
+    /// <summary>Adds a reference (a provisional block, or a reserved one whose count fell to 0, gets its first).</summary>
+    private void Increment(long pbn)
     {
         var (slab, sbn) = _geometry.Locate(pbn);
         var count = _counts[slab][sbn];
@@ -199,14 +296,15 @@ public sealed partial class SlabDepot
         {
             Set(slab, sbn, 1);
             ProvisionalBlocks--;
+            _sealed.Remove(pbn);
             return;
         }
-        if (count == 0 || count >= VdoConstants.MaximumReferenceCount)
+        if (count >= VdoConstants.MaximumReferenceCount)
             throw new InvalidOperationException($"cannot add a reference to PBN {pbn} with count {count}");
         Set(slab, sbn, (byte)(count + 1));
     }
 
-    /// <summary>Drops a reference; the block is free when the count reaches 0.</summary>
+    /// <summary>Drops a reference; the block is free when the count reaches 0 (and nobody reserved it).</summary>
     public void Decrement(long pbn)
     {
         var (slab, sbn) = _geometry.Locate(pbn);
@@ -214,7 +312,7 @@ public sealed partial class SlabDepot
         if (count == 0 || count == VdoConstants.ProvisionalReferenceCount)
             throw new InvalidOperationException($"reference-count underflow on PBN {pbn} (count {count})");
         Set(slab, sbn, (byte)(count - 1));
-        if (count == 1)
+        if (count == 1 && !IsReserved(pbn))
         {
             _free[slab]++;
             FreeBlocks++;
@@ -222,14 +320,29 @@ public sealed partial class SlabDepot
     }
 
     /// <summary>
-    /// Records a reference change whose recovery-journal entry is durable, in recovery-journal
-    /// order, in the slab's journal; a decrement also takes effect now (increments took effect
-    /// when the write finished, so the block could not be freed under it).
+    /// Applies a reference change whose recovery-journal entry is durable, in recovery-journal
+    /// order, and records it in the slab's journal (I3). Every change takes effect here and only
+    /// here, so the counts always say exactly what the slab journals say: an increment consumes
+    /// one reservation (plus <paramref name="release"/> its group did not use) and turns a
+    /// provisional block into a shared one; a block-map page allocation turns its provisional
+    /// block into a page; a decrement frees a block at 0.
     /// </summary>
-    public void Log(SlabJournalOperation operation, long pbn, long key)
+    public void Log(SlabJournalOperation operation, long pbn, long key, int release = 0)
     {
-        if (operation == SlabJournalOperation.Decrement)
-            Decrement(pbn);
+        switch (operation)
+        {
+            case SlabJournalOperation.Decrement:
+                Decrement(pbn);
+                break;
+            case SlabJournalOperation.Increment:
+                DropReservations(pbn, 1 + release); // only a reserved block may gain a reference
+                Increment(pbn);
+                break;
+            case SlabJournalOperation.BlockMapPage:
+                DropReservations(pbn, GroupReservation);
+                MakeBlockMapPage(pbn);
+                break;
+        }
         var (slab, sbn) = _geometry.Locate(pbn);
         var journal = _journals[slab];
         journal.Append(new SlabJournalEntry(operation, sbn, key));
@@ -240,6 +353,7 @@ public sealed partial class SlabDepot
         }
     }
 
+    private readonly Dictionary<long, int> _reserved = [];
     private readonly HashSet<int> _queued = [];
 
     /// <summary>Takes the next slab whose journal is half full, if any.</summary>
