@@ -63,6 +63,45 @@ public sealed class DataVio
     /// <summary>Writes with identical data waiting on this one (hash-lock waiters).</summary>
     public List<DataVio> Waiters { get; } = new(4);
 
+    /// <summary>Where the request is in the message-passing graph (the step it runs next).</summary>
+    public int Stage { get; set; }
+
+    /// <summary>Who is told when the request is acknowledged (message-passing scheme), or null.</summary>
+    public IVioCompletion? Completion { get; set; }
+
+    /// <summary>True once the caller was told (a packed write is acknowledged before it is written).</summary>
+    public bool Acknowledged { get; set; }
+
+    /// <summary>The error that ended the request, if any.</summary>
+    public Exception? Error { get; set; }
+
+    /// <summary>Flush generation the request was admitted in, and whether it still counts there.</summary>
+    public int Epoch { get; set; }
+
+    /// <summary>True until the request's journal entry is appended (or it needs none): a flush waits for it.</summary>
+    public bool EpochOpen { get; set; }
+
+    /// <summary>Next request waiting for this one's logical lock (same LBN), and the last of that chain.</summary>
+    public DataVio? NextLogicalWaiter { get; set; }
+
+    /// <summary>Last request in this holder's chain of logical-lock waiters.</summary>
+    public DataVio? LastLogicalWaiter { get; set; }
+
+    /// <summary>True while this request holds its LBN's logical lock.</summary>
+    public bool HoldsLogicalLock { get; set; }
+
+    /// <summary>True while this request is the agent of its name's hash lock.</summary>
+    public bool HoldsHashLock { get; set; }
+
+    /// <summary>A later request needs this one written now (logical-lock conflict): the packer must not hold it.</summary>
+    public volatile bool Urgent;
+
+    /// <summary>True once this request wrote the block its new mapping names (data or packed block): its group reserved it.</summary>
+    public bool WroteData { get; set; }
+
+    /// <summary>Times the request went round the graph to free space before giving up.</summary>
+    public int SpaceRetries { get; set; }
+
     /// <summary>Clears per-request state before reuse.</summary>
     public void Reset(VioOperation operation, long lbn)
     {
@@ -81,5 +120,17 @@ public sealed class DataVio
         Agent = null;
         Bin = null;
         Waiters.Clear();
+        Stage = 0;
+        Completion = null;
+        Acknowledged = false;
+        Error = null;
+        EpochOpen = false;
+        NextLogicalWaiter = null;
+        LastLogicalWaiter = null;
+        HoldsLogicalLock = false;
+        HoldsHashLock = false;
+        Urgent = false;
+        SpaceRetries = 0;
+        WroteData = false;
     }
 }

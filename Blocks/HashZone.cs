@@ -33,6 +33,9 @@ public sealed class HashZone(DedupeIndex index)
         return true;
     }
 
+    /// <summary>Makes <paramref name="agent"/> the holder of its name's lock unless another write holds it; true when it does now.</summary>
+    public bool TryLock(DataVio agent) => _locks.TryAdd(agent.Name, agent);
+
     /// <summary>Makes <paramref name="agent"/> the holder of its name's lock while its write is in flight.</summary>
     public void Lock(DataVio agent) => _locks.TryAdd(agent.Name, agent);
 

@@ -138,6 +138,22 @@ public sealed class Packer
         throw new InvalidOperationException("request is not waiting in the packer");
     }
 
+    /// <summary>Closes every bin holding a fragment that matches <paramref name="urgent"/>.</summary>
+    public void CloseMatching(Func<DataVio, bool> urgent, List<PackerBin> closed)
+    {
+        for (var i = 0; i < _bins.Length; i++)
+        {
+            foreach (var f in _bins[i].Fragments)
+            {
+                if (urgent(f))
+                {
+                    closed.Add(Detach(i));
+                    break;
+                }
+            }
+        }
+    }
+
     /// <summary>Closes every non-empty bin (flush).</summary>
     public void CloseAll(List<PackerBin> closed)
     {

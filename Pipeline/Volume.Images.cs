@@ -84,7 +84,7 @@ public sealed partial class Volume
             long written = 0, zero = 0, compressed = 0;
             var physical = 0.0;
             var end = entry.FirstLbn + entry.SizeBlocks;
-            _z.BlockMap.ForEachMapping(FirstPage(entry), EndPage(entry), (lbn, m) =>
+            Quiet(() => _z.BlockMap.ForEachMapping(FirstPage(entry), EndPage(entry), (lbn, m) =>
             {
                 if (lbn < entry.FirstLbn || lbn >= end)
                     return;
@@ -99,7 +99,7 @@ public sealed partial class Volume
                 // Charge 1/r of a block shared by r mappings, so all images add up to the pool's data blocks.
                 var r = _z.Geometry.IsDataBlock(m.Pbn) ? _z.Depot.GetCount(m.Pbn) : (byte)1;
                 physical += r is 0 or VdoConstants.ProvisionalReferenceCount ? 1.0 : 1.0 / r;
-            }, e => throw e);
+            }, e => throw e));
             return new ImageStatistics
             {
                 BlocksWritten = written,
@@ -113,24 +113,30 @@ public sealed partial class Volume
     /// <summary>Discards every mapped LBN of the extent and makes that durable (caller holds the lock).</summary>
     private void UnmapExtent(ImageEntry entry)
     {
-        _scheduler.Flush(); // nothing of the extent may still wait in the packer
-        var mapped = new List<long>(Geometry.EntriesPerPage);
-        var any = false;
-        for (var p = FirstPage(entry); p < EndPage(entry); p++)
+        FlushScheduler(); // nothing of the extent may still wait in the packer
+        var mapped = new List<long>();
+        Quiet(() =>
         {
-            if (_z.BlockMap.PagePbn(p) == 0)
-                continue; // never written: nothing to unmap
-            mapped.Clear();
-            _z.BlockMap.ForEachMapping(p, p + 1, (lbn, _) => mapped.Add(lbn), e => throw e);
-            foreach (var lbn in mapped)
+            for (var p = FirstPage(entry); p < EndPage(entry); p++)
             {
-                if (lbn >= entry.FirstLbn && lbn < entry.FirstLbn + entry.ExtentBlocks)
-                    _scheduler.Discard(lbn);
+                if (_z.BlockMap.PagePbn(p) == 0)
+                    continue; // never written: nothing to unmap
+                _z.BlockMap.ForEachMapping(p, p + 1, (lbn, _) =>
+                {
+                    if (lbn >= entry.FirstLbn && lbn < entry.FirstLbn + entry.ExtentBlocks)
+                        mapped.Add(lbn);
+                }, e => throw e);
             }
-            any |= mapped.Count > 0;
+        });
+        foreach (var lbn in mapped)
+        {
+            if (_mp is not null)
+                _mp.Discard(lbn, 1);
+            else
+                _scheduler.Discard(lbn);
         }
-        if (any)
-            _scheduler.Flush();
+        if (mapped.Count > 0)
+            FlushScheduler();
     }
 
     private static long FirstPage(ImageEntry entry) => entry.FirstLbn / Geometry.EntriesPerPage;

@@ -16,6 +16,7 @@ public sealed partial class Volume : IDisposable
     private readonly Lock _sync = new();
     private readonly VolumeZones _z;
     private readonly InlineScheduler _scheduler;
+    private readonly MessagePassingScheduler? _mp;
     private readonly bool _ownsDevice;
     private bool _closed;
 
@@ -24,6 +25,12 @@ public sealed partial class Volume : IDisposable
         _z = zones;
         _ownsDevice = ownsDevice;
         _scheduler = new InlineScheduler(zones);
+        if (zones.Options.Pipeline.Scheme == SchemeKind.MessagePassing)
+        {
+            if (!VdoOptions.UnfinishedSchemesAllowed)
+                throw new ConfigurationException($"Pipeline:Scheme = MessagePassing is not finished: it passes the model, data-reduction and bad-input tests but can still hang when the device fails during a checkpoint (crash tests); use Inline, or set {VdoOptions.UnfinishedSchemesVariable}=1 to try it");
+            _mp = new MessagePassingScheduler(zones, e => Failed(e));
+        }
         VolumeMetrics.Register(this);
     }
 
@@ -69,6 +76,20 @@ public sealed partial class Volume : IDisposable
     private void WriteCore(long lbn, ReadOnlySpan<byte> blocks, int count)
     {
         var start = VolumeMetrics.StartTiming();
+        if (_mp is not null)
+        {
+            CheckWritable();
+            try
+            {
+                _mp.Write(lbn, blocks, count);
+            }
+            catch (Exception e) when (Failed(e))
+            {
+                throw;
+            }
+            VolumeMetrics.RecordDuration(start, "write");
+            return;
+        }
         lock (_sync)
         {
             CheckWritable();
@@ -88,6 +109,21 @@ public sealed partial class Volume : IDisposable
     private void ReadCore(long lbn, Span<byte> blocks, int count)
     {
         var start = VolumeMetrics.StartTiming();
+        if (_mp is not null)
+        {
+            CheckOpen();
+            try
+            {
+                _mp.Read(lbn, blocks, count);
+            }
+            catch (CorruptMetadataException e)
+            {
+                EnterReadOnly(e.Message);
+                throw;
+            }
+            VolumeMetrics.RecordDuration(start, "read");
+            return;
+        }
         lock (_sync)
         {
             CheckOpen();
@@ -120,6 +156,20 @@ public sealed partial class Volume : IDisposable
     {
         if (count < 0 || lbn < 0 || lbn + count > LogicalBlocks)
             throw new ArgumentOutOfRangeException(nameof(lbn), $"discard of {count} blocks at LBN {lbn} is outside the logical space (0..{LogicalBlocks - 1})");
+        if (_mp is not null)
+        {
+            CheckWritable();
+            try
+            {
+                for (var i = 0L; i < count; i += 4096)
+                    _mp.Discard(lbn + i, (int)Math.Min(4096, count - i));
+            }
+            catch (Exception e) when (Failed(e))
+            {
+                throw;
+            }
+            return;
+        }
         lock (_sync)
         {
             CheckWritable();
@@ -147,7 +197,7 @@ public sealed partial class Volume : IDisposable
             {
                 // Writes acknowledged before the failure may not be durable, and nothing more may be
                 // written: the flush can only succeed if nothing is outstanding (dm-vdo fails it too).
-                if (_z.Journal.DurableEntries < _z.Journal.AppendedEntries || _scheduler.Pending > 0)
+                if (_z.Journal.DurableEntries < _z.Journal.AppendedEntries || _scheduler.Pending > 0 || _mp?.Pending > 0)
                     throw new ReadOnlyVolumeException(ReadOnlyReason + "; writes acknowledged since the last flush may be lost");
                 return;
             }
@@ -159,6 +209,16 @@ public sealed partial class Volume : IDisposable
     public VolumeStatistics GetStatistics()
     {
         lock (_sync)
+        {
+            CheckOpen();
+            VolumeStatistics? result = null;
+            Quiet(() => result = BuildStatistics());
+            return result!;
+        }
+    }
+
+    private VolumeStatistics BuildStatistics()
+    {
         {
             _z.RefreshCounters();
             var depot = _z.Depot;
@@ -204,7 +264,9 @@ public sealed partial class Volume : IDisposable
             CheckOpen();
             if (ReadOnlyReason is null)
                 FlushGuarded();
-            return VolumeChecker.Check(_z);
+            IReadOnlyList<string>? result = null;
+            Quiet(() => result = VolumeChecker.Check(_z));
+            return result!;
         }
     }
 
@@ -221,23 +283,42 @@ public sealed partial class Volume : IDisposable
             {
                 if (ReadOnlyReason is null)
                 {
-                    _scheduler.Flush();
-                    _z.Checkpoint(clean: true);
+                    FlushScheduler();
+                    Quiet(() => _z.Checkpoint(clean: true));
                 }
             }
             finally
             {
+                _mp?.Dispose();
                 if (_ownsDevice)
                     _z.Device.Dispose();
             }
         }
     }
 
+    /// <summary>Flushes through the configured scheduler.</summary>
+    private void FlushScheduler()
+    {
+        if (_mp is not null)
+            _mp.Flush();
+        else
+            _scheduler.Flush();
+    }
+
+    /// <summary>Runs <paramref name="action"/> with no request in flight and every zone idle (caller holds the lock).</summary>
+    private void Quiet(Action action)
+    {
+        if (_mp is not null)
+            _mp.Quiesce(action);
+        else
+            action();
+    }
+
     private void FlushGuarded()
     {
         try
         {
-            _scheduler.Flush();
+            FlushScheduler();
         }
         catch (Exception e) when (Failed(e))
         {

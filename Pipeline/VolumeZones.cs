@@ -91,7 +91,7 @@ internal sealed class VolumeZones
     }
 
     /// <summary>Writes the next superblock copy and flushes it.</summary>
-    public void WriteSuperBlock(bool clean, bool indexSaved)
+    public void WriteSuperBlock(bool clean, bool indexSaved, long? logicalBlocksUsed = null)
     {
         SuperBlockSequence++;
         RefreshCounters();
@@ -101,7 +101,7 @@ internal sealed class VolumeZones
             Clean = clean,
             IndexSaved = indexSaved,
             JournalReplayFrom = Journal.ReplayFrom,
-            LogicalBlocksUsed = LogicalBlocksUsed,
+            LogicalBlocksUsed = logicalBlocksUsed ?? LogicalBlocksUsed,
             Counters = Counters,
         };
         var block = new byte[VdoConstants.BlockSize];

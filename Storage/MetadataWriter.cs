@@ -44,6 +44,15 @@ public sealed class MetadataWriter
     /// <summary>Stages a sealed metadata block for <paramref name="pbn"/>; the batch goes out when full or on <see cref="Commit"/>.</summary>
     public void Write(long pbn, ReadOnlySpan<byte> sealedBlock)
     {
+        lock (_lock)
+            WriteLocked(pbn, sealedBlock);
+    }
+
+    // Zones that own different structures (block map, slabs, journal) share one writer.
+    private readonly Lock _lock = new();
+
+    private void WriteLocked(long pbn, ReadOnlySpan<byte> sealedBlock)
+    {
         for (var i = 0; i < _count; i++)
         {
             if (_targets[i] == pbn)
@@ -53,13 +62,19 @@ public sealed class MetadataWriter
             }
         }
         if (_count == Capacity)
-            Commit();
+            CommitLocked();
         sealedBlock.CopyTo(_copies[_count]);
         _targets[_count++] = pbn;
     }
 
     /// <summary>Writes the staged batch: double-write area, flush, then in place (not yet flushed).</summary>
     public void Commit()
+    {
+        lock (_lock)
+            CommitLocked();
+    }
+
+    private void CommitLocked()
     {
         if (_count == 0)
             return;

@@ -104,6 +104,26 @@ public sealed class RecoveryJournal
         _durableEntries = _writtenPoint = AppendedEntries;
     }
 
+    /// <summary>
+    /// Starts a checkpoint while appends go on: commits, then starts a new block, whose sequence
+    /// is returned. Once every effect of the entries before it is durable in the metadata, pass
+    /// it to <see cref="Reclaim(ulong)"/>.
+    /// </summary>
+    public ulong BeginCheckpoint()
+    {
+        Commit();
+        if (_openCount > 0)
+            Advance();
+        _durableEntries = _writtenPoint = AppendedEntries;
+        return OpenSequence;
+    }
+
+    /// <summary>The ring before block <paramref name="sequence"/> can be reused (I6).</summary>
+    public void Reclaim(ulong sequence) => ReplayFrom = Math.Max(ReplayFrom, sequence);
+
+    /// <summary>True when another block can be opened without overrunning the ring.</summary>
+    public bool HasRoom => (long)(OpenSequence + 2 - ReplayFrom) < _geometry.JournalBlocks;
+
     private void Advance()
     {
         if (_writtenCount != _openCount)

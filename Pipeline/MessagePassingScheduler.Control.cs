@@ -1,0 +1,511 @@
+using DataflowVdo.Blocks;
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Pipeline;
+
+/// <summary>Admission, acknowledgement, flush, checkpoint and quiescence of the message-passing scheme.</summary>
+internal sealed partial class MessagePassingScheduler
+{
+    private const VioOperation TokenOperation = (VioOperation)255;
+
+    private enum TokenKind
+    {
+        FlushPacker,
+        PushUrgent,
+        Pressure,
+        Commit,
+        DrainInbox,
+        Barrier,
+        CheckpointLogical,
+        CheckpointPhysical,
+        CheckpointPartDone,
+    }
+
+    private readonly DataVio[] _tokens = new DataVio[Enum.GetValues<TokenKind>().Length];
+    private readonly PhysicalInbox _physicalInbox;
+    private readonly ReaderWriterLockSlim _gate = new(LockRecursionPolicy.NoRecursion);
+    private readonly Lock _flushLock = new();
+    private readonly long[] _epochCounts = new long[2];
+    private readonly ManualResetEventSlim _epochDrained = new(false);
+    private readonly ManualResetEventSlim _committed = new(false);
+    private readonly CountdownEvent _barrier = new(1);
+    private int _epoch;
+    private int _eager;
+    private long _commits;
+    private bool _checkpointing;
+    private int _checkpointParts;
+    private ulong _checkpointSequence;
+
+    [ThreadStatic]
+    private static BatchCompletion? t_completion;
+
+    // ---- Requests from callers -----------------------------------------------------------
+
+    /// <summary>Writes <paramref name="count"/> consecutive blocks and waits until each is acknowledged.</summary>
+    public void Write(long lbn, ReadOnlySpan<byte> blocks, int count) => Submit(VioOperation.Write, lbn, blocks, default, count);
+
+    /// <summary>Discards <paramref name="count"/> consecutive blocks.</summary>
+    public void Discard(long lbn, int count) => Submit(VioOperation.Discard, lbn, default, default, count);
+
+    /// <summary>Reads <paramref name="count"/> consecutive blocks.</summary>
+    public void Read(long lbn, Span<byte> blocks, int count) => Submit(VioOperation.Read, lbn, default, blocks, count);
+
+    private void Submit(VioOperation op, long lbn, ReadOnlySpan<byte> source, Span<byte> destination, int count)
+    {
+        var done = t_completion ??= new BatchCompletion();
+        const int Window = 64; // a large request goes in windows so one caller cannot take the whole pool
+        for (var first = 0; first < count; first += Window)
+        {
+            var n = Math.Min(Window, count - first);
+            done.Start(n);
+            _gate.EnterReadLock();
+            try
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    var vio = _pool.Acquire(this);
+                    var b = first + i;
+                    vio.Reset(op, lbn + b);
+                    vio.Completion = done;
+                    if (op == VioOperation.Read)
+                    {
+                        done.Reads[i] = vio;
+                        vio.Stage = (int)Stage.ReadBlock;
+                        Send(Zone.Logical, vio);
+                        continue;
+                    }
+                    var e = Volatile.Read(ref _epoch);
+                    vio.Epoch = e;
+                    vio.EpochOpen = true;
+                    Interlocked.Increment(ref _epochCounts[e]);
+                    if (op == VioOperation.Write)
+                    {
+                        source.Slice(b * VdoConstants.BlockSize, VdoConstants.BlockSize).CopyTo(vio.Data);
+                        vio.Stage = (int)Stage.Name;
+                        Send(Zone.Hash, vio);
+                    }
+                    else
+                    {
+                        vio.Stage = (int)Stage.Lookup;
+                        Send(Zone.Logical, vio);
+                    }
+                }
+            }
+            finally
+            {
+                _gate.ExitReadLock();
+            }
+            done.Wait();
+            if (op == VioOperation.Read)
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    var vio = done.Reads[i]!;
+                    done.Reads[i] = null;
+                    if (done.Error is null)
+                        vio.Data.CopyTo(destination.Slice((first + i) * VdoConstants.BlockSize, VdoConstants.BlockSize));
+                    _pool.Release(vio);
+                }
+            }
+            if (done.Error is { } error)
+            {
+                done.Error = null;
+                throw error is OutOfSpaceException or CorruptMetadataException or ReadOnlyVolumeException
+                    ? error
+                    : new IOException($"request failed: {error.Message}", error);
+            }
+        }
+    }
+
+    private void Acknowledge(DataVio vio)
+    {
+        if (vio.Acknowledged)
+            return;
+        vio.Acknowledged = true;
+        vio.Completion?.Acknowledge(vio, vio.Error);
+    }
+
+    private void Complete(DataVio vio)
+    {
+        CloseEpoch(vio);
+        var read = vio.Operation == VioOperation.Read;
+        var completion = vio.Completion;
+        var acknowledged = vio.Acknowledged;
+        if (!read)
+        {
+            if (vio.Error is { } error && acknowledged)
+                Failed(error); // acknowledged writes that fail leave the volume read-only
+            vio.Completion = null;
+            _pool.Release(vio);
+        }
+        if (!acknowledged)
+        {
+            // A released request may be reused at once: tell the caller last, through the saved completion.
+            completion?.Acknowledge(vio, vio.Error);
+        }
+    }
+
+    private Stage Fail(DataVio vio, Exception e)
+    {
+        vio.Error ??= e;
+        Failed(e);
+        if (vio.Operation == VioOperation.Read)
+            return Stage.Done;
+        if (vio.Pinned)
+        {
+            try
+            {
+                ReleasePin(vio);
+            }
+            catch (InvalidOperationException)
+            {
+                // best effort: the volume is failing
+            }
+        }
+        if (vio.HoldsHashLock)
+            return Stage.AbortHash;
+        return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
+    }
+
+    private void CloseEpoch(DataVio vio)
+    {
+        if (!vio.EpochOpen)
+            return;
+        vio.EpochOpen = false;
+        if (Interlocked.Decrement(ref _epochCounts[vio.Epoch]) == 0)
+            _epochDrained.Set();
+    }
+
+    // ---- Flush and quiescence ------------------------------------------------------------
+
+    /// <summary>Makes every write acknowledged before the call durable (I5): VDO's flush generations.</summary>
+    public void Flush()
+    {
+        lock (_flushLock)
+        {
+            _z.Counters.FlushesIn++;
+            var old = _epoch;
+            Volatile.Write(ref _epoch, old ^ 1);
+            Interlocked.Increment(ref _eager);
+            try
+            {
+                PostToken(TokenKind.FlushPacker);
+                while (true)
+                {
+                    _epochDrained.Reset();
+                    if (Interlocked.Read(ref _epochCounts[old]) == 0)
+                        break;
+                    _epochDrained.Wait(TimeSpan.FromMilliseconds(50));
+                    PostToken(TokenKind.FlushPacker); // a waiter's agent may have entered the packer since
+                }
+                CommitJournal();
+                if (Volatile.Read(ref _failure) is { } failure)
+                    throw new ReadOnlyVolumeException($"flush failed: the volume failed ({failure.Message}); writes acknowledged since the last flush may be lost");
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _eager);
+            }
+        }
+    }
+
+    private Exception? _failure;
+
+    private void Failed(Exception e)
+    {
+        if (e is not (OutOfSpaceException or ArgumentException))
+            Interlocked.CompareExchange(ref _failure, e, null);
+        _onFailure(e);
+    }
+
+    private void CommitJournal()
+    {
+        var target = Interlocked.Read(ref _commits) + 1;
+        while (true)
+        {
+            _committed.Reset();
+            if (Interlocked.Read(ref _commits) >= target)
+                return;
+            PostToken(TokenKind.Commit);
+            _committed.Wait(TimeSpan.FromMilliseconds(50));
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> with the pipeline empty and every zone idle: no admission, no
+    /// request in flight, the journal committed and its changes applied (statistics, check,
+    /// checkpoint, close).
+    /// </summary>
+    public void Quiesce(Action action)
+    {
+        _gate.EnterWriteLock();
+        Interlocked.Increment(ref _eager);
+        try
+        {
+            Flush();
+            var spin = new SpinWait();
+            while (_pool.InUse > 0)
+            {
+                PostToken(TokenKind.FlushPacker);
+                spin.SpinOnce();
+                if (spin.Count > 100)
+                    Thread.Sleep(1);
+            }
+            CommitJournal();
+            Barrier();
+            Barrier(); // a checkpoint's parts come back to the journal: let them land too
+            _z.JournalZone.Sink = null;
+            try
+            {
+                _physicalInbox.Drain();
+                action();
+            }
+            finally
+            {
+                _z.JournalZone.Sink = _physicalInbox;
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _eager);
+            _gate.ExitWriteLock();
+        }
+    }
+
+    private void Barrier()
+    {
+        _barrier.Reset(_blocks.Length);
+        var token = _tokens[(int)TokenKind.Barrier];
+        token.Operation = TokenOperation;
+        token.Stage = (int)TokenKind.Barrier;
+        foreach (var b in _blocks)
+        {
+            Interlocked.Increment(ref _handoffs);
+            Post(b, token);
+        }
+        _barrier.Wait();
+    }
+
+    private void PostToken(TokenKind kind)
+    {
+        var token = _tokens[(int)kind];
+        token.Operation = TokenOperation;
+        token.Stage = (int)kind;
+        var target = kind switch
+        {
+            TokenKind.FlushPacker or TokenKind.PushUrgent or TokenKind.Pressure => _compression ? Zone.Packer : Zone.Journal,
+            TokenKind.Commit or TokenKind.CheckpointPartDone => Zone.Journal,
+            TokenKind.DrainInbox or TokenKind.CheckpointPhysical => Zone.Physical,
+            TokenKind.CheckpointLogical => Zone.Logical,
+            _ => throw new InvalidOperationException($"token {kind} has no fixed target"),
+        };
+        Send(target, token);
+    }
+
+    private void RunToken(DataVio token, Zone zone)
+    {
+        try
+        {
+            switch ((TokenKind)token.Stage)
+            {
+                case TokenKind.FlushPacker when zone == Zone.Packer:
+                    _z.Packer.CloseAll(_closed);
+                    WriteClosedBins();
+                    break;
+                case TokenKind.PushUrgent when zone == Zone.Packer:
+                    PushUrgent();
+                    break;
+                case TokenKind.Pressure when zone == Zone.Packer:
+                    if (_z.Packer.CloseFullest(_closed))
+                        WriteClosedBins();
+                    break;
+                case TokenKind.Commit:
+                    try
+                    {
+                        _z.JournalZone.Commit();
+                        AfterJournalMessage();
+                    }
+                    finally
+                    {
+                        Interlocked.Increment(ref _commits); // a failed commit still answers (the failure is recorded)
+                        _committed.Set();
+                    }
+                    break;
+                case TokenKind.DrainInbox:
+                    _physicalInbox.Drain();
+                    break;
+                case TokenKind.Barrier:
+                    if (zone == Zone.Physical)
+                        _physicalInbox.Drain();
+                    _barrier.Signal();
+                    break;
+                case TokenKind.CheckpointLogical:
+                    _z.BlockMap.WriteDirty();
+                    _logicalBlocksUsedAtCheckpoint = _z.LogicalBlocksUsed;
+                    PostToken(TokenKind.CheckpointPartDone);
+                    break;
+                case TokenKind.CheckpointPhysical:
+                    _physicalInbox.Drain();
+                    _z.Depot.WriteJournals();
+                    PostToken(TokenKind.CheckpointPartDone);
+                    break;
+                case TokenKind.CheckpointPartDone:
+                    if (++_checkpointParts == 2)
+                    {
+                        if (Volatile.Read(ref _failure) is null)
+                            FinishCheckpoint();
+                        else
+                            ReleaseJournalParked();
+                    }
+                    break;
+            }
+        }
+        catch (Exception e)
+        {
+            Failed(e);
+            switch ((TokenKind)token.Stage)
+            {
+                case TokenKind.Barrier:
+                    _barrier.Signal();
+                    break;
+                case TokenKind.CheckpointLogical or TokenKind.CheckpointPhysical:
+                    PostToken(TokenKind.CheckpointPartDone); // the checkpoint ends (failed): parked appends must not wait forever
+                    break;
+                case TokenKind.CheckpointPartDone:
+                    ReleaseJournalParked();
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Called by the pool when it runs dry: the packer gives up its fullest bin (I8).</summary>
+    internal void RelievePressure() => PostToken(TokenKind.Pressure);
+
+    // ---- Checkpoint while running ----------------------------------------------------------
+
+    /// <summary>
+    /// The journal ring is three-quarters full: reclaim it (I6) without stopping. The journal
+    /// commits and starts a new block at point C; the logical zone writes its dirty pages and the
+    /// physical zone its slab journals, each when its queue reaches the token - after every
+    /// request before C and before any after it (FIFO) - then the journal flushes, moves the
+    /// replay start to C and writes the superblock. Appends that would overrun the ring wait.
+    /// </summary>
+    private void StartCheckpointIfNeeded(bool force)
+    {
+        if (_checkpointing || !(force || _z.Journal.NeedsCheckpoint))
+            return;
+        _checkpointParts = 0;
+        lock (_z.JournalZone.SyncRoot)
+        {
+            _checkpointSequence = _z.Journal.BeginCheckpoint();
+            _z.JournalZone.ApplyDurable();
+        }
+        _checkpointing = true;
+        PostToken(TokenKind.CheckpointLogical);
+        PostToken(TokenKind.CheckpointPhysical);
+    }
+
+    private void FinishCheckpoint()
+    {
+        _z.MetadataWriter.Commit();
+        _z.Device.Flush();
+        lock (_z.JournalZone.SyncRoot)
+            _z.Journal.Reclaim(_checkpointSequence);
+        _z.Counters.Checkpoints++;
+        _z.WriteSuperBlock(clean: false, indexSaved: false, _logicalBlocksUsedAtCheckpoint);
+        ReleaseJournalParked();
+    }
+
+    private void ReleaseJournalParked()
+    {
+        _checkpointing = false;
+        while (_journalParked.TryDequeue(out var vio))
+            Send(Zone.Journal, vio);
+    }
+
+    /// <summary>The caller's side of a batch of requests: counts acknowledgements, keeps the first error.</summary>
+    private sealed class BatchCompletion : IVioCompletion
+    {
+        private readonly ManualResetEventSlim _done = new(false);
+        private int _remaining;
+
+        public DataVio?[] Reads { get; } = new DataVio?[64];
+
+        public Exception? Error { get; set; }
+
+        public void Start(int count)
+        {
+            _done.Reset();
+            Volatile.Write(ref _remaining, count);
+        }
+
+        public void Acknowledge(DataVio vio, Exception? error)
+        {
+            if (error is not null)
+                Error ??= error;
+            if (Interlocked.Decrement(ref _remaining) == 0)
+                _done.Set();
+        }
+
+        public void Wait() => _done.Wait();
+    }
+
+    /// <summary>
+    /// The physical zone's inbox: durable reference changes in journal order (from the journal,
+    /// under its lock) and group seals. One drain token at a time is in the physical block's queue.
+    /// </summary>
+    private sealed class PhysicalInbox(MessagePassingScheduler owner) : IReferenceChangeSink
+    {
+        private readonly Lock _lock = new();
+        private List<InboxItem> _incoming = new(1024);
+        private List<InboxItem> _draining = new(1024);
+        private int _posted;
+
+        public void Add(in ReferenceChange change)
+        {
+            lock (_lock)
+                _incoming.Add(new InboxItem(change, Seal: false));
+        }
+
+        public void AddSeal(long pbn, int unused)
+        {
+            lock (_lock)
+                _incoming.Add(new InboxItem(new ReferenceChange(0, pbn, SlabJournalOperation.Increment, unused), Seal: true));
+            Publish();
+        }
+
+        public void Publish()
+        {
+            if (Interlocked.Exchange(ref _posted, 1) == 0)
+                owner.PostToken(TokenKind.DrainInbox);
+        }
+
+        /// <summary>Applies everything received so far (physical zone, or a quiet volume).</summary>
+        public void Drain()
+        {
+            Volatile.Write(ref _posted, 0);
+            lock (_lock)
+                (_incoming, _draining) = (_draining, _incoming);
+            var depot = owner._z.Depot;
+            foreach (var item in _draining)
+            {
+                var c = item.Change;
+                if (item.Seal)
+                    depot.Seal(c.Pbn, c.Release);
+                else
+                    depot.Log(c.Operation, c.Pbn, c.Key, c.Release);
+            }
+            _draining.Clear();
+            if (!depot.TryTakeSlabToWrite(out var slab))
+                return;
+            // Counts say exactly what the slab journals say (changes apply only when logged): no journal commit needed.
+            do
+                depot.WriteRefCounts(slab, owner._z.MetadataWriter);
+            while (depot.TryTakeSlabToWrite(out slab));
+            owner._z.MetadataWriter.Commit();
+            owner._z.Device.Flush();
+        }
+
+        private readonly record struct InboxItem(ReferenceChange Change, bool Seal);
+    }
+}
