@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(ImageCommand.Create());
         root.Subcommands.Add(MountCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(GraphCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using DataflowVdo.Cli.Graph;
+using DataflowVdo.Tests.Infrastructure;
+
+namespace DataflowVdo.Tests.Cli;
+
+/// <summary><c>dvdo graph</c>: well-formed dot and Mermaid drawings of the configured graph, and its errors.</summary>
+[NonParallelizable]
+public sealed partial class GraphCommandTests
+{
+    private const string MessagePassing = "Pipeline:Scheme=MessagePassing";
+
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(["graph", .. args]);
+
+    [GeneratedRegex("""^  "([^"]+)" \[label="((?:[^"\\]|\\.)*)", shape=\w+\];$""")]
+    private static partial Regex DotNode();
+
+    [GeneratedRegex("""^  "([^"]+)" -> "([^"]+)" \[label="(?:[^"\\]|\\.)*"\];$""")]
+    private static partial Regex DotEdge();
+
+    [GeneratedRegex("""^    (\w+)(?:\[|\[/|>|\(\[)"([^"]*)"(?:\]|/\]|\]\))$""")]
+    private static partial Regex MermaidNode();
+
+    [GeneratedRegex("""^    (\w+) -->\|"[^"]*"\| (\w+)$""")]
+    private static partial Regex MermaidEdge();
+
+    /// <summary>Node id → label, after checking that every line is a known statement and every edge joins declared nodes.</summary>
+    private static Dictionary<string, string> ParseDot(string dot)
+    {
+        var lines = dot.TrimEnd('\n').Split('\n').Where(l => !l.StartsWith("//", StringComparison.Ordinal)).ToList();
+        Assert.That(lines[0], Is.EqualTo("digraph dvdo {"));
+        Assert.That(lines[^1], Is.EqualTo("}"));
+        Assert.That(dot.Count(c => c == '{'), Is.EqualTo(dot.Count(c => c == '}')), "balanced braces");
+        Assert.That(lines, Does.Contain("  rankdir=LR;"));
+        var nodes = new Dictionary<string, string>();
+        var edges = new List<(string From, string To)>();
+        foreach (var line in lines.Skip(1).SkipLast(1))
+        {
+            if (DotNode().Match(line) is { Success: true } n)
+                nodes.Add(n.Groups[1].Value, n.Groups[2].Value);
+            else if (DotEdge().Match(line) is { Success: true } e)
+                edges.Add((e.Groups[1].Value, e.Groups[2].Value));
+            else
+                Assert.That(line, Does.Match("""^  (rankdir=LR|node \[.*\]|edge \[.*\]);$"""), "unexpected dot statement");
+        }
+        Assert.That(edges, Is.Not.Empty);
+        foreach (var (from, to) in edges)
+            Assert.That(nodes.Keys, Does.Contain(from).And.Contain(to), $"edge {from} -> {to} joins declared nodes");
+        return nodes;
+    }
+
+    private static Dictionary<string, string> ParseMermaid(string mermaid)
+    {
+        var lines = mermaid.TrimEnd('\n').Split('\n').Where(l => !l.StartsWith("%%", StringComparison.Ordinal)).ToList();
+        Assert.That(lines[0], Is.EqualTo("flowchart LR"));
+        var nodes = new Dictionary<string, string>();
+        var edges = new List<(string From, string To)>();
+        foreach (var line in lines.Skip(1))
+        {
+            if (MermaidNode().Match(line) is { Success: true } n)
+                nodes.Add(n.Groups[1].Value, n.Groups[2].Value);
+            else if (MermaidEdge().Match(line) is { Success: true } e)
+                edges.Add((e.Groups[1].Value, e.Groups[2].Value));
+            else
+                Assert.Fail($"unexpected mermaid line: {line}");
+        }
+        Assert.That(edges, Is.Not.Empty);
+        foreach (var (from, to) in edges)
+            Assert.That(nodes.Keys, Does.Contain(from).And.Contain(to), $"edge {from} --> {to} joins declared nodes");
+        return nodes;
+    }
+
+    [Test]
+    public void DotIsTheDefaultAndIsWellFormed()
+    {
+        var r = Run("--set", MessagePassing);
+        Assert.That(r.Code, Is.Zero, r.Err);
+        Assert.That(Run("--format", "dot", "--set", MessagePassing).Out, Is.EqualTo(r.Out));
+        Assert.That(r.Out, Does.StartWith("digraph"));
+        var nodes = ParseDot(r.Out);
+        Assert.That(nodes.Keys, Is.SupersetOf(new[] { "admit", "hash", "logical0", "hashzone0", "physical0", "verify", "compress", "packer", "datawrite", "journal", "ack" }));
+        foreach (var (id, label) in nodes)
+            Assert.That(label, Does.Match(@"\\nparallelism \d+, capacity (unbounded|\d+), batch (unlimited|\d+)$"), id);
+        Assert.That(nodes["admit"], Does.Contain("capacity 2048"), "admission is bounded by the request pool");
+    }
+
+    [Test]
+    public void MermaidStartsWithFlowchartAndIsWellFormed()
+    {
+        var r = Run("--format", "mermaid", "--set", MessagePassing);
+        Assert.That(r.Code, Is.Zero, r.Err);
+        Assert.That(r.Out, Does.StartWith("flowchart LR\n"));
+        var nodes = ParseMermaid(r.Out);
+        Assert.That(nodes.Keys, Does.Contain("hashzone0").And.Contain("journal"));
+        foreach (var (id, label) in nodes)
+            Assert.That(label, Does.Match(@"<br/>parallelism \d+, capacity (unbounded|\d+), batch (unlimited|\d+)$"), id);
+    }
+
+    [TestCase("dot", "// ")]
+    [TestCase("mermaid", "%% ")]
+    public void AnInlineSchemeIsNotedInACommentAtTheTop(string format, string comment)
+    {
+        var inline = Run("--format", format, "--set", "Pipeline:Scheme=Inline");
+        Assert.That(inline.Code, Is.Zero, inline.Err);
+        var first = inline.Out.Split('\n')[0];
+        Assert.That(first, Does.StartWith(comment).And.Contain("Inline").And.Contain("MessagePassing"));
+
+        var passing = Run("--format", format, "--set", MessagePassing);
+        Assert.That(passing.Out, Does.Not.StartWith(comment));
+        Assert.That(inline.Out, Does.EndWith(passing.Out), "the same graph is drawn under the comment");
+    }
+
+    [TestCase("dot")]
+    [TestCase("mermaid")]
+    public void WithoutDedupeThereIsNoHashZoneOrVerify(string format)
+    {
+        var r = Run("--format", format, "--set", MessagePassing, "--set", "Pipeline:Dedupe=false");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        var nodes = format == "dot" ? ParseDot(r.Out) : ParseMermaid(r.Out);
+        Assert.That(nodes.Keys, Has.None.StartsWith("hashzone").And.None.EqualTo("verify"));
+        Assert.That(nodes.Keys, Does.Contain("compress").And.Contain("journal"));
+    }
+
+    [TestCase("dot")]
+    [TestCase("mermaid")]
+    public void StepParallelismIsShownOnItsNode(string format)
+    {
+        var r = Run("--format", format, "--set", MessagePassing, "--set", "Pipeline:Steps:Compress:Parallelism=3",
+            "--set", "Pipeline:Steps:Hash:BoundedCapacity=64", "--set", "Pipeline:Steps:Journal:BatchSize=8");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        var nodes = format == "dot" ? ParseDot(r.Out) : ParseMermaid(r.Out);
+        Assert.Multiple(() =>
+        {
+            Assert.That(nodes["compress"], Does.Contain("parallelism 3,"));
+            Assert.That(nodes["hash"], Does.Contain("capacity 64,"));
+            Assert.That(nodes["journal"], Does.Contain("batch 8"));
+        });
+    }
+
+    [TestCase(new[] { "--format", "svg" }, "--format 'svg' is not one of: dot, mermaid")]
+    [TestCase(new[] { "--set", "Pipeline:Steps:Logical:Parallelism=2" }, "Pipeline:Steps:Logical:Parallelism")]
+    [TestCase(new[] { "--set", "Pipeline:Steps:Compress:Paralelism=2" }, "Paralelism")]
+    [TestCase(new[] { "--config", "/nonexistent/dvdo.json" }, "/nonexistent/dvdo.json")]
+    public void BadOptionsAreUsageErrorsNamingTheCulprit(string[] args, string message)
+    {
+        var r = Run(args);
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err, Does.StartWith("dvdo: ").And.Contain(message));
+        Assert.That(r.Out, Is.Empty);
+    }
+
+    [Test]
+    public void LabelsAreEscaped()
+    {
+        Assert.That(DotWriter.Escape("say \"hi\" \\ now\nthen"), Is.EqualTo("say \\\"hi\\\" \\\\ now\\nthen"));
+        Assert.That(MermaidWriter.Escape("say \"hi\" #1 <b>"), Is.EqualTo("say #quot;hi#quot; #35;1 #lt;b#gt;"));
+        Assert.That(MermaidWriter.Id("end"), Is.Not.EqualTo("end"));
+        Assert.That(MermaidWriter.Id("a-b c"), Is.EqualTo("a_b_c"));
+    }
+
+    [Test]
+    public void GraphvizRendersTheDotOutput()
+    {
+        var dot = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, "dot")).FirstOrDefault(File.Exists);
+        if (dot is null)
+            Assert.Ignore("Graphviz 'dot' is not on PATH (not installed in CI on purpose); the structural checks above still run");
+        var r = Run();
+        Assert.That(r.Code, Is.Zero, r.Err);
+        using var process = Process.Start(new ProcessStartInfo(dot!, "-Tsvg")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.StandardInput.Write(r.Out);
+        process.StandardInput.Close();
+        Assert.That(process.WaitForExit(60_000), Is.True, "dot finishes within a minute");
+        Assert.That(process.ExitCode, Is.Zero, stderr.Result);
+        Assert.That(stdout.Result, Does.Contain("<svg"));
+    }
+}
