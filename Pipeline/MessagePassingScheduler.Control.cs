@@ -134,7 +134,10 @@ internal sealed partial class MessagePassingScheduler
         if (!read)
         {
             if (vio.Error is { } error && acknowledged)
+            {
+                LostAcknowledgedWrites = true; // no later flush may report success
                 Failed(error); // acknowledged writes that fail leave the volume read-only
+            }
             vio.Completion = null;
             _pool.Release(vio);
         }
@@ -179,7 +182,9 @@ internal sealed partial class MessagePassingScheduler
     // ---- Flush and quiescence ------------------------------------------------------------
 
     /// <summary>Makes every write acknowledged before the call durable (I5): VDO's flush generations.</summary>
-    public void Flush()
+    public void Flush() => Flush(throwOnFailure: true);
+
+    private void Flush(bool throwOnFailure)
     {
         lock (_flushLock)
         {
@@ -199,7 +204,7 @@ internal sealed partial class MessagePassingScheduler
                     PostToken(TokenKind.FlushPacker); // a waiter's agent may have entered the packer since
                 }
                 CommitJournal();
-                if (Volatile.Read(ref _failure) is { } failure)
+                if (throwOnFailure && Volatile.Read(ref _failure) is { } failure)
                     throw new ReadOnlyVolumeException($"flush failed: the volume failed ({failure.Message}); writes acknowledged since the last flush may be lost");
             }
             finally
@@ -210,6 +215,9 @@ internal sealed partial class MessagePassingScheduler
     }
 
     private Exception? _failure;
+
+    /// <summary>True once a write that was already acknowledged failed: its data is lost, so no flush may succeed.</summary>
+    public bool LostAcknowledgedWrites { get; private set; }
 
     private void Failed(Exception e)
     {
@@ -242,7 +250,7 @@ internal sealed partial class MessagePassingScheduler
         Interlocked.Increment(ref _eager);
         try
         {
-            Flush();
+            Flush(throwOnFailure: false); // a failed volume can still be inspected and closed
             var spin = new SpinWait();
             while (_pool.InUse > 0)
             {
@@ -323,7 +331,6 @@ internal sealed partial class MessagePassingScheduler
                     try
                     {
                         _z.JournalZone.Commit();
-                        AfterJournalMessage();
                     }
                     finally
                     {
@@ -378,6 +385,13 @@ internal sealed partial class MessagePassingScheduler
         }
     }
 
+    /// <summary>What the graph holds right now (diagnostics: queue depths, parked requests, flush generations).</summary>
+    internal string DescribeState() =>
+        $"inUse={_pool.InUse} queues=[{string.Join(",", _blocks.Select(b => b.InputCount))}] epoch={_epoch} epochCounts={_epochCounts[0]}/{_epochCounts[1]} " +
+        $"eager={_eager} checkpointing={_checkpointing} parts={_checkpointParts} journalParked={_journalParked.Count} durableParked={_durableParked.Count} " +
+        $"pageParked={_pageParked.Count} logicalLocks={_logicalLocks.Count} packerWaiting={_z.Packer.Waiting} failure={_failure?.Message ?? "none"} " +
+        $"commits={_commits} hasRoom={_z.Journal.HasRoom} blocksInUse={_z.Journal.BlocksInUse}";
+
     /// <summary>Called by the pool when it runs dry: the packer gives up its fullest bin (I8).</summary>
     internal void RelievePressure() => PostToken(TokenKind.Pressure);
 
@@ -401,6 +415,13 @@ internal sealed partial class MessagePassingScheduler
             _z.JournalZone.ApplyDurable();
         }
         _checkpointing = true;
+        // Sync writes waiting for durability are durable now: they go to the logical zone before the token.
+        foreach (var v in _durableParked)
+        {
+            v.Stage = (int)Stage.Update;
+            Send(Zone.Logical, v);
+        }
+        _durableParked.Clear();
         PostToken(TokenKind.CheckpointLogical);
         PostToken(TokenKind.CheckpointPhysical);
     }

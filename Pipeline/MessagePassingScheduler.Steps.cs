@@ -298,7 +298,10 @@ internal sealed partial class MessagePassingScheduler
         var zone = _z.HashZone;
         if (zone.TryJoin(vio))
         {
-            // Identical data is in flight: this request shares its result when it lands.
+            // Identical data is in flight: this request shares its result when it lands. Its agent
+            // may wait in the packer, so (as in the inline scheme) it is acknowledged now.
+            if (!_sync)
+                Acknowledge(vio);
             Interlocked.MemoryBarrier();
             if (vio.Urgent)
             {
@@ -405,6 +408,19 @@ internal sealed partial class MessagePassingScheduler
         }
         WriteClosedBins();
         return Stage.Parked;
+    }
+
+    private void CloseBinsWhenIdle()
+    {
+        try
+        {
+            _z.Packer.CloseAll(_closed);
+            WriteClosedBins();
+        }
+        catch (Exception e)
+        {
+            Failed(e);
+        }
     }
 
     private void PushUrgent()
@@ -539,7 +555,6 @@ internal sealed partial class MessagePassingScheduler
         if (old.HasPhysicalBlock)
             _z.JournalZone.Defer(point, SlabJournalOperation.Decrement, old.Pbn); // after its increment (I3)
         _z.JournalZone.ApplyDurable();
-        StartCheckpointIfNeeded(force: false);
         if (_sync)
         {
             _durableParked.Add(vio);
@@ -553,7 +568,16 @@ internal sealed partial class MessagePassingScheduler
     {
         if (_durableParked.Count == 0 || _journal.InputCount > 0)
             return;
-        _z.JournalZone.Commit();
+        try
+        {
+            _z.JournalZone.Commit();
+        }
+        catch (Exception e)
+        {
+            foreach (var v in _durableParked)
+                v.Error ??= e;
+            Failed(e);
+        }
         foreach (var v in _durableParked)
         {
             v.Stage = (int)Stage.Update;

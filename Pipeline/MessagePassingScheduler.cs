@@ -85,10 +85,23 @@ internal sealed partial class MessagePassingScheduler : IDisposable
     private void Run(DataVio vio, Zone zone)
     {
         if (vio.Operation == TokenOperation)
-        {
             RunToken(vio, zone);
-            return;
+        else
+            RunSteps(vio, zone);
+        if (zone == Zone.Journal)
+        {
+            if (_sync)
+                AfterJournalMessage();
+            // Only now: the request just appended was sent on first, so the checkpoint's tokens
+            // reach the logical zone after every request whose entry precedes the checkpoint.
+            StartCheckpointIfNeeded(force: false);
         }
+        if (_sync && zone == Zone.Packer && _packer.InputCount == 0)
+            CloseBinsWhenIdle(); // Sync writes wait for durability: pack what arrived together, hold nothing
+    }
+
+    private void RunSteps(DataVio vio, Zone zone)
+    {
         while (true)
         {
             Stage next;
@@ -119,8 +132,6 @@ internal sealed partial class MessagePassingScheduler : IDisposable
             Send(target, vio);
             break;
         }
-        if (zone == Zone.Journal && _sync)
-            AfterJournalMessage();
     }
 
     private void Send(Zone target, DataVio vio)
