@@ -48,12 +48,6 @@ public sealed class VdoOptions
         return errors;
     }
 
-    /// <summary>Environment variable that lets developers select a scheme still being built.</summary>
-    public const string UnfinishedSchemesVariable = "DATAFLOWVDO_UNFINISHED_SCHEMES";
-
-    /// <summary>True when <see cref="UnfinishedSchemesVariable"/> is 1.</summary>
-    public static bool UnfinishedSchemesAllowed => Environment.GetEnvironmentVariable(UnfinishedSchemesVariable) == "1";
-
     /// <summary>Throws <see cref="ConfigurationException"/> listing every problem, if any.</summary>
     public VdoOptions EnsureValid()
     {

@@ -26,11 +26,7 @@ public sealed partial class Volume : IDisposable
         _ownsDevice = ownsDevice;
         _scheduler = new InlineScheduler(zones);
         if (zones.Options.Pipeline.Scheme == SchemeKind.MessagePassing)
-        {
-            if (!VdoOptions.UnfinishedSchemesAllowed)
-                throw new ConfigurationException($"Pipeline:Scheme = MessagePassing is not finished: it passes the model, data-reduction and bad-input tests but can still hang when the device fails during a checkpoint (crash tests); use Inline, or set {VdoOptions.UnfinishedSchemesVariable}=1 to try it");
             _mp = new MessagePassingScheduler(zones, e => Failed(e));
-        }
         VolumeMetrics.Register(this);
     }
 
@@ -45,6 +41,12 @@ public sealed partial class Volume : IDisposable
 
     /// <summary>Why the volume refuses writes, or null.</summary>
     public string? ReadOnlyReason { get; private set; }
+
+    /// <summary>
+    /// Requests handed from one Dataflow block to another so far (message-passing scheme; 0 for
+    /// the inline scheme, which runs every step on the caller's thread).
+    /// </summary>
+    public long PipelineHandoffs => _mp?.Handoffs ?? 0;
 
     /// <summary>True when recovery ran at open (the last shutdown was not clean).</summary>
     public bool Recovered { get; private set; }

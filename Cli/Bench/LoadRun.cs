@@ -30,6 +30,7 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
         var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+        var handoffs0 = volume.PipelineHandoffs;
         var start = Stopwatch.GetTimestamp();
         var threads = new Thread[queueDepth];
         for (var t = 0; t < queueDepth; t++)
@@ -62,6 +63,7 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
+        var handoffs = volume.PipelineHandoffs - handoffs0;
 
         var merged = new LongHistogram(HighestTrackable, 3);
         foreach (var h in histograms)
@@ -81,7 +83,7 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
             P99Microseconds = Us(99),
             P999Microseconds = Us(99.9),
             CpuSecondsPerGigabyte = bytes > 0 ? cpu / (bytes / 1e9) : 0,
-            HandoffsPerWrite = 0, // the inline scheme runs every step on the caller
+            HandoffsPerWrite = ops > 0 ? handoffs / (double)ops : 0, // 0 for the inline scheme: every step runs on the caller
             AllocatedBytesPerWrite = ops > 0 ? allocated / (double)ops : 0,
             Efficiency = ceiling > 0 ? mbps / ceiling : 0,
             SavingPercent = volume.GetStatistics().SavingPercent,

@@ -66,7 +66,7 @@ internal static class BenchCommand
     private static List<SchemeKind> ResolveSchemes(string text)
     {
         if (text.Equals("all", StringComparison.OrdinalIgnoreCase))
-            return VdoOptions.UnfinishedSchemesAllowed ? [.. Enum.GetValues<SchemeKind>()] : [SchemeKind.Inline]; // MessagePassing is still being built
+            return [.. Enum.GetValues<SchemeKind>()];
         if (text.Equals("both", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException("--scheme both compares MessagePassing and StructureLocking, which are not built yet; available: " + string.Join(", ", Enum.GetNames<SchemeKind>()));
         return Enum.TryParse<SchemeKind>(text, ignoreCase: true, out var one)
@@ -126,6 +126,10 @@ internal static class BenchCommand
             Compression = o.Pipeline.Compression,
             RequestPoolSize = o.Pipeline.RequestPoolSize,
             PackerBins = o.Pipeline.PackerBins,
+            LogicalZones = o.Pipeline.LogicalZones,
+            PhysicalZones = o.Pipeline.PhysicalZones,
+            HashZones = o.Pipeline.HashZones,
+            Steps = o.Pipeline.Steps,
         },
         Index = new IndexOptions { MemoryMb = o.Index.MemoryMb, Chapters = o.Index.Chapters },
     };

@@ -41,11 +41,5 @@ public static class TestPools
 /// <summary>Every scheme the fixtures run under.</summary>
 public static class Schemes
 {
-    /// <summary>
-    /// Finished schemes; with DATAFLOWVDO_UNFINISHED_SCHEMES=1 also the ones still being built
-    /// (MessagePassing: its crash tests can still hang).
-    /// </summary>
-    public static IEnumerable<SchemeKind> All => VdoOptions.UnfinishedSchemesAllowed
-        ? Enum.GetValues<SchemeKind>()
-        : [SchemeKind.Inline];
+    public static IEnumerable<SchemeKind> All => Enum.GetValues<SchemeKind>();
 }
