@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using DataflowVdo.Blocks;
 using DataflowVdo.Config;
@@ -78,11 +79,51 @@ internal sealed partial class MessagePassingScheduler : IDisposable
             BoundedCapacity = step.BoundedCapacity == 0 ? DataflowBlockOptions.Unbounded : step.BoundedCapacity,
             MaxMessagesPerTask = step.BatchSize == 0 ? DataflowBlockOptions.Unbounded : step.BatchSize,
         };
+        _parallelism[(int)zone] = options.MaxDegreeOfParallelism;
+        _parallel[(int)zone] = options.MaxDegreeOfParallelism > 1;
         return new ActionBlock<DataVio>(vio => Run(vio, zone), options);
     }
 
     /// <summary>Runs the request's steps while they belong to <paramref name="zone"/>, then hands it on.</summary>
     private void Run(DataVio vio, Zone zone)
+    {
+        var start = Stopwatch.GetTimestamp();
+        RunMessage(vio, zone);
+        var busy = Stopwatch.GetTimestamp() - start;
+        var i = (int)zone;
+        if (_parallel[i])
+        {
+            Interlocked.Increment(ref _messages[i]);
+            Interlocked.Add(ref _busyTicks[i], busy);
+        }
+        else
+        {
+            // A zone's figures have one writer (its consumer); readers only need them roughly current.
+            Volatile.Write(ref _messages[i], _messages[i] + 1);
+            Volatile.Write(ref _busyTicks[i], _busyTicks[i] + busy);
+        }
+    }
+
+    private readonly long[] _messages = new long[ZoneCount];
+    private readonly long[] _busyTicks = new long[ZoneCount];
+    private readonly bool[] _parallel = new bool[ZoneCount];
+    private readonly int[] _parallelism = new int[ZoneCount];
+    private const int ZoneCount = 9;
+
+    /// <summary>Per-block figures so far, named as <c>PipelineGraph</c> names its nodes.</summary>
+    public IReadOnlyList<PipelineBlockFigures> Figures()
+    {
+        var names = new[] { "hash", "logical0", "hashzone0", "physical0", "verify", "compress", "packer", "datawrite", "journal" };
+        var list = new List<PipelineBlockFigures>(ZoneCount);
+        for (var i = 0; i < ZoneCount; i++)
+        {
+            list.Add(new PipelineBlockFigures(names[i], Volatile.Read(ref _messages[i]), _blocks[i].InputCount,
+                Volatile.Read(ref _busyTicks[i]) / (double)Stopwatch.Frequency, _parallelism[i]));
+        }
+        return list;
+    }
+
+    private void RunMessage(DataVio vio, Zone zone)
     {
         if (vio.Operation == TokenOperation)
             RunToken(vio, zone);

@@ -48,6 +48,22 @@ public sealed partial class Volume : IDisposable
     /// </summary>
     public long PipelineHandoffs => _mp?.Handoffs ?? 0;
 
+    /// <summary>Per-block figures of the message-passing graph (messages, queue depth, busy time); empty for the inline scheme.</summary>
+    public IReadOnlyList<PipelineBlockFigures> PipelineFigures() => _mp?.Figures() ?? [];
+
+    /// <summary>
+    /// The statistics as they are this instant, without stopping the pipeline (metrics
+    /// collection): figures of requests still in flight may lag by a few requests.
+    /// </summary>
+    internal VolumeStatistics SnapshotStatistics()
+    {
+        lock (_sync)
+        {
+            CheckOpen();
+            return BuildStatistics();
+        }
+    }
+
     /// <summary>True when recovery ran at open (the last shutdown was not clean).</summary>
     public bool Recovered { get; private set; }
 

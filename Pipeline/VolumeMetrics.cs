@@ -42,6 +42,10 @@ public static class VolumeMetrics
         Meter.CreateObservableGauge("dataflowvdo.space.data_blocks", () => Observe((s, pool) => [new(s.DataBlocksUsed, pool)]), "{block}", "physical blocks holding data");
         Meter.CreateObservableGauge("dataflowvdo.space.logical_blocks", () => Observe((s, pool) => [new(s.LogicalBlocksUsed, pool)]), "{block}", "logical blocks mapped");
         Meter.CreateObservableGauge("dataflowvdo.space.free_blocks", () => Observe((s, pool) => [new(s.FreeBlocks, pool)]), "{block}", "free physical blocks");
+        Meter.CreateObservableCounter("dataflowvdo.pipeline.messages", () => ObserveBlocks(f => f.Messages), "{message}", "messages processed by each block of the message-passing graph (tag: block)");
+        Meter.CreateObservableCounter("dataflowvdo.pipeline.busy", () => ObserveBlocks(f => f.BusySeconds), "s", "time each block spent processing messages, over its parallel workers (tag: block)");
+        Meter.CreateObservableGauge("dataflowvdo.pipeline.queue_depth", () => ObserveBlocks(f => f.QueueDepth), "{message}", "messages waiting in each block's queue (tag: block)");
+        Meter.CreateObservableCounter("dataflowvdo.pipeline.handoffs", ObserveHandoffs, "{handoff}", "requests posted from one block to another");
         Meter.CreateObservableGauge("dataflowvdo.packer.waiting", () => Observe((s, pool) => [new(s.PackerFragmentsWaiting, pool)]), "{fragment}", "compressed fragments waiting in packer bins");
     }
 
@@ -72,6 +76,29 @@ public static class VolumeMetrics
     /// <summary>A timestamp when the histogram is being listened to, else 0 (no cost on the hot path).</summary>
     internal static long StartTiming() => RequestDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
 
+    private static Volume[] Open()
+    {
+        lock (Sync)
+            return [.. Volumes.Select(w => w.TryGetTarget(out var v) ? v : null).OfType<Volume>()];
+    }
+
+    private static KeyValuePair<string, object?> PoolTag(Volume v) =>
+        new("pool", v.Geometry.Nonce.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
+
+    private static IEnumerable<Measurement<double>> ObserveBlocks(Func<PipelineBlockFigures, double> read)
+    {
+        var all = new List<Measurement<double>>();
+        foreach (var v in Open())
+        {
+            foreach (var f in v.PipelineFigures())
+                all.Add(new Measurement<double>(read(f), PoolTag(v), new KeyValuePair<string, object?>("block", f.Block)));
+        }
+        return all;
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveHandoffs() =>
+        [.. Open().Select(v => new Measurement<long>(v.PipelineHandoffs, PoolTag(v)))];
+
     private static IEnumerable<Measurement<long>> Observe(Func<VolumeStatistics, KeyValuePair<string, object?>, Measurement<long>[]> read)
     {
         Volume[] volumes;
@@ -83,7 +110,7 @@ public static class VolumeMetrics
             try
             {
                 // Tagged with the pool's nonce so several open pools (or tests) stay apart.
-                all.AddRange(read(v.GetStatistics(), new KeyValuePair<string, object?>("pool", v.Geometry.Nonce.ToString("x16", System.Globalization.CultureInfo.InvariantCulture))));
+                all.AddRange(read(v.SnapshotStatistics(), new KeyValuePair<string, object?>("pool", v.Geometry.Nonce.ToString("x16", System.Globalization.CultureInfo.InvariantCulture))));
             }
             catch (ObjectDisposedException)
             {

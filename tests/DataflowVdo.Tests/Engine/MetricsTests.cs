@@ -58,3 +58,66 @@ public sealed class MetricsTests
         });
     }
 }
+
+/// <summary>The message-passing graph reports per-block figures on the same meter.</summary>
+[NonParallelizable]
+public sealed class PipelineMetricsTests
+{
+    [Test]
+    public void EveryBusyBlockReportsMessagesAndBusyTimeAndTheGraphReportsHandoffs()
+    {
+        var blocks = new Dictionary<string, double>();
+        var busy = new Dictionary<string, double>();
+        long handoffs = 0;
+        string? pool = null;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == VolumeMetrics.MeterName && instrument.Name.StartsWith("dataflowvdo.pipeline.", StringComparison.Ordinal))
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            string? block = null;
+            var mine = false;
+            foreach (var t in tags)
+            {
+                if (t.Key == "block")
+                    block = (string?)t.Value;
+                else if (t.Key == "pool")
+                    mine = Equals(t.Value, pool);
+            }
+            if (!mine || block is null)
+                return;
+            if (instrument.Name == "dataflowvdo.pipeline.messages")
+                blocks[block] = value;
+            else if (instrument.Name == "dataflowvdo.pipeline.busy")
+                busy[block] = value;
+        });
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            foreach (var t in tags)
+            {
+                if (t.Key == "pool" && Equals(t.Value, pool) && instrument.Name == "dataflowvdo.pipeline.handoffs")
+                    handoffs = value;
+            }
+        });
+        listener.Start();
+        using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), TestPools.Options(DataflowVdo.Config.SchemeKind.MessagePassing));
+        pool = v.Geometry.Nonce.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+        for (var i = 0; i < 300; i++)
+            v.Write(i, Content.Of(i % 3, i % 40));
+        v.Flush();
+        listener.RecordObservableInstruments();
+        Assert.Multiple(() =>
+        {
+            foreach (var b in new[] { "hash", "logical0", "hashzone0", "physical0", "compress", "packer", "datawrite", "journal" })
+            {
+                Assert.That(blocks.GetValueOrDefault(b), Is.GreaterThan(0), $"messages of {b}");
+                Assert.That(busy.GetValueOrDefault(b), Is.GreaterThan(0), $"busy time of {b}");
+            }
+            Assert.That(blocks["hash"], Is.EqualTo(300), "every write is hashed once");
+            Assert.That(handoffs, Is.GreaterThan(600), "a write crosses several blocks");
+        });
+    }
+}
