@@ -18,6 +18,17 @@ internal sealed record BenchResult
     [JsonPropertyName("allocBytesPerWrite")] public double AllocatedBytesPerWrite { get; init; }
     [JsonPropertyName("efficiency")] public double Efficiency { get; init; }
     [JsonPropertyName("savingPercent")] public int SavingPercent { get; init; }
+    [JsonPropertyName("blocks")] public IReadOnlyList<BenchBlock> Blocks { get; init; } = [];
+}
+
+/// <summary>One Dataflow block's figures over a bench run (message-passing scheme).</summary>
+internal sealed record BenchBlock
+{
+    [JsonPropertyName("block")] public required string Block { get; init; }
+    [JsonPropertyName("messagesPerWrite")] public double MessagesPerWrite { get; init; }
+    [JsonPropertyName("busyPercent")] public double BusyPercent { get; init; }
+    [JsonPropertyName("meanQueueDepth")] public double MeanQueueDepth { get; init; }
+    [JsonPropertyName("parallelism")] public int Parallelism { get; init; }
 }
 
 /// <summary>The whole <c>dvdo bench --json</c> object.</summary>

@@ -31,6 +31,23 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
         var handoffs0 = volume.PipelineHandoffs;
+        var figures0 = volume.PipelineFigures();
+        var depthSums = new double[figures0.Count];
+        var samples = 0;
+        using var sampling = new CancellationTokenSource();
+        var sampler = figures0.Count == 0 ? null : new Thread(() =>
+        {
+            // Queue depths are instantaneous: sample them through the run for a mean.
+            while (!sampling.IsCancellationRequested)
+            {
+                var now = volume.PipelineFigures();
+                for (var b = 0; b < now.Count; b++)
+                    depthSums[b] += now[b].QueueDepth;
+                samples++;
+                Thread.Sleep(10);
+            }
+        }) { IsBackground = true, Name = "bench-sampler" };
+        sampler?.Start();
         var start = Stopwatch.GetTimestamp();
         var threads = new Thread[queueDepth];
         for (var t = 0; t < queueDepth; t++)
@@ -64,6 +81,9 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
         var handoffs = volume.PipelineHandoffs - handoffs0;
+        sampling.Cancel();
+        sampler?.Join();
+        var figures1 = volume.PipelineFigures();
 
         var merged = new LongHistogram(HighestTrackable, 3);
         foreach (var h in histograms)
@@ -87,6 +107,14 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
             AllocatedBytesPerWrite = ops > 0 ? allocated / (double)ops : 0,
             Efficiency = ceiling > 0 ? mbps / ceiling : 0,
             SavingPercent = volume.GetStatistics().SavingPercent,
+            Blocks = [.. figures1.Select((f, b) => new BenchBlock
+            {
+                Block = f.Block,
+                MessagesPerWrite = ops > 0 ? (f.Messages - figures0[b].Messages) / (double)ops : 0,
+                BusyPercent = 100 * (f.BusySeconds - figures0[b].BusySeconds) / (seconds * f.Parallelism),
+                MeanQueueDepth = samples > 0 ? depthSums[b] / samples : 0,
+                Parallelism = f.Parallelism,
+            })],
         };
     }
 }

@@ -149,5 +149,16 @@ internal static class BenchCommand
                 r.HandoffsPerWrite.ToString("0.0", ci), r.AllocatedBytesPerWrite.ToString("0", ci), r.Efficiency.ToString("P0", ci), $"{r.SavingPercent}%");
         }
         AnsiConsole.Write(table);
+        foreach (var r in report.Results.Where(r => r.Blocks.Count > 0))
+        {
+            Console.WriteLine($"blocks of {r.Scheme} (busy % of their parallelism; queue = mean depth):");
+            var blocks = new Table().AddColumns("block", "parallelism", "messages/write", "busy %", "queue");
+            foreach (var b in r.Blocks)
+            {
+                blocks.AddRow(b.Block, b.Parallelism.ToString(ci), b.MessagesPerWrite.ToString("0.00", ci),
+                    b.BusyPercent.ToString("0", ci), b.MeanQueueDepth.ToString("0.0", ci));
+            }
+            AnsiConsole.Write(blocks);
+        }
     }
 }

@@ -11,15 +11,15 @@ namespace DataflowVdo.Cli.Graph;
 public static class DotWriter
 {
     /// <summary>The drawing; each line of <paramref name="note"/> becomes a <c>//</c> comment at the top.</summary>
-    public static string Render(PipelineGraph graph, string? note = null)
+    public static string Render(PipelineGraph graph, string? note = null, IReadOnlyDictionary<string, string>? figures = null)
     {
         var w = new StringWriter { NewLine = "\n" };
-        Write(graph, w, note);
+        Write(graph, w, note, figures);
         return w.ToString();
     }
 
     /// <summary>Writes the drawing to <paramref name="writer"/>.</summary>
-    public static void Write(PipelineGraph graph, TextWriter writer, string? note = null)
+    public static void Write(PipelineGraph graph, TextWriter writer, string? note = null, IReadOnlyDictionary<string, string>? figures = null)
     {
         if (note is not null)
         {
@@ -32,7 +32,7 @@ public static class DotWriter
         writer.WriteLine("  edge [fontname=\"Helvetica\", fontsize=9];");
         foreach (var node in graph.Nodes)
         {
-            var label = string.Join("\\n", GraphLabels.Lines(node).Select(Escape));
+            var label = string.Join("\\n", GraphLabels.Lines(node, figures).Select(Escape));
             writer.WriteLine($"  {Id(node.Id)} [label=\"{label}\", {Shape(node.Kind)}];");
         }
         foreach (var edge in graph.Edges)

@@ -12,5 +12,6 @@ internal static class GraphLabels
         $"batch {(node.BatchSize == 0 ? "unlimited" : node.BatchSize.ToString())}";
 
     /// <summary>The lines of a node's label: its name, then its settings.</summary>
-    public static string[] Lines(GraphNode node) => [node.Label, Settings(node)];
+    public static string[] Lines(GraphNode node, IReadOnlyDictionary<string, string>? figures = null) =>
+        figures is not null && figures.TryGetValue(node.Id, out var live) ? [node.Label, Settings(node), live] : [node.Label, Settings(node)];
 }

@@ -12,15 +12,15 @@ namespace DataflowVdo.Cli.Graph;
 public static class MermaidWriter
 {
     /// <summary>The drawing; each line of <paramref name="note"/> becomes a <c>%%</c> comment at the top.</summary>
-    public static string Render(PipelineGraph graph, string? note = null)
+    public static string Render(PipelineGraph graph, string? note = null, IReadOnlyDictionary<string, string>? figures = null)
     {
         var w = new StringWriter { NewLine = "\n" };
-        Write(graph, w, note);
+        Write(graph, w, note, figures);
         return w.ToString();
     }
 
     /// <summary>Writes the drawing to <paramref name="writer"/>.</summary>
-    public static void Write(PipelineGraph graph, TextWriter writer, string? note = null)
+    public static void Write(PipelineGraph graph, TextWriter writer, string? note = null, IReadOnlyDictionary<string, string>? figures = null)
     {
         if (note is not null)
         {
@@ -31,7 +31,7 @@ public static class MermaidWriter
         writer.WriteLine("flowchart LR");
         foreach (var node in graph.Nodes)
         {
-            var label = string.Join("<br/>", GraphLabels.Lines(node).Select(Escape));
+            var label = string.Join("<br/>", GraphLabels.Lines(node, figures).Select(Escape));
             var (open, close) = Shape(node.Kind);
             writer.WriteLine($"    {Id(node.Id)}{open}\"{label}\"{close}");
         }

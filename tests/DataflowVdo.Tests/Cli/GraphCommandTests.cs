@@ -182,4 +182,28 @@ public sealed partial class GraphCommandTests
         Assert.That(process.ExitCode, Is.Zero, stderr.Result);
         Assert.That(stdout.Result, Does.Contain("<svg"));
     }
+
+    [Test]
+    public void FiguresFromABenchRunLabelEveryBlockWithWhatItDid()
+    {
+        var json = Path.Combine(Path.GetTempPath(), $"dvdo-figures-{Guid.NewGuid():N}.json");
+        try
+        {
+            var bench = CliRunner.Run(["bench", "--workload", "mixed", "--scheme", "MessagePassing", "--blocks", "3000", "--working-set", "3000", "--seconds", "1", "--queue-depth", "4", "--json"]);
+            Assert.That(bench.Code, Is.Zero, bench.Err);
+            File.WriteAllText(json, bench.Out);
+            var r = Run("--figures", json, "--set", MessagePassing, "--format", "mermaid");
+            Assert.That(r.Code, Is.Zero, r.Err);
+            foreach (var block in new[] { "hash", "logical0", "journal", "compress" })
+                Assert.That(r.Out, Does.Match($@"{block}\S*""[^\n]*msg/write, busy \d+%, queue"), block);
+            File.WriteAllText(json, "{ not json");
+            var bad = Run("--figures", json);
+            Assert.That(bad.Code, Is.EqualTo(2));
+            Assert.That(bad.Err, Does.Contain("is not the JSON of `dvdo bench --json`"));
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
 }
