@@ -102,6 +102,15 @@ public sealed class DataVio
     /// <summary>Times the request went round the graph to free space before giving up.</summary>
     public int SpaceRetries { get; set; }
 
+    /// <summary>How this request is run again on the thread pool (structure-locking scheme); kept across reuse.</summary>
+    public IThreadPoolWorkItem? Continuation { get; set; }
+
+    /// <summary>Checkpoint generation of this request's appended journal entry, while its block-map update is pending.</summary>
+    public int AppliedGeneration { get; set; }
+
+    /// <summary>True while this request's entry is appended but not yet applied to the block map (structure locking).</summary>
+    public bool Unapplied { get; set; }
+
     /// <summary>Clears per-request state before reuse.</summary>
     public void Reset(VioOperation operation, long lbn)
     {
@@ -132,5 +141,6 @@ public sealed class DataVio
         Urgent = false;
         SpaceRetries = 0;
         WroteData = false;
+        Unapplied = false;
     }
 }

@@ -27,6 +27,9 @@ public sealed class PipelineOptions
     /// <summary>Hash zones (block names by their first byte). MessagePassing only.</summary>
     public int HashZones { get; set; } = 1;
 
+    /// <summary>StructureLocking: steps a request runs before it goes back to the thread pool's queue (fairness against batching).</summary>
+    public int StepsPerRequeue { get; set; } = 64;
+
     /// <summary>How each block of the message-passing graph runs.</summary>
     public StepsOptions Steps { get; set; } = new();
 }

@@ -11,4 +11,10 @@ public enum SchemeKind
     /// Dataflow block that owns its structures; requests are handed from block to block.
     /// </summary>
     MessagePassing,
+
+    /// <summary>
+    /// The dual of message passing: a request runs its steps itself on the thread pool, taking
+    /// each zone's lock in turn, several steps per requeue; the same zones, steps and ordering rules.
+    /// </summary>
+    StructureLocking,
 }

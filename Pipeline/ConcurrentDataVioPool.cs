@@ -25,7 +25,7 @@ internal sealed class ConcurrentDataVioPool(int capacity)
     }
 
     /// <summary>Takes a request, waiting for one when all are in use.</summary>
-    public DataVio Acquire(MessagePassingScheduler scheduler)
+    public DataVio Acquire(ZonedScheduler scheduler)
     {
         lock (_lock)
         {

@@ -6,4 +6,5 @@ namespace DataflowVdo.Pipeline;
 /// <param name="QueueDepth">Messages waiting in its queue now.</param>
 /// <param name="BusySeconds">Time spent processing messages, summed over its parallel workers.</param>
 /// <param name="Parallelism">Messages it processes at once.</param>
-public sealed record PipelineBlockFigures(string Block, long Messages, int QueueDepth, double BusySeconds, int Parallelism);
+/// <param name="Contended">StructureLocking: acquisitions of the zone's lock that had to wait (then <paramref name="Messages"/> counts acquisitions).</param>
+public sealed record PipelineBlockFigures(string Block, long Messages, int QueueDepth, double BusySeconds, int Parallelism, long Contended = 0);

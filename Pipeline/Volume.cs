@@ -16,7 +16,7 @@ public sealed partial class Volume : IDisposable
     private readonly Lock _sync = new();
     private readonly VolumeZones _z;
     private readonly InlineScheduler _scheduler;
-    private readonly MessagePassingScheduler? _mp;
+    private readonly ZonedScheduler? _mp;
     private readonly bool _ownsDevice;
     private bool _closed;
 
@@ -25,8 +25,8 @@ public sealed partial class Volume : IDisposable
         _z = zones;
         _ownsDevice = ownsDevice;
         _scheduler = new InlineScheduler(zones);
-        if (zones.Options.Pipeline.Scheme == SchemeKind.MessagePassing)
-            _mp = new MessagePassingScheduler(zones, e => Failed(e));
+        if (zones.Options.Pipeline.Scheme != SchemeKind.Inline)
+            _mp = new ZonedScheduler(zones, e => Failed(e));
         VolumeMetrics.Register(this);
     }
 
@@ -47,6 +47,9 @@ public sealed partial class Volume : IDisposable
     /// the inline scheme, which runs every step on the caller's thread).
     /// </summary>
     public long PipelineHandoffs => _mp?.Handoffs ?? 0;
+
+    /// <summary>Zone-lock acquisitions so far, and how many had to wait (structure-locking scheme; 0 otherwise).</summary>
+    public (long Acquisitions, long Contended) PipelineLocks => _mp is null ? (0, 0) : (_mp.LockAcquisitions, _mp.LockContentions);
 
     /// <summary>Per-block figures of the message-passing graph (messages, queue depth, busy time); empty for the inline scheme.</summary>
     public IReadOnlyList<PipelineBlockFigures> PipelineFigures() => _mp?.Figures() ?? [];

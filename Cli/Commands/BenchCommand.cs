@@ -68,7 +68,7 @@ internal static class BenchCommand
         if (text.Equals("all", StringComparison.OrdinalIgnoreCase))
             return [.. Enum.GetValues<SchemeKind>()];
         if (text.Equals("both", StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException("--scheme both compares MessagePassing and StructureLocking, which are not built yet; available: " + string.Join(", ", Enum.GetNames<SchemeKind>()));
+            return [SchemeKind.MessagePassing, SchemeKind.StructureLocking];
         return Enum.TryParse<SchemeKind>(text, ignoreCase: true, out var one)
             ? [one]
             : throw new ArgumentException($"--scheme '{text}' is not one of: {string.Join(", ", Enum.GetNames<SchemeKind>())}, both, all");
@@ -129,6 +129,7 @@ internal static class BenchCommand
             LogicalZones = o.Pipeline.LogicalZones,
             PhysicalZones = o.Pipeline.PhysicalZones,
             HashZones = o.Pipeline.HashZones,
+            StepsPerRequeue = o.Pipeline.StepsPerRequeue,
             Steps = o.Pipeline.Steps,
         },
         Index = new IndexOptions { MemoryMb = o.Index.MemoryMb, Chapters = o.Index.Chapters },

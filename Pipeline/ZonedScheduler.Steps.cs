@@ -4,7 +4,7 @@ using DataflowVdo.Storage;
 namespace DataflowVdo.Pipeline;
 
 /// <summary>The steps of a request, each run by the one block that owns what it touches.</summary>
-internal sealed partial class MessagePassingScheduler
+internal sealed partial class ZonedScheduler
 {
     private enum Stage
     {
@@ -81,6 +81,7 @@ internal sealed partial class MessagePassingScheduler
             case Stage.ReadBlock:
                 return ReadBlock(vio);
             case Stage.AbortLogical:
+                MarkApplied(vio);
                 ReleaseLogicalLock(vio);
                 return Stage.Done;
             case Stage.HashLock:
@@ -204,6 +205,7 @@ internal sealed partial class MessagePassingScheduler
     {
         var page = vio.Lbn / Geometry.EntriesPerPage;
         _z.BlockMap.InstallPage(page, vio.Allocation, vio.JournalPoint);
+        MarkApplied(vio);
         vio.Allocation = 0;
         vio.JournalPoint = 0;
         _pagesInProgress.Remove(page);
@@ -222,6 +224,7 @@ internal sealed partial class MessagePassingScheduler
             _z.BlockMap.Set(vio.Lbn, now, vio.JournalPoint);
             _z.LogicalBlocksUsed += (now.IsMapped ? 1 : 0) - (old.IsMapped ? 1 : 0);
         }
+        MarkApplied(vio);
         ReleaseLogicalLock(vio);
         return Stage.Done;
     }
@@ -514,6 +517,7 @@ internal sealed partial class MessagePassingScheduler
         var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.BlockMapPage, page, new BlockMapping(pbn, MappingState.Uncompressed), BlockMapping.Unmapped));
         _z.JournalZone.Defer(point, SlabJournalOperation.BlockMapPage, pbn);
         vio.JournalPoint = point;
+        CountUnapplied(vio);
         _z.JournalZone.ApplyDurable();
         return Stage.InstallPage;
     }
@@ -544,6 +548,7 @@ internal sealed partial class MessagePassingScheduler
         }
         var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.DataMapping, vio.Lbn, now, old));
         vio.JournalPoint = point;
+        CountUnapplied(vio);
         CloseEpoch(vio);
         if (now.HasPhysicalBlock)
         {
@@ -566,7 +571,7 @@ internal sealed partial class MessagePassingScheduler
     /// <summary>After each journal message: Sync writes are acknowledged once durable; commit when the queue runs dry (group commit).</summary>
     private void AfterJournalMessage()
     {
-        if (_durableParked.Count == 0 || _journal.InputCount > 0)
+        if (_durableParked.Count == 0 || JournalBusy())
             return;
         try
         {

@@ -4,7 +4,7 @@ using DataflowVdo.Storage;
 namespace DataflowVdo.Pipeline;
 
 /// <summary>Admission, acknowledgement, flush, checkpoint and quiescence of the message-passing scheme.</summary>
-internal sealed partial class MessagePassingScheduler
+internal sealed partial class ZonedScheduler
 {
     private const VioOperation TokenOperation = (VioOperation)255;
 
@@ -71,7 +71,7 @@ internal sealed partial class MessagePassingScheduler
                     {
                         done.Reads[i] = vio;
                         vio.Stage = (int)Stage.ReadBlock;
-                        Send(Zone.Logical, vio);
+                        Start(Zone.Logical, vio);
                         continue;
                     }
                     var e = Volatile.Read(ref _epoch);
@@ -82,12 +82,12 @@ internal sealed partial class MessagePassingScheduler
                     {
                         source.Slice(b * VdoConstants.BlockSize, VdoConstants.BlockSize).CopyTo(vio.Data);
                         vio.Stage = (int)Stage.Name;
-                        Send(Zone.Hash, vio);
+                        Start(Zone.Hash, vio);
                     }
                     else
                     {
                         vio.Stage = (int)Stage.Lookup;
-                        Send(Zone.Logical, vio);
+                        Start(Zone.Logical, vio);
                     }
                 }
             }
@@ -115,6 +115,15 @@ internal sealed partial class MessagePassingScheduler
                     : new IOException($"request failed: {error.Message}", error);
             }
         }
+    }
+
+    /// <summary>Message passing posts a new request to its first block; structure locking runs it on the caller's thread (it carries itself).</summary>
+    private void Start(Zone first, DataVio vio)
+    {
+        if (_locking)
+            RunLocking(vio);
+        else
+            Send(first, vio);
     }
 
     private void Acknowledge(DataVio vio)
@@ -282,6 +291,11 @@ internal sealed partial class MessagePassingScheduler
 
     private void Barrier()
     {
+        if (_locking)
+        {
+            LockBarrier();
+            return;
+        }
         _barrier.Reset(_blocks.Length);
         var token = _tokens[(int)TokenKind.Barrier];
         token.Operation = TokenOperation;
@@ -299,7 +313,20 @@ internal sealed partial class MessagePassingScheduler
         var token = _tokens[(int)kind];
         token.Operation = TokenOperation;
         token.Stage = (int)kind;
-        var target = kind switch
+        var target = TargetOf(kind);
+        if (_locking)
+        {
+            Interlocked.Increment(ref _tokensInFlight);
+            Interlocked.Increment(ref _handoffs);
+            ThreadPool.UnsafeQueueUserWorkItem(_tokenWork[(int)kind], preferLocal: false);
+            return;
+        }
+        Send(target, token);
+    }
+
+    private Zone TargetOf(TokenKind kind)
+    {
+        return kind switch
         {
             TokenKind.FlushPacker or TokenKind.PushUrgent or TokenKind.Pressure => _compression ? Zone.Packer : Zone.Journal,
             TokenKind.Commit or TokenKind.CheckpointPartDone => Zone.Journal,
@@ -307,7 +334,6 @@ internal sealed partial class MessagePassingScheduler
             TokenKind.CheckpointLogical => Zone.Logical,
             _ => throw new InvalidOperationException($"token {kind} has no fixed target"),
         };
-        Send(target, token);
     }
 
     private void RunToken(DataVio token, Zone zone)
@@ -422,7 +448,10 @@ internal sealed partial class MessagePassingScheduler
             Send(Zone.Logical, v);
         }
         _durableParked.Clear();
-        PostToken(TokenKind.CheckpointLogical);
+        if (_locking)
+            ArmLogicalCheckpoint(); // no FIFO queue orders it: it runs once every earlier entry is applied
+        else
+            PostToken(TokenKind.CheckpointLogical);
         PostToken(TokenKind.CheckpointPhysical);
     }
 
@@ -475,7 +504,7 @@ internal sealed partial class MessagePassingScheduler
     /// The physical zone's inbox: durable reference changes in journal order (from the journal,
     /// under its lock) and group seals. One drain token at a time is in the physical block's queue.
     /// </summary>
-    private sealed class PhysicalInbox(MessagePassingScheduler owner) : IReferenceChangeSink
+    private sealed class PhysicalInbox(ZonedScheduler owner) : IReferenceChangeSink
     {
         private readonly Lock _lock = new();
         private List<InboxItem> _incoming = new(1024);
@@ -499,6 +528,13 @@ internal sealed partial class MessagePassingScheduler
         {
             if (Interlocked.Exchange(ref _posted, 1) == 0)
                 owner.PostToken(TokenKind.DrainInbox);
+        }
+
+        /// <summary>Applies what was received, if anything was (structure locking: before each physical stage).</summary>
+        public void DrainIfPending()
+        {
+            if (Volatile.Read(ref _posted) != 0)
+                Drain();
         }
 
         /// <summary>Applies everything received so far (physical zone, or a quiet volume).</summary>

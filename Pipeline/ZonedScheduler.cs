@@ -14,7 +14,7 @@ namespace DataflowVdo.Pipeline;
 /// request to the block of the next one (a counted handoff). Callers block until acknowledged;
 /// many callers may be in flight at once, bounded by the request pool (I8).
 /// </summary>
-internal sealed partial class MessagePassingScheduler : IDisposable
+internal sealed partial class ZonedScheduler : IDisposable
 {
     private readonly VolumeZones _z;
     private readonly ConcurrentDataVioPool _pool;
@@ -37,7 +37,7 @@ internal sealed partial class MessagePassingScheduler : IDisposable
     private long _handoffs;
     private long _skipped;
 
-    public MessagePassingScheduler(VolumeZones zones, Action<Exception> onFailure)
+    public ZonedScheduler(VolumeZones zones, Action<Exception> onFailure)
     {
         _z = zones;
         _onFailure = onFailure;
@@ -46,6 +46,8 @@ internal sealed partial class MessagePassingScheduler : IDisposable
         _compression = p.Compression;
         _sync = zones.Options.Volume.WritePolicy == WritePolicy.Sync;
         _pool = new ConcurrentDataVioPool(p.RequestPoolSize);
+        _locking = p.Scheme == SchemeKind.StructureLocking;
+        _stepsPerRequeue = p.StepsPerRequeue;
         _hash = Block(p.Steps.Hash, Zone.Hash);
         _logical = Block(p.Steps.Logical, Zone.Logical);
         _hashZone = Block(p.Steps.HashZone, Zone.HashZone);
@@ -60,6 +62,8 @@ internal sealed partial class MessagePassingScheduler : IDisposable
         zones.JournalZone.Sink = _physicalInbox;
         for (var i = 0; i < _tokens.Length; i++)
             _tokens[i] = new DataVio();
+        for (var i = 0; i < _tokenWork.Length; i++)
+            _tokenWork[i] = new TokenWork(this, (TokenKind)i);
     }
 
     /// <summary>Real handoffs (posts to another block) so far.</summary>
@@ -113,6 +117,8 @@ internal sealed partial class MessagePassingScheduler : IDisposable
     /// <summary>Per-block figures so far, named as <c>PipelineGraph</c> names its nodes.</summary>
     public IReadOnlyList<PipelineBlockFigures> Figures()
     {
+        if (_locking)
+            return LockFigures();
         var names = new[] { "hash", "logical0", "hashzone0", "physical0", "verify", "compress", "packer", "datawrite", "journal" };
         var list = new List<PipelineBlockFigures>(ZoneCount);
         for (var i = 0; i < ZoneCount; i++)
@@ -145,25 +151,9 @@ internal sealed partial class MessagePassingScheduler : IDisposable
     {
         while (true)
         {
-            Stage next;
-            try
-            {
-                if (_failure is { } failure && vio.Operation != VioOperation.Read && vio.Error is null)
-                    throw new ReadOnlyVolumeException($"the volume failed while this request was in flight ({failure.Message})");
-                next = Step(vio, (Stage)vio.Stage);
-            }
-            catch (Exception e)
-            {
-                next = Fail(vio, e);
-            }
-            if (next == Stage.Parked)
-                break; // someone else holds it now (a lock's waiter list, the packer, the journal)
-            vio.Stage = (int)next;
-            if (next == Stage.Done)
-            {
-                Complete(vio);
+            var next = Advance(vio);
+            if (next is Stage.Parked or Stage.Done)
                 break;
-            }
             var target = ZoneOf(next);
             if (target == zone && BlockOf(target).InputCount == 0)
             {
@@ -175,10 +165,35 @@ internal sealed partial class MessagePassingScheduler : IDisposable
         }
     }
 
+    /// <summary>Runs the request's current stage; returns the next (Parked: someone else holds it now; Done: completed).</summary>
+    private Stage Advance(DataVio vio)
+    {
+        Stage next;
+        try
+        {
+            if (_failure is { } failure && vio.Operation != VioOperation.Read && vio.Error is null)
+                throw new ReadOnlyVolumeException($"the volume failed while this request was in flight ({failure.Message})");
+            next = Step(vio, (Stage)vio.Stage);
+        }
+        catch (Exception e)
+        {
+            next = Fail(vio, e);
+        }
+        if (next == Stage.Parked)
+            return next; // a lock's waiter list, the packer or the journal holds it
+        vio.Stage = (int)next;
+        if (next == Stage.Done)
+            Complete(vio);
+        return next;
+    }
+
     private void Send(Zone target, DataVio vio)
     {
         Interlocked.Increment(ref _handoffs);
-        Post(BlockOf(target), vio);
+        if (_locking)
+            Requeue(vio);
+        else
+            Post(BlockOf(target), vio);
     }
 
     private static void Post(ActionBlock<DataVio> block, DataVio vio)

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using DataflowVdo.Blocks;
+
+namespace DataflowVdo.Pipeline;
+
+/// <summary>
+/// The structure-locking scheme, the dual of message passing: the same zones and stages, but a
+/// request runs its stages itself on the thread pool, taking each zone's
+/// <see cref="System.Threading.Lock"/> for a stage of that zone (worker stages take none), and
+/// goes on to the next stage on the same thread; it goes back to the thread pool's queue only
+/// when it must wait (a lock's waiter list, the packer, the journal) or after
+/// <c>Pipeline:StepsPerRequeue</c> stages. One zone lock at a time, so no lock order can
+/// deadlock; the journal's, the inbox's and the metadata writer's own locks are leaves.
+/// The orders message passing gets from FIFO queues are kept explicitly: durable reference
+/// changes still reach the physical zone through the journal's ordered inbox (I3), and a
+/// checkpoint's block-map part waits until every entry before its point has been applied.
+/// </summary>
+internal sealed partial class ZonedScheduler
+{
+    private readonly bool _locking;
+    private readonly int _stepsPerRequeue;
+    private readonly Lock[] _zoneLocks = [.. Enumerable.Range(0, ZoneCount).Select(_ => new Lock())];
+    private readonly long[] _contended = new long[ZoneCount];
+    private readonly TokenWork[] _tokenWork = new TokenWork[Enum.GetValues<TokenKind>().Length];
+    private long _tokensInFlight;
+    private int _journalWaiting;
+    private int _packerWaiting;
+
+    // Checkpoint sequencing: entries appended but not yet applied to the block map, per generation.
+    private readonly long[] _unapplied = new long[2];
+    private int _appendGeneration;
+    private int _armedGeneration;
+    private int _armed;
+
+    private static bool IsPool(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite;
+
+    private void Requeue(DataVio vio)
+    {
+        var work = vio.Continuation ??= new RequestWork(this, vio);
+        ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
+    }
+
+    /// <summary>Runs a request's stages on this thread, each zone stage under that zone's lock.</summary>
+    private void RunLocking(DataVio vio)
+    {
+        for (var steps = 0; ; steps++)
+        {
+            if (steps == _stepsPerRequeue)
+            {
+                Send(ZoneOf((Stage)vio.Stage), vio); // fairness: back to the end of the queue
+                return;
+            }
+            var zone = ZoneOf((Stage)vio.Stage);
+            Stage next;
+            if (IsPool(zone))
+            {
+                var start = Stopwatch.GetTimestamp();
+                next = Advance(vio);
+                Interlocked.Increment(ref _messages[(int)zone]);
+                Interlocked.Add(ref _busyTicks[(int)zone], Stopwatch.GetTimestamp() - start);
+            }
+            else
+            {
+                next = AdvanceLocked(vio, zone);
+            }
+            if (next is Stage.Parked or Stage.Done)
+                return;
+        }
+    }
+
+    private Stage AdvanceLocked(DataVio vio, Zone zone)
+    {
+        var i = (int)zone;
+        var gate = _zoneLocks[i];
+        if (zone == Zone.Journal)
+            Interlocked.Increment(ref _journalWaiting);
+        else if (zone == Zone.Packer)
+            Interlocked.Increment(ref _packerWaiting);
+        if (!gate.TryEnter())
+        {
+            Interlocked.Increment(ref _contended[i]);
+            gate.Enter();
+        }
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            if (zone == Zone.Journal)
+                Interlocked.Decrement(ref _journalWaiting);
+            else if (zone == Zone.Packer)
+                Interlocked.Decrement(ref _packerWaiting);
+            if (zone == Zone.Physical)
+                _physicalInbox.DrainIfPending(); // no queue puts the journal's changes ahead of this request: apply them first
+            var next = Advance(vio);
+            AfterZoneStep(zone);
+            return next;
+        }
+        finally
+        {
+            _messages[i]++;
+            _busyTicks[i] += Stopwatch.GetTimestamp() - start;
+            gate.Exit();
+        }
+    }
+
+    /// <summary>What message passing does after a message of the journal or packer block (group commit, checkpoints, Sync packing).</summary>
+    private void AfterZoneStep(Zone zone)
+    {
+        if (zone == Zone.Journal)
+        {
+            if (_sync)
+                AfterJournalMessage();
+            StartCheckpointIfNeeded(force: false);
+        }
+        else if (zone == Zone.Packer && _sync && Volatile.Read(ref _packerWaiting) == 0)
+        {
+            CloseBinsWhenIdle();
+        }
+    }
+
+    /// <summary>True while more requests are about to run journal stages (Sync: commit when none is).</summary>
+    private bool JournalBusy() => _locking ? Volatile.Read(ref _journalWaiting) > 0 : _journal.InputCount > 0;
+
+    private void RunTokenLocked(TokenKind kind)
+    {
+        var zone = TargetOf(kind);
+        try
+        {
+            var token = _tokens[(int)kind];
+            token.Operation = TokenOperation;
+            token.Stage = (int)kind;
+            var gate = _zoneLocks[(int)zone];
+            if (zone == Zone.Journal)
+                Interlocked.Increment(ref _journalWaiting);
+            gate.Enter();
+            try
+            {
+                if (zone == Zone.Journal)
+                    Interlocked.Decrement(ref _journalWaiting);
+                RunToken(token, zone);
+                AfterZoneStep(zone);
+            }
+            finally
+            {
+                gate.Exit();
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _tokensInFlight);
+        }
+    }
+
+    /// <summary>Every token has run and no stage holds a zone lock (quiescing; no request is in flight).</summary>
+    private void LockBarrier()
+    {
+        var spin = new SpinWait();
+        while (Interlocked.Read(ref _tokensInFlight) > 0)
+            spin.SpinOnce();
+        foreach (var gate in _zoneLocks)
+        {
+            gate.Enter();
+            gate.Exit();
+        }
+        lock (_zoneLocks[(int)Zone.Physical])
+            _physicalInbox.Drain();
+    }
+
+    /// <summary>An entry was appended (journal lock held): the checkpoint's block-map part waits for it to be applied.</summary>
+    private void CountUnapplied(DataVio vio)
+    {
+        if (!_locking)
+            return; // message passing: the logical zone's FIFO queue orders it
+        vio.AppliedGeneration = _appendGeneration;
+        vio.Unapplied = true;
+        Interlocked.Increment(ref _unapplied[vio.AppliedGeneration]);
+    }
+
+    /// <summary>The request's entry is in the block map (logical lock held): maybe the checkpoint can write it now.</summary>
+    private void MarkApplied(DataVio vio)
+    {
+        if (!vio.Unapplied)
+            return;
+        vio.Unapplied = false;
+        var g = vio.AppliedGeneration;
+        if (Interlocked.Decrement(ref _unapplied[g]) == 0 && Volatile.Read(ref _armedGeneration) == g && Interlocked.Exchange(ref _armed, 0) == 1)
+            PostToken(TokenKind.CheckpointLogical);
+    }
+
+    /// <summary>A checkpoint began (journal lock held): entries from now on count in the other generation.</summary>
+    private void ArmLogicalCheckpoint()
+    {
+        var old = _appendGeneration;
+        _appendGeneration = old ^ 1;
+        Volatile.Write(ref _armedGeneration, old);
+        Volatile.Write(ref _armed, 1);
+        if (Interlocked.Read(ref _unapplied[old]) == 0 && Interlocked.Exchange(ref _armed, 0) == 1)
+            PostToken(TokenKind.CheckpointLogical);
+    }
+
+    private IReadOnlyList<PipelineBlockFigures> LockFigures()
+    {
+        var names = new[] { "hash", "logical0", "hashzone0", "physical0", "verify", "compress", "packer", "datawrite", "journal" };
+        var list = new List<PipelineBlockFigures>(ZoneCount);
+        for (var i = 0; i < ZoneCount; i++)
+        {
+            var pool = IsPool((Zone)i);
+            list.Add(new PipelineBlockFigures(names[i], Volatile.Read(ref _messages[i]), 0,
+                Volatile.Read(ref _busyTicks[i]) / (double)Stopwatch.Frequency, pool ? Environment.ProcessorCount : 1, Interlocked.Read(ref _contended[i])));
+        }
+        return list;
+    }
+
+    /// <summary>Zone-lock acquisitions so far (structure locking; 0 for message passing).</summary>
+    public long LockAcquisitions => _locking ? Enumerable.Range(0, ZoneCount).Where(i => !IsPool((Zone)i)).Sum(i => Volatile.Read(ref _messages[i])) : 0;
+
+    /// <summary>Zone-lock acquisitions that had to wait (structure locking).</summary>
+    public long LockContentions => _locking ? _contended.Sum() : 0;
+
+    private sealed class RequestWork(ZonedScheduler owner, DataVio vio) : IThreadPoolWorkItem
+    {
+        public void Execute() => owner.RunLocking(vio);
+    }
+
+    private sealed class TokenWork(ZonedScheduler owner, TokenKind kind) : IThreadPoolWorkItem
+    {
+        public void Execute() => owner.RunTokenLocked(kind);
+    }
+}
