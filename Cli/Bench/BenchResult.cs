@@ -16,6 +16,8 @@ internal sealed record BenchResult
     [JsonPropertyName("cpuSecPerGB")] public double CpuSecondsPerGigabyte { get; init; }
     [JsonPropertyName("handoffsPerWrite")] public double HandoffsPerWrite { get; init; }
     [JsonPropertyName("allocBytesPerWrite")] public double AllocatedBytesPerWrite { get; init; }
+    [JsonPropertyName("locksPerWrite")] public double LockAcquisitionsPerWrite { get; init; }
+    [JsonPropertyName("contendedPercent")] public double ContendedPercent { get; init; }
     [JsonPropertyName("efficiency")] public double Efficiency { get; init; }
     [JsonPropertyName("savingPercent")] public int SavingPercent { get; init; }
     [JsonPropertyName("blocks")] public IReadOnlyList<BenchBlock> Blocks { get; init; } = [];

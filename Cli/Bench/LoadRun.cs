@@ -31,6 +31,7 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
         var handoffs0 = volume.PipelineHandoffs;
+        var locks0 = volume.PipelineLocks;
         var figures0 = volume.PipelineFigures();
         var depthSums = new double[figures0.Count];
         var samples = 0;
@@ -81,6 +82,9 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
         var handoffs = volume.PipelineHandoffs - handoffs0;
+        var locks = volume.PipelineLocks;
+        var acquisitions = locks.Acquisitions - locks0.Acquisitions;
+        var contended = locks.Contended - locks0.Contended;
         sampling.Cancel();
         sampler?.Join();
         var figures1 = volume.PipelineFigures();
@@ -105,6 +109,8 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
             CpuSecondsPerGigabyte = bytes > 0 ? cpu / (bytes / 1e9) : 0,
             HandoffsPerWrite = ops > 0 ? handoffs / (double)ops : 0, // 0 for the inline scheme: every step runs on the caller
             AllocatedBytesPerWrite = ops > 0 ? allocated / (double)ops : 0,
+            LockAcquisitionsPerWrite = ops > 0 ? acquisitions / (double)ops : 0,
+            ContendedPercent = acquisitions > 0 ? 100.0 * contended / acquisitions : 0,
             Efficiency = ceiling > 0 ? mbps / ceiling : 0,
             SavingPercent = volume.GetStatistics().SavingPercent,
             Blocks = [.. figures1.Select((f, b) => new BenchBlock

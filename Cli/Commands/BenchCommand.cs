@@ -142,18 +142,21 @@ internal static class BenchCommand
         var ci = CultureInfo.InvariantCulture;
         Console.WriteLine($"workload={report.Workload} device={report.Device} cores={report.Cores} queue-depth={report.QueueDepth} seed={report.Seed} corpus={report.Corpus}");
         Console.WriteLine(string.Create(ci, $"compute ceiling (XxHash128 + LZ4 of the same blocks, all cores): {report.ComputeCeilingMegabytesPerSecond:0} MB/s"));
-        var table = new Table().AddColumns("scheme", "MB/s", "IOPS", "p50 µs", "p99 µs", "p99.9 µs", "CPU s/GB", "handoffs/write", "alloc B/write", "of ceiling", "saving");
+        var table = new Table().AddColumns("scheme", "MB/s", "IOPS", "p50 µs", "p99 µs", "p99.9 µs", "CPU s/GB", "handoffs/write", "locks/write", "contended", "alloc B/write", "of ceiling", "saving");
         foreach (var r in report.Results)
         {
             table.AddRow(r.Scheme, r.MegabytesPerSecond.ToString("0", ci), r.Iops.ToString("0", ci), r.P50Microseconds.ToString("0.0", ci),
                 r.P99Microseconds.ToString("0.0", ci), r.P999Microseconds.ToString("0.0", ci), r.CpuSecondsPerGigabyte.ToString("0.00", ci),
-                r.HandoffsPerWrite.ToString("0.0", ci), r.AllocatedBytesPerWrite.ToString("0", ci), r.Efficiency.ToString("P0", ci), $"{r.SavingPercent}%");
+                r.HandoffsPerWrite.ToString("0.0", ci), r.LockAcquisitionsPerWrite.ToString("0.0", ci), r.ContendedPercent.ToString("0.0", ci) + "%", r.AllocatedBytesPerWrite.ToString("0", ci), r.Efficiency.ToString("P0", ci), $"{r.SavingPercent}%");
         }
         AnsiConsole.Write(table);
         foreach (var r in report.Results.Where(r => r.Blocks.Count > 0))
         {
-            Console.WriteLine($"blocks of {r.Scheme} (busy % of their parallelism; queue = mean depth):");
-            var blocks = new Table().AddColumns("block", "parallelism", "messages/write", "busy %", "queue");
+            var locking = r.Scheme == nameof(SchemeKind.StructureLocking);
+            Console.WriteLine(locking
+                ? $"zones of {r.Scheme} (lock acquisitions or worker steps per write; busy = time held, % of parallelism):"
+                : $"blocks of {r.Scheme} (busy % of their parallelism; queue = mean depth):");
+            var blocks = new Table().AddColumns("block", "parallelism", locking ? "steps/write" : "messages/write", "busy %", "queue");
             foreach (var b in r.Blocks)
             {
                 blocks.AddRow(b.Block, b.Parallelism.ToString(ci), b.MessagesPerWrite.ToString("0.00", ci),

@@ -124,6 +124,25 @@ public sealed class CliTests
     }
 
     [Test]
+    public void BenchBothRunsTheTwoConcurrentSchemesSideBySideWithTheirHandoffAndLockFigures()
+    {
+        var r = Run("bench", "--workload", "mixed", "--scheme", "both", "--blocks", "3000", "--working-set", "3000", "--seconds", "1", "--queue-depth", "4", "--json");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        using var json = JsonDocument.Parse(r.Out);
+        var results = json.RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.That(results.Select(x => x.GetProperty("scheme").GetString()), Is.EqualTo(new[] { "MessagePassing", "StructureLocking" }));
+        Assert.Multiple(() =>
+        {
+            // Message passing hands every write between blocks; the dual takes zone locks instead.
+            Assert.That(results[0].GetProperty("handoffsPerWrite").GetDouble(), Is.GreaterThan(3));
+            Assert.That(results[0].GetProperty("locksPerWrite").GetDouble(), Is.Zero);
+            Assert.That(results[1].GetProperty("locksPerWrite").GetDouble(), Is.GreaterThan(3));
+            Assert.That(results[1].GetProperty("handoffsPerWrite").GetDouble(), Is.LessThan(results[0].GetProperty("handoffsPerWrite").GetDouble()));
+            Assert.That(results.Select(x => x.GetProperty("iops").GetDouble()), Is.All.GreaterThan(0));
+        });
+    }
+
+    [Test]
     public void BenchRejectsAnUnknownSchemeNamingTheChoices()
     {
         var r = Run("bench", "--scheme", "Telepathy");
