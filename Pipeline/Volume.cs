@@ -416,6 +416,7 @@ public sealed partial class Volume : IDisposable
             Verify = new VerifyStep(device),
             Counters = counters,
             MetadataWriter = writer,
+            Hooks = hooks,
         };
     }
 }

@@ -10,4 +10,11 @@ public sealed class VolumeHooks
 
     /// <summary>Block-map cache size in pages instead of <c>Volume:BlockMapCacheMb</c>; tests make it tiny to force evictions.</summary>
     public int? BlockMapCachePages { get; init; }
+
+    /// <summary>
+    /// Called with the LBN on the request's own thread just after its journal entry is appended,
+    /// holding no zone lock (StructureLocking only): tests delay requests there to widen the
+    /// window between append and block-map update that checkpoints must respect.
+    /// </summary>
+    public Action<long>? AfterJournalAppend { get; init; }
 }

@@ -26,6 +26,7 @@ internal sealed class VolumeZones
     public required VerifyStep Verify { get; init; }
     public required PersistentCounters Counters { get; init; }
     public required MetadataWriter MetadataWriter { get; init; }
+    public VolumeHooks Hooks { get; init; } = new();
 
     /// <summary>Sequence of the last superblock written.</summary>
     public ulong SuperBlockSequence { get; set; }

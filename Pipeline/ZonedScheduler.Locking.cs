@@ -62,6 +62,8 @@ internal sealed partial class ZonedScheduler
             else
             {
                 next = AdvanceLocked(vio, zone);
+                if (zone == Zone.Journal && next == Stage.Update && vio.Unapplied)
+                    _z.Hooks.AfterJournalAppend?.Invoke(vio.Lbn);
             }
             if (next is Stage.Parked or Stage.Done)
                 return;
