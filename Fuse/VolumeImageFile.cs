@@ -6,10 +6,11 @@ namespace DataflowVdo.Fuse;
 /// <summary>
 /// An image of a pool as a FUSE file: byte offsets map to the LBNs of the image's extent. Reads
 /// and writes take any offset and length; a partial 4 KiB block is read, patched and written back
-/// (read-modify-write). Writes hold a per-image lock across the whole request so that two writers
-/// patching the same block cannot lose each other's bytes, and so that a full-block write is never
-/// undone by an older read-modify-write; the volume serializes its calls anyway, so the lock costs
-/// no parallelism. Backup images are read-only (EROFS).
+/// (read-modify-write). A request with a partial block holds the image's gate exclusively so
+/// that two writers patching the same block cannot lose each other's bytes, and so that a
+/// full-block write is never undone by an older read-modify-write; requests of whole blocks only
+/// share the gate, so they run in parallel where the scheme does (the volume's logical locks
+/// order writes to the same block). Backup images are read-only (EROFS).
 /// </summary>
 public sealed class VolumeImageFile : IImageFile
 {
@@ -17,7 +18,7 @@ public sealed class VolumeImageFile : IImageFile
     private const int Erofs = 30;
 
     private readonly Volume _volume;
-    private readonly Lock _write = new();
+    private readonly ReaderWriterLockSlim _gate = new(LockRecursionPolicy.NoRecursion);
 
     /// <summary>The file for <paramref name="entry"/> of <paramref name="volume"/>.</summary>
     public VolumeImageFile(Volume volume, ImageEntry entry)
@@ -73,7 +74,11 @@ public sealed class VolumeImageFile : IImageFile
     {
         CheckWrite(offset, source.Length);
         Span<byte> scratch = stackalloc byte[BlockSize];
-        lock (_write)
+        var aligned = offset % BlockSize == 0 && source.Length % BlockSize == 0;
+        if (aligned)
+            _gate.EnterReadLock();
+        else
+            _gate.EnterWriteLock();
         {
             try
             {
@@ -104,6 +109,13 @@ public sealed class VolumeImageFile : IImageFile
             {
                 throw translated;
             }
+            finally
+            {
+                if (aligned)
+                    _gate.ExitReadLock();
+                else
+                    _gate.ExitWriteLock();
+            }
         }
     }
 
@@ -124,7 +136,7 @@ public sealed class VolumeImageFile : IImageFile
         if (length <= 0)
             return;
         Span<byte> scratch = stackalloc byte[BlockSize];
-        lock (_write)
+        _gate.EnterWriteLock();
         {
             try
             {
@@ -148,6 +160,10 @@ public sealed class VolumeImageFile : IImageFile
             catch (Exception e) when (Translate(e) is { } translated)
             {
                 throw translated;
+            }
+            finally
+            {
+                _gate.ExitWriteLock();
             }
         }
     }

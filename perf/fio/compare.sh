@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The issue-5 comparison in one run: the same fio jobs on (1) an image file of a mounted pool,
 # (2) ext4 on that image through a loop device, and (3) a plain file on the same disk.
-# Usage (root): perf/fio/compare.sh [WORKDIR] [SECONDS]      Needs fio, fuse3, e2fsprogs.
+# Usage (root): perf/fio/compare.sh [WORKDIR] [SECONDS] [SCHEME]   Needs fio, fuse3, e2fsprogs.
 set -euo pipefail
 work=${1:-/tmp/dvdo-fio}
+scheme=${3:-Inline} # the mount's Pipeline:Scheme
 secs=${2:-10}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dvdo=(dotnet "$repo/Cli/bin/Release/net10.0/dvdo.dll")
@@ -24,7 +25,7 @@ dotnet build "$repo/Cli" -c Release -v quiet -nologo >/dev/null
 mkdir -p "$work" "$mnt" "$ext"
 rm -f "$pool"
 "${dvdo[@]}" format "$pool" --physical-size 12G --logical-size 64G --image vol=6G >/dev/null
-"${dvdo[@]}" mount "$pool" "$mnt" 2>"$work/mount.log" &
+"${dvdo[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" 2>"$work/mount.log" &
 mountpid=$!
 for _ in $(seq 100); do [ -e "$mnt/vol" ] && break; sleep 0.1; done
 [ -e "$mnt/vol" ] || { echo "mount did not come up: $(cat "$work/mount.log")" >&2; exit 1; }
