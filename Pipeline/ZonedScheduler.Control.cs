@@ -235,9 +235,13 @@ internal sealed partial class ZonedScheduler
         _onFailure(e);
     }
 
+    /// <summary>
+    /// Waits for a journal commit that started after this call: a commit token that was already
+    /// queued (or running) does not count, because entries appended after it began are not in it.
+    /// </summary>
     private void CommitJournal()
     {
-        var target = Interlocked.Read(ref _commits) + 1;
+        var target = Interlocked.Increment(ref _commitRequests);
         while (true)
         {
             _committed.Reset();
@@ -247,6 +251,8 @@ internal sealed partial class ZonedScheduler
             _committed.Wait(TimeSpan.FromMilliseconds(50));
         }
     }
+
+    private long _commitRequests;
 
     /// <summary>
     /// Runs <paramref name="action"/> with the pipeline empty and every zone idle: no admission, no
@@ -354,13 +360,17 @@ internal sealed partial class ZonedScheduler
                         WriteClosedBins();
                     break;
                 case TokenKind.Commit:
+                    // Only requests made before this commit began are answered by it.
+                    var answered = Interlocked.Read(ref _commitRequests);
                     try
                     {
                         _z.JournalZone.Commit();
                     }
                     finally
                     {
-                        Interlocked.Increment(ref _commits); // a failed commit still answers (the failure is recorded)
+                        // A failed commit still answers (the failure is recorded and the flush reports it).
+                        if (answered > Interlocked.Read(ref _commits))
+                            Interlocked.Exchange(ref _commits, answered);
                         _committed.Set();
                     }
                     break;
