@@ -10,7 +10,7 @@ internal static class OptionRules
         new("Pipeline:PackerBins", o => o.Pipeline.PackerBins, 1, 4096, "open packer bins"),
         new("Pipeline:LogicalZones", o => o.Pipeline.LogicalZones, 1, 1, "logical zones (only 1 so far: the block map is one structure)"),
         new("Pipeline:PhysicalZones", o => o.Pipeline.PhysicalZones, 1, 1, "physical zones (only 1 so far: the slab depot is one structure)"),
-        new("Pipeline:HashZones", o => o.Pipeline.HashZones, 1, 1, "hash zones (only 1 so far: the dedupe index is one structure)"),
+        new("Pipeline:HashZones", o => o.Pipeline.HashZones, 1, 16, "hash zones (block names by their first byte; MessagePassing and StructureLocking)"),
         new("Pipeline:StepsPerRequeue", o => o.Pipeline.StepsPerRequeue, 1, 1024, "steps a request runs before requeueing (StructureLocking)"),
         new("Index:MemoryMb", o => o.Index.MemoryMb, 1, 1 << 20, "MiB for dedupe-index records"),
         new("Index:Chapters", o => o.Index.Chapters, 2, 4096, "temporal chapters"),

@@ -57,7 +57,7 @@ internal sealed partial class InlineScheduler
                 return;
             }
             LookUp(vio);
-            if (_dedupe && _z.HashZone.TryJoin(vio))
+            if (_dedupe && _z.HashZoneOf(vio.Name).TryJoin(vio))
             {
                 // Identical data is already in flight: share its result when it lands (hash lock).
                 owned = false;
@@ -70,7 +70,7 @@ internal sealed partial class InlineScheduler
                 vio.Allocation = pbn;
             if (_dedupe)
             {
-                _z.HashZone.Query(vio);
+                _z.HashZoneOf(vio.Name).Query(vio);
                 if (vio.HasCandidate && TryShare(vio))
                 {
                     ReleaseAllocation(vio);
@@ -98,7 +98,7 @@ internal sealed partial class InlineScheduler
             vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
             vio.Allocation = 0; // the mapping owns it now
             if (_dedupe)
-                _z.HashZone.Update(vio);
+                _z.HashZoneOf(vio.Name).Update(vio);
             owned = false;
             Finish(vio);
         }
@@ -252,14 +252,14 @@ internal sealed partial class InlineScheduler
     private bool Stale(DataVio vio)
     {
         _z.Counters.DedupeAdviceStale++;
-        _z.HashZone.Forget(vio);
+        _z.HashZoneOf(vio.Name).Forget(vio);
         return false;
     }
 
     private void Pack(DataVio vio)
     {
         if (_dedupe)
-            _z.HashZone.Lock(vio);
+            _z.HashZoneOf(vio.Name).Lock(vio);
         _pending[vio.Lbn] = vio;
         _z.Packer.Add(vio, _closed);
         WriteClosedBins();
@@ -309,8 +309,8 @@ internal sealed partial class InlineScheduler
             _z.Counters.CompressedFragmentBytes += f.FragmentSize;
             if (_dedupe)
             {
-                _z.HashZone.Update(f);
-                _z.HashZone.Unlock(f);
+                _z.HashZoneOf(f.Name).Update(f);
+                _z.HashZoneOf(f.Name).Unlock(f);
             }
             foreach (var w in f.Waiters)
             {

@@ -28,7 +28,7 @@ public sealed partial class Volume
         blockMap.WriteDirty();
         WriteEmptyCatalog(writer, geometry, block);
         writer.Commit();
-        zones.Index.Save(device, geometry);
+        zones.SaveIndex();
         device.Flush();
         zones.WriteSuperBlock(clean: false, indexSaved: false);
         geometry.Encode(block);
@@ -73,7 +73,7 @@ public sealed partial class Volume
         }
         volume._catalog = catalog;
         if (super.IndexSaved)
-            volume._z.Index.Load(device, geometry);
+            volume._z.LoadIndex();
         // From now on a crash must be detected: mark the pool dirty (index save stays usable as hints).
         volume._z.WriteSuperBlock(clean: false, indexSaved: super.IndexSaved);
         return volume;

@@ -257,8 +257,8 @@ public sealed partial class Volume : IDisposable
                 BlockMapPages = depot.BlockMapPages,
                 SlabCount = _z.Geometry.SlabCount,
                 SlabBlocks = _z.Geometry.SlabBlocks,
-                IndexEntries = _z.Index.Count,
-                IndexCapacity = _z.Index.Capacity,
+                IndexEntries = _z.IndexEntries,
+                IndexCapacity = _z.IndexCapacity,
                 PackerFragmentsWaiting = _z.Packer.Waiting,
                 JournalBlocksInUse = _z.Journal.BlocksInUse,
                 JournalBlocks = _z.Geometry.JournalBlocks,
@@ -396,7 +396,8 @@ public sealed partial class Volume : IDisposable
         SlabDepot depot, BlockMap blockMap, RecoveryJournal journal, PersistentCounters counters, MetadataWriter writer)
     {
         var capacity = (int)Math.Min(int.MaxValue / 2, (long)options.Index.MemoryMb * 1024 * 1024 / DedupeIndex.BytesPerRecord);
-        var index = new DedupeIndex(capacity, options.Index.Chapters);
+        var zoneCount = options.Pipeline.Scheme == SchemeKind.Inline ? 1 : options.Pipeline.HashZones;
+        var hashZones = Enumerable.Range(0, zoneCount).Select(_ => new HashZone(new DedupeIndex(capacity / zoneCount, options.Index.Chapters))).ToArray();
         var journalZone = new JournalZone(journal, depot);
         blockMap.EnsureDurable = journalZone.EnsureDurable;
         return new VolumeZones
@@ -408,8 +409,7 @@ public sealed partial class Volume : IDisposable
             BlockMap = blockMap,
             Journal = journal,
             JournalZone = journalZone,
-            Index = index,
-            HashZone = new HashZone(index),
+            HashZones = hashZones,
             Packer = new Packer(options.Pipeline.PackerBins),
             Hash = new HashStep(hooks.Namer),
             Compress = new CompressStep(),

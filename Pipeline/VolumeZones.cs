@@ -18,8 +18,26 @@ internal sealed class VolumeZones
     public required BlockMap BlockMap { get; init; }
     public required RecoveryJournal Journal { get; init; }
     public required JournalZone JournalZone { get; init; }
-    public required DedupeIndex Index { get; init; }
-    public required HashZone HashZone { get; init; }
+    /// <summary>One hash zone per <c>Pipeline:HashZones</c>, each with its slice of the dedupe index.</summary>
+    public required HashZone[] HashZones { get; init; }
+
+    /// <summary>The hash zone that owns <paramref name="name"/>: its first byte, scaled to the zone count.</summary>
+    public int HashZoneIndex(UInt128 name) => (int)(((ulong)(name >> 120) * (ulong)HashZones.Length) >> 8);
+
+    /// <summary>The hash zone that owns <paramref name="name"/>.</summary>
+    public HashZone HashZoneOf(UInt128 name) => HashZones[HashZoneIndex(name)];
+
+    /// <summary>Records in the dedupe index (all hash zones).</summary>
+    public int IndexEntries => HashZones.Sum(h => h.Index.Count);
+
+    /// <summary>Capacity of the dedupe index (all hash zones).</summary>
+    public int IndexCapacity => HashZones.Sum(h => h.Index.Capacity);
+
+    /// <summary>Saves the dedupe index of every hash zone.</summary>
+    public void SaveIndex() => DedupeIndex.SaveAll([.. HashZones.Select(h => h.Index)], Device, Geometry);
+
+    /// <summary>Loads a saved dedupe index into the hash zones.</summary>
+    public void LoadIndex() => DedupeIndex.LoadAll([.. HashZones.Select(h => h.Index)], HashZoneIndex, Device, Geometry);
     public required Packer Packer { get; init; }
     public required HashStep Hash { get; init; }
     public required CompressStep Compress { get; init; }
@@ -66,7 +84,7 @@ internal sealed class VolumeZones
         var indexSaved = false;
         if (clean)
         {
-            Index.Save(Device, Geometry);
+            SaveIndex();
             indexSaved = true;
         }
         Device.Flush();

@@ -19,8 +19,8 @@ internal sealed partial class ZonedScheduler
 {
     private readonly bool _locking;
     private readonly int _stepsPerRequeue;
-    private readonly Lock[] _zoneLocks = [.. Enumerable.Range(0, ZoneCount).Select(_ => new Lock())];
-    private readonly long[] _contended = new long[ZoneCount];
+    private readonly Lock[] _zoneLocks;
+    private readonly long[] _contended;
     private readonly TokenWork[] _tokenWork = new TokenWork[Enum.GetValues<TokenKind>().Length];
     private long _tokensInFlight;
     private int _journalWaiting;
@@ -72,7 +72,7 @@ internal sealed partial class ZonedScheduler
 
     private Stage AdvanceLocked(DataVio vio, Zone zone)
     {
-        var i = (int)zone;
+        var i = SlotOf(zone, vio);
         var gate = _zoneLocks[i];
         if (zone == Zone.Journal)
             Interlocked.Increment(ref _journalWaiting);
@@ -201,19 +201,18 @@ internal sealed partial class ZonedScheduler
 
     private IReadOnlyList<PipelineBlockFigures> LockFigures()
     {
-        var names = new[] { "hash", "logical0", "hashzone0", "physical0", "verify", "compress", "packer", "datawrite", "journal" };
-        var list = new List<PipelineBlockFigures>(ZoneCount);
-        for (var i = 0; i < ZoneCount; i++)
+        var list = new List<PipelineBlockFigures>(_slotCount);
+        for (var i = 0; i < _slotCount; i++)
         {
-            var pool = IsPool((Zone)i);
-            list.Add(new PipelineBlockFigures(names[i], Volatile.Read(ref _messages[i]), 0,
+            var pool = IsPool(KindOf(i));
+            list.Add(new PipelineBlockFigures(SlotName(i), Volatile.Read(ref _messages[i]), 0,
                 Volatile.Read(ref _busyTicks[i]) / (double)Stopwatch.Frequency, pool ? Environment.ProcessorCount : 1, Interlocked.Read(ref _contended[i])));
         }
         return list;
     }
 
     /// <summary>Zone-lock acquisitions so far (structure locking; 0 for message passing).</summary>
-    public long LockAcquisitions => _locking ? Enumerable.Range(0, ZoneCount).Where(i => !IsPool((Zone)i)).Sum(i => Volatile.Read(ref _messages[i])) : 0;
+    public long LockAcquisitions => _locking ? Enumerable.Range(0, _slotCount).Where(i => !IsPool(KindOf(i))).Sum(i => Volatile.Read(ref _messages[i])) : 0;
 
     /// <summary>Zone-lock acquisitions that had to wait (structure locking).</summary>
     public long LockContentions => _locking ? _contended.Sum() : 0;

@@ -298,7 +298,7 @@ internal sealed partial class ZonedScheduler
 
     private Stage HashLock(DataVio vio)
     {
-        var zone = _z.HashZone;
+        var zone = _z.HashZoneOf(vio.Name);
         if (zone.TryJoin(vio))
         {
             // Identical data is in flight: this request shares its result when it lands. Its agent
@@ -322,7 +322,7 @@ internal sealed partial class ZonedScheduler
 
     private Stage IndexUpdate(DataVio vio)
     {
-        var zone = _z.HashZone;
+        var zone = _z.HashZoneOf(vio.Name);
         if (vio.NewMapping != vio.Candidate || !vio.HasCandidate)
             zone.Update(vio);
         zone.Unlock(vio);
@@ -343,7 +343,7 @@ internal sealed partial class ZonedScheduler
     {
         if (!vio.HoldsHashLock)
             return;
-        _z.HashZone.Unlock(vio);
+        _z.HashZoneOf(vio.Name).Unlock(vio);
         vio.HoldsHashLock = false;
         foreach (var w in vio.Waiters)
         {

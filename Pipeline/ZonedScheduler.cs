@@ -23,16 +23,13 @@ internal sealed partial class ZonedScheduler : IDisposable
     private readonly bool _sync;
     private readonly Action<Exception> _onFailure;
 
-    private readonly ActionBlock<DataVio> _hash;
-    private readonly ActionBlock<DataVio> _logical;
-    private readonly ActionBlock<DataVio> _hashZone;
-    private readonly ActionBlock<DataVio> _physical;
-    private readonly ActionBlock<DataVio> _verify;
-    private readonly ActionBlock<DataVio> _compress;
     private readonly ActionBlock<DataVio> _packer;
-    private readonly ActionBlock<DataVio> _dataWrite;
     private readonly ActionBlock<DataVio> _journal;
+
+    // One block per slot: slots 0..8 are the Zone kinds (hash zone 0 at Zone.HashZone), hash zones 1..N-1 follow.
     private readonly ActionBlock<DataVio>[] _blocks;
+    private readonly int _slotCount;
+    private readonly int _hashZoneCount;
 
     private long _handoffs;
     private long _skipped;
@@ -48,16 +45,33 @@ internal sealed partial class ZonedScheduler : IDisposable
         _pool = new ConcurrentDataVioPool(p.RequestPoolSize);
         _locking = p.Scheme == SchemeKind.StructureLocking;
         _stepsPerRequeue = p.StepsPerRequeue;
-        _hash = Block(p.Steps.Hash, Zone.Hash);
-        _logical = Block(p.Steps.Logical, Zone.Logical);
-        _hashZone = Block(p.Steps.HashZone, Zone.HashZone);
-        _physical = Block(p.Steps.Physical, Zone.Physical);
-        _verify = Block(p.Steps.Verify, Zone.Verify);
-        _compress = Block(p.Steps.Compress, Zone.Compress);
-        _packer = Block(p.Steps.Packer, Zone.Packer);
-        _dataWrite = Block(p.Steps.DataWrite, Zone.DataWrite);
-        _journal = Block(p.Steps.Journal, Zone.Journal);
-        _blocks = [_hash, _logical, _hashZone, _physical, _verify, _compress, _packer, _dataWrite, _journal];
+        _hashZoneCount = zones.HashZones.Length;
+        _slotCount = KindCount + _hashZoneCount - 1;
+        _messages = new long[_slotCount];
+        _busyTicks = new long[_slotCount];
+        _parallel = new bool[_slotCount];
+        _parallelism = new int[_slotCount];
+        _zoneLocks = [.. Enumerable.Range(0, _slotCount).Select(_ => new Lock())];
+        _contended = new long[_slotCount];
+        _blocks = new ActionBlock<DataVio>[_slotCount];
+        for (var slot = 0; slot < _slotCount; slot++)
+        {
+            var step = KindOf(slot) switch
+            {
+                Zone.Hash => p.Steps.Hash,
+                Zone.Logical => p.Steps.Logical,
+                Zone.HashZone => p.Steps.HashZone,
+                Zone.Physical => p.Steps.Physical,
+                Zone.Verify => p.Steps.Verify,
+                Zone.Compress => p.Steps.Compress,
+                Zone.Packer => p.Steps.Packer,
+                Zone.DataWrite => p.Steps.DataWrite,
+                _ => p.Steps.Journal,
+            };
+            _blocks[slot] = Block(step, slot);
+        }
+        _packer = _blocks[(int)Zone.Packer];
+        _journal = _blocks[(int)Zone.Journal];
         _physicalInbox = new PhysicalInbox(this);
         zones.JournalZone.Sink = _physicalInbox;
         for (var i = 0; i < _tokens.Length; i++)
@@ -75,7 +89,34 @@ internal sealed partial class ZonedScheduler : IDisposable
     /// <inheritdoc/>
     public int Pending => _pool.InUse;
 
-    private ActionBlock<DataVio> Block(StepOptions step, Zone zone)
+    private const int KindCount = 9;
+
+    private static Zone KindOf(int slot) => slot < KindCount ? (Zone)slot : Zone.HashZone;
+
+    /// <summary>The slot (block, lock) of a zone kind for <paramref name="vio"/>: hash zones by the request's block name.</summary>
+    private int SlotOf(Zone zone, DataVio vio)
+    {
+        if (zone != Zone.HashZone || _hashZoneCount == 1)
+            return (int)zone;
+        var k = _z.HashZoneIndex(vio.Name);
+        return k == 0 ? (int)Zone.HashZone : KindCount + k - 1;
+    }
+
+    private string SlotName(int slot) => slot switch
+    {
+        (int)Zone.Hash => "hash",
+        (int)Zone.Logical => "logical0",
+        (int)Zone.HashZone => "hashzone0",
+        (int)Zone.Physical => "physical0",
+        (int)Zone.Verify => "verify",
+        (int)Zone.Compress => "compress",
+        (int)Zone.Packer => "packer",
+        (int)Zone.DataWrite => "datawrite",
+        (int)Zone.Journal => "journal",
+        _ => $"hashzone{slot - KindCount + 1}",
+    };
+
+    private ActionBlock<DataVio> Block(StepOptions step, int slot)
     {
         var options = new ExecutionDataflowBlockOptions
         {
@@ -83,18 +124,18 @@ internal sealed partial class ZonedScheduler : IDisposable
             BoundedCapacity = step.BoundedCapacity == 0 ? DataflowBlockOptions.Unbounded : step.BoundedCapacity,
             MaxMessagesPerTask = step.BatchSize == 0 ? DataflowBlockOptions.Unbounded : step.BatchSize,
         };
-        _parallelism[(int)zone] = options.MaxDegreeOfParallelism;
-        _parallel[(int)zone] = options.MaxDegreeOfParallelism > 1;
-        return new ActionBlock<DataVio>(vio => Run(vio, zone), options);
+        _parallelism[slot] = options.MaxDegreeOfParallelism;
+        _parallel[slot] = options.MaxDegreeOfParallelism > 1;
+        return new ActionBlock<DataVio>(vio => Run(vio, slot), options);
     }
 
-    /// <summary>Runs the request's steps while they belong to <paramref name="zone"/>, then hands it on.</summary>
-    private void Run(DataVio vio, Zone zone)
+    /// <summary>Runs the request's steps while they belong to the block of <paramref name="slot"/>, then hands it on.</summary>
+    private void Run(DataVio vio, int slot)
     {
         var start = Stopwatch.GetTimestamp();
-        RunMessage(vio, zone);
+        RunMessage(vio, slot);
         var busy = Stopwatch.GetTimestamp() - start;
-        var i = (int)zone;
+        var i = slot;
         if (_parallel[i])
         {
             Interlocked.Increment(ref _messages[i]);
@@ -108,33 +149,32 @@ internal sealed partial class ZonedScheduler : IDisposable
         }
     }
 
-    private readonly long[] _messages = new long[ZoneCount];
-    private readonly long[] _busyTicks = new long[ZoneCount];
-    private readonly bool[] _parallel = new bool[ZoneCount];
-    private readonly int[] _parallelism = new int[ZoneCount];
-    private const int ZoneCount = 9;
+    private readonly long[] _messages;
+    private readonly long[] _busyTicks;
+    private readonly bool[] _parallel;
+    private readonly int[] _parallelism;
 
     /// <summary>Per-block figures so far, named as <c>PipelineGraph</c> names its nodes.</summary>
     public IReadOnlyList<PipelineBlockFigures> Figures()
     {
         if (_locking)
             return LockFigures();
-        var names = new[] { "hash", "logical0", "hashzone0", "physical0", "verify", "compress", "packer", "datawrite", "journal" };
-        var list = new List<PipelineBlockFigures>(ZoneCount);
-        for (var i = 0; i < ZoneCount; i++)
+        var list = new List<PipelineBlockFigures>(_slotCount);
+        for (var i = 0; i < _slotCount; i++)
         {
-            list.Add(new PipelineBlockFigures(names[i], Volatile.Read(ref _messages[i]), _blocks[i].InputCount,
+            list.Add(new PipelineBlockFigures(SlotName(i), Volatile.Read(ref _messages[i]), _blocks[i].InputCount,
                 Volatile.Read(ref _busyTicks[i]) / (double)Stopwatch.Frequency, _parallelism[i]));
         }
         return list;
     }
 
-    private void RunMessage(DataVio vio, Zone zone)
+    private void RunMessage(DataVio vio, int slot)
     {
+        var zone = KindOf(slot);
         if (vio.Operation == TokenOperation)
             RunToken(vio, zone);
         else
-            RunSteps(vio, zone);
+            RunSteps(vio, slot);
         if (zone == Zone.Journal)
         {
             if (_sync)
@@ -147,7 +187,7 @@ internal sealed partial class ZonedScheduler : IDisposable
             CloseBinsWhenIdle(); // Sync writes wait for durability: pack what arrived together, hold nothing
     }
 
-    private void RunSteps(DataVio vio, Zone zone)
+    private void RunSteps(DataVio vio, int slot)
     {
         while (true)
         {
@@ -155,7 +195,7 @@ internal sealed partial class ZonedScheduler : IDisposable
             if (next is Stage.Parked or Stage.Done)
                 break;
             var target = ZoneOf(next);
-            if (target == zone && BlockOf(target).InputCount == 0)
+            if (SlotOf(target, vio) == slot && _blocks[slot].InputCount == 0)
             {
                 Interlocked.Increment(ref _skipped); // VDO also runs the next step in place when it can
                 continue;
@@ -193,7 +233,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         if (_locking)
             Requeue(vio);
         else
-            Post(BlockOf(target), vio);
+            Post(_blocks[SlotOf(target, vio)], vio);
     }
 
     private static void Post(ActionBlock<DataVio> block, DataVio vio)
@@ -204,7 +244,6 @@ internal sealed partial class ZonedScheduler : IDisposable
             spin.SpinOnce();
     }
 
-    private ActionBlock<DataVio> BlockOf(Zone zone) => _blocks[(int)zone];
 
     private enum Zone
     {

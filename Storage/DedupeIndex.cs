@@ -93,13 +93,25 @@ public sealed class DedupeIndex
     }
 
     /// <summary>Saves the newest records that fit into the index region; returns how many were saved.</summary>
-    public int Save(IBlockDevice device, Geometry geometry)
+    public int Save(IBlockDevice device, Geometry geometry) => SaveAll([this], device, geometry);
+
+    /// <summary>
+    /// Saves the newest records of every partition (one per hash zone) that fit into the index
+    /// region, oldest first by age within their partition; returns how many were saved. The
+    /// format does not depend on the number of partitions.
+    /// </summary>
+    public static int SaveAll(IReadOnlyList<DedupeIndex> parts, IBlockDevice device, Geometry geometry)
     {
         var block = new byte[VdoConstants.BlockSize];
         var maxRecords = (long)geometry.IndexBlocks * RecordsPerBlock;
         // Oldest first so a load replays them in temporal order; skip the oldest if they don't fit.
-        var ordered = new List<KeyValuePair<UInt128, Record>>(_records);
-        ordered.Sort((a, b) => a.Value.Chapter.CompareTo(b.Value.Chapter));
+        var ordered = new List<(UInt128 Name, BlockMapping Mapping, long Age)>();
+        foreach (var part in parts)
+        {
+            foreach (var (name, r) in part._records)
+                ordered.Add((name, r.Mapping, part._newestChapter - r.Chapter));
+        }
+        ordered.Sort((a, b) => b.Age.CompareTo(a.Age));
         var skip = (int)Math.Max(0, ordered.Count - maxRecords);
         var saved = ordered.Count - skip;
         var blocks = (saved + RecordsPerBlock - 1) / RecordsPerBlock;
@@ -113,8 +125,8 @@ public sealed class DedupeIndex
             for (var i = 0; i < n; i++)
             {
                 var rec = ordered[first + i];
-                BinaryPrimitives.WriteUInt128LittleEndian(payload[(i * RecordSize)..], rec.Key);
-                rec.Value.Mapping.Encode(payload[((i * RecordSize) + 16)..]);
+                BinaryPrimitives.WriteUInt128LittleEndian(payload[(i * RecordSize)..], rec.Name);
+                rec.Mapping.Encode(payload[((i * RecordSize) + 16)..]);
             }
             MetadataBlock.Seal(block, MetadataKind.DedupeIndex, geometry.Nonce, b);
             device.Write(geometry.IndexStart + b, block);
@@ -123,7 +135,10 @@ public sealed class DedupeIndex
     }
 
     /// <summary>Loads a saved index; a damaged save is dropped (the index is only a hint) and reported as false.</summary>
-    public bool Load(IBlockDevice device, Geometry geometry)
+    public bool Load(IBlockDevice device, Geometry geometry) => LoadAll([this], _ => 0, device, geometry);
+
+    /// <summary>Loads a saved index into its partitions, each record into the one <paramref name="partOf"/> names.</summary>
+    public static bool LoadAll(IReadOnlyList<DedupeIndex> parts, Func<UInt128, int> partOf, IBlockDevice device, Geometry geometry)
     {
         var block = new byte[VdoConstants.BlockSize];
         device.Read(geometry.IndexStart, block);
@@ -143,7 +158,10 @@ public sealed class DedupeIndex
             var payload = MetadataBlock.Payload(block.AsSpan());
             var n = Math.Min(RecordsPerBlock, total);
             for (var i = 0; i < n; i++)
-                Put(BinaryPrimitives.ReadUInt128LittleEndian(payload[(i * RecordSize)..]), BlockMapping.Decode(payload[((i * RecordSize) + 16)..]));
+            {
+                var name = BinaryPrimitives.ReadUInt128LittleEndian(payload[(i * RecordSize)..]);
+                parts[partOf(name)].Put(name, BlockMapping.Decode(payload[((i * RecordSize) + 16)..]));
+            }
             total -= n;
         }
         return true;

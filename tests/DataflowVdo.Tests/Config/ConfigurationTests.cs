@@ -138,11 +138,15 @@ public sealed class ConfigurationTests
     private static IEnumerable<TestCaseData> BadPipelineKnobs()
     {
         TestCaseData Case(string key, object value) => new TestCaseData(key, value.ToString()).SetArgDisplayNames(key, value.ToString()!);
-        foreach (var zones in new[] { "LogicalZones", "PhysicalZones", "HashZones" })
+        foreach (var zones in new[] { "LogicalZones", "PhysicalZones" })
         {
             yield return Case($"Pipeline:{zones}", 0);
-            yield return Case($"Pipeline:{zones}", 2);
+            yield return Case($"Pipeline:{zones}", 2); // one structure so far
         }
+        yield return Case("Pipeline:HashZones", 0);
+        yield return Case("Pipeline:HashZones", 17);
+        yield return Case("Pipeline:StepsPerRequeue", 0);
+        yield return Case("Pipeline:StepsPerRequeue", 1025);
         foreach (var zone in Zones)
         {
             yield return Case($"Pipeline:Steps:{zone}:Parallelism", 2);
@@ -175,7 +179,7 @@ public sealed class ConfigurationTests
     public void EveryBadKnobIsReportedAtOnce()
     {
         var e = Assert.Throws<ConfigurationException>(() => VdoConfiguration.Load(
-            sets: ["Pipeline:Steps:Logical:Parallelism=4", "Pipeline:Steps:Compress:BoundedCapacity=3", "Pipeline:HashZones=2"], environment: false));
+            sets: ["Pipeline:Steps:Logical:Parallelism=4", "Pipeline:Steps:Compress:BoundedCapacity=3", "Pipeline:HashZones=17"], environment: false));
         Assert.That(e!.Message, Does.Contain("Pipeline:Steps:Logical:Parallelism").And.Contain("Pipeline:Steps:Compress:BoundedCapacity").And.Contain("Pipeline:HashZones"));
     }
 

@@ -18,12 +18,16 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
 
     [Test]
     [CancelAfter(300_000)]
-    public void ConcurrentWritersOnFewLbnsAndFewContentsMatchTheModel([Values(WritePolicy.Async, WritePolicy.Sync)] WritePolicy policy)
+    public void ConcurrentWritersOnFewLbnsAndFewContentsMatchTheModel([Values(WritePolicy.Async, WritePolicy.Sync)] WritePolicy policy, [Values(1, 4)] int hashZones)
     {
         const int Threads = 8, Lbns = 48, OpsPerThread = 1500;
         var device = new MemoryBlockDevice(TestPools.DeviceBlocks());
         var hooks = new VolumeHooks { BlockMapCachePages = 8 };
-        var options = TestPools.Options(scheme, o => o.Volume.WritePolicy = policy);
+        var options = TestPools.Options(scheme, o =>
+        {
+            o.Volume.WritePolicy = policy;
+            o.Pipeline.HashZones = hashZones;
+        });
         var model = new byte[Lbns][];
         var locks = new object[Lbns];
         for (var i = 0; i < Lbns; i++)

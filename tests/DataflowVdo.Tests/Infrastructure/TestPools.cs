@@ -33,6 +33,14 @@ public static class TestPools
         o.Volume.BlockMapCacheMb = 1;
         o.Index.MemoryMb = 1;
         o.Pipeline.PackerBins = 8;
+        // The concurrent schemes run every fixture with several hash zones (the graph is
+        // reconfigured, the tests stay the same); the concurrency tests also cover one.
+        o.Pipeline.HashZones = scheme switch
+        {
+            SchemeKind.MessagePassing => 3,
+            SchemeKind.StructureLocking => 3,
+            _ => 1,
+        };
         tweak?.Invoke(o);
         return o;
     }
