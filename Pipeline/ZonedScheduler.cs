@@ -7,12 +7,13 @@ using DataflowVdo.Storage;
 namespace DataflowVdo.Pipeline;
 
 /// <summary>
-/// VDO's scheme on TPL Dataflow: every zone (logical, hash, physical, packer, journal) is a
-/// single-consumer <see cref="ActionBlock{T}"/> that alone touches its structures; the stateless
-/// steps (hash, verify, compress, data write) run in parallel worker blocks. A request carries
-/// its next step (<see cref="Stage"/>); a block runs steps while they belong to it and posts the
-/// request to the block of the next one (a counted handoff). Callers block until acknowledged;
-/// many callers may be in flight at once, bounded by the request pool (I8).
+/// The zoned step graph shared by the two concurrent schemes: zones (logical, hash, physical,
+/// packer, journal) that alone touch their structures, stateless worker steps (hash, verify,
+/// compress, data write), and requests that carry their next step (<see cref="Stage"/>). How a
+/// request gets from one step to the next is the scheme: MessagePassing (this file) posts it to
+/// the zone's single-consumer Dataflow block (a counted handoff); StructureLocking
+/// (<c>ZonedScheduler.Locking.cs</c>) runs the step itself under the zone's lock. Callers block
+/// until acknowledged; many may be in flight at once, bounded by the request pool (I8).
 /// </summary>
 internal sealed partial class ZonedScheduler : IDisposable
 {

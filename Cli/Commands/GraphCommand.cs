@@ -65,7 +65,10 @@ internal static class GraphCommand
     }
 
     /// <summary>A remark for the top of the drawing when the configured scheme does not run this graph.</summary>
-    internal static string? Note(VdoOptions options) => options.Pipeline.Scheme == SchemeKind.Inline
-        ? "the configured scheme is Inline (Pipeline:Scheme), which runs every step on the caller: this graph is what Pipeline:Scheme=MessagePassing would run"
-        : null;
+    internal static string? Note(VdoOptions options) => options.Pipeline.Scheme switch
+    {
+        SchemeKind.Inline => "the configured scheme is Inline (Pipeline:Scheme), which runs every step on the caller: this graph is what Pipeline:Scheme=MessagePassing would run",
+        SchemeKind.StructureLocking => "the configured scheme is StructureLocking (Pipeline:Scheme): requests run these steps themselves under each zone's lock, so the edges are steps in order, not handoffs",
+        _ => null,
+    };
 }
