@@ -35,4 +35,23 @@ public sealed class PackerBin
         Count = 0;
         Used = 0;
     }
+
+    /// <summary>
+    /// Lays the bin's fragments out as one packed block in <paramref name="packed"/> (header,
+    /// fragments in order, zero tail), using <paramref name="sizes"/> as scratch for the header.
+    /// </summary>
+    public void Assemble(Span<byte> packed, Span<ushort> sizes)
+    {
+        var fragments = Fragments;
+        var offset = PackedBlock.HeaderSize;
+        for (var i = 0; i < fragments.Length; i++)
+        {
+            var f = fragments[i];
+            f.Fragment.AsSpan(0, f.FragmentSize).CopyTo(packed[offset..]);
+            sizes[i] = (ushort)f.FragmentSize;
+            offset += f.FragmentSize;
+        }
+        packed[offset..].Clear();
+        PackedBlock.WriteHeader(packed, sizes[..fragments.Length]);
+    }
 }

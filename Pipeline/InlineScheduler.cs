@@ -277,16 +277,7 @@ internal sealed partial class InlineScheduler
     {
         var fragments = bin.Fragments;
         var pbn = fragments[0].Allocation;
-        var offset = PackedBlock.HeaderSize;
-        for (var i = 0; i < fragments.Length; i++)
-        {
-            var f = fragments[i];
-            f.Fragment.AsSpan(0, f.FragmentSize).CopyTo(_packed.AsSpan(offset));
-            _sizes[i] = (ushort)f.FragmentSize;
-            offset += f.FragmentSize;
-        }
-        _packed.AsSpan(offset).Clear();
-        PackedBlock.WriteHeader(_packed, _sizes.AsSpan(0, fragments.Length));
+        bin.Assemble(_packed, _sizes);
         _z.Device.Write(pbn, _packed);
         _z.Counters.CompressedBlocksWritten++;
         // Finishing releases requests to the pool: copy the member list before recycling the bin.

@@ -444,16 +444,7 @@ internal sealed partial class ZonedScheduler
     {
         var fragments = bin.Fragments;
         var pbn = fragments[0].Allocation;
-        var offset = PackedBlock.HeaderSize;
-        for (var i = 0; i < fragments.Length; i++)
-        {
-            var f = fragments[i];
-            f.Fragment.AsSpan(0, f.FragmentSize).CopyTo(_packed.AsSpan(offset));
-            _sizes[i] = (ushort)f.FragmentSize;
-            offset += f.FragmentSize;
-        }
-        _packed.AsSpan(offset).Clear();
-        PackedBlock.WriteHeader(_packed, _sizes.AsSpan(0, fragments.Length));
+        bin.Assemble(_packed, _sizes);
         var count = fragments.Length;
         fragments.CopyTo(_members);
         _z.Packer.Recycle(bin);

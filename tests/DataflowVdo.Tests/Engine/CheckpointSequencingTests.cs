@@ -10,7 +10,7 @@ namespace DataflowVdo.Tests.Engine;
 /// point: every one of them applied to the block-map pages it writes. Structure locking has no
 /// queue to order that, so writers are held between their append and their block-map update
 /// (a test hook) while others fill the journal ring and force checkpoints; then the power is
-/// cut and the recovered pool must be consistent (I7).
+/// cut and the recovered pool must be consistent (I7). The hold waits for other writers' appends, not for time.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
 public sealed class CheckpointSequencingTests(SchemeKind scheme)
@@ -22,13 +22,25 @@ public sealed class CheckpointSequencingTests(SchemeKind scheme)
         for (var round = 0; round < 10; round++)
         {
             var random = new Random(round);
+            long appended = 0;
+            var holding = 0;
+            var running = 4;
             var hooks = new VolumeHooks
             {
                 BlockMapCachePages = 1024,
                 AfterJournalAppend = lbn =>
                 {
-                    if ((lbn + round) % 5 == 0)
-                        Thread.Sleep(1);
+                    // Hold one writer at a time between its append and its block-map update until the
+                    // others have appended three more entries, stopped, or made no progress for a
+                    // while (appends wait while a checkpoint waits for this very write): a checkpoint
+                    // can begin in that window, and must wait for the held write.
+                    var seen = Interlocked.Increment(ref appended);
+                    if ((lbn + round) % 5 != 0 || Interlocked.CompareExchange(ref holding, 1, 0) != 0)
+                        return;
+                    var spin = new SpinWait();
+                    while (Volatile.Read(ref appended) < seen + 3 && Volatile.Read(ref running) > 1 && spin.Count < 200)
+                        spin.SpinOnce();
+                    Volatile.Write(ref holding, 0);
                 },
             };
             var format = TestPools.Small();
@@ -47,6 +59,10 @@ public sealed class CheckpointSequencingTests(SchemeKind scheme)
                 catch (Exception e) when (e is IOException or ReadOnlyVolumeException)
                 {
                     // the power cut
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref running);
                 }
             })).ToArray();
             Assert.That(Task.WaitAll(writers, TimeSpan.FromMinutes(1)), Is.True, "writers did not finish: deadlock");
