@@ -554,15 +554,21 @@ internal sealed partial class ZonedScheduler
             lock (_lock)
                 (_incoming, _draining) = (_draining, _incoming);
             var depot = owner._z.Depot;
-            foreach (var item in _draining)
+            try
             {
-                var c = item.Change;
-                if (item.Seal)
-                    depot.Seal(c.Pbn, c.Release);
-                else
-                    depot.Log(c.Operation, c.Pbn, c.Key, c.Release);
+                foreach (var item in _draining)
+                {
+                    var c = item.Change;
+                    if (item.Seal)
+                        depot.Seal(c.Pbn, c.Release);
+                    else
+                        depot.Log(c.Operation, c.Pbn, c.Key, c.Release);
+                }
             }
-            _draining.Clear();
+            finally
+            {
+                _draining.Clear(); // never applied twice, even when a slab-journal write fails part-way
+            }
             if (!depot.TryTakeSlabToWrite(out var slab))
                 return;
             // Counts say exactly what the slab journals say (changes apply only when logged): no journal commit needed.
