@@ -366,6 +366,10 @@ internal sealed partial class ZonedScheduler
                     {
                         _z.JournalZone.Commit();
                     }
+                    catch (Exception e)
+                    {
+                        Failed(e); // recorded before the flush is answered, so the flush sees it and fails
+                    }
                     finally
                     {
                         // A failed commit still answers (the failure is recorded and the flush reports it).

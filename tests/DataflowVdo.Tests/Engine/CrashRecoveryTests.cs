@@ -29,7 +29,6 @@ public sealed class CrashRecoveryTests(SchemeKind scheme)
         [Values(WritePolicy.Async, WritePolicy.Sync)] WritePolicy policy,
         [Values(false, true)] bool tear)
     {
-        SkipKnownPowerCutBug(policy);
         var failures = new List<string>();
         for (var point = 0; point < Points; point++)
         {
@@ -52,7 +51,6 @@ public sealed class CrashRecoveryTests(SchemeKind scheme)
     [CancelAfter(300_000)]
     public void CrashesAcrossJournalWrapAndCheckpointsRecover()
     {
-        SkipKnownPowerCutBug(WritePolicy.Async);
         // Long runs on a 16-block journal ring: checkpoints and ring reuse (I6) happen many times.
         for (var point = 0; point < Math.Max(4, Points / 10); point++)
             RunCrashPoint(1_000_000 + point, WritePolicy.Async, tear: true, maxOps: 9000);
@@ -62,28 +60,12 @@ public sealed class CrashRecoveryTests(SchemeKind scheme)
     [CancelAfter(300_000)]
     public void CrashesWhileJournalBlocksGoOutInBatchesRecover()
     {
-        SkipKnownPowerCutBug(WritePolicy.Async);
         // A ring long enough that full journal blocks are written 32 at a time behind one
         // preflush, and slab journals long enough not to force commits: a power cut can land
         // in the middle of a batch, keeping later blocks of it and tearing earlier ones.
         var format = TestPools.Small(Logical) with { JournalBlocks = 128, SlabJournalBlocks = 128 };
         for (var point = 0; point < Math.Max(8, Points / 4); point++)
             RunCrashPoint(2_000_000 + point, WritePolicy.Async, tear: true, maxOps: 12000, format);
-    }
-
-    /// <summary>
-    /// Known bug in the concurrent schemes (docs/schemes.md): after a power cut in the middle of
-    /// Async work, a few crash points in a hundred lose a write an earlier Flush() reported durable.
-    /// Skipped there, with this reason, until fixed; DATAFLOWVDO_KNOWN_BUGS=1 runs it anyway.
-    /// </summary>
-    private void SkipKnownPowerCutBug(WritePolicy policy)
-    {
-        if (scheme != SchemeKind.Inline && policy == WritePolicy.Async && Environment.GetEnvironmentVariable("DATAFLOWVDO_KNOWN_BUGS") != "1")
-        {
-            Assert.Ignore("known bug in the concurrent schemes (issue 3, docs/schemes.md): after a power cut in the middle of Async " +
-                "work, a few crash points in a hundred lose a write that an earlier Flush() reported durable; crashes at rest and Sync " +
-                "mode pass. Set DATAFLOWVDO_KNOWN_BUGS=1 to run it.");
-        }
     }
 
     private void RunCrashPoint(int seed, WritePolicy policy, bool tear, int maxOps, FormatParameters? format = null)
