@@ -111,6 +111,18 @@ public sealed class DataVio
     /// <summary>True while this request's entry is appended but not yet applied to the block map (structure locking).</summary>
     public bool Unapplied { get; set; }
 
+    /// <summary>The physical zone this request allocates from (chosen in turn by its logical zone; the next one when full).</summary>
+    public int AllocationZone { get; set; }
+
+    /// <summary>Physical zones tried in the current allocation attempt.</summary>
+    public int ZonesTried { get; set; }
+
+    /// <summary>For the first fragment of a packed block: the other fragments, sent on once it has reserved the block for them.</summary>
+    public List<DataVio> CoFragments { get; } = new(4);
+
+    /// <summary>True while this request allocates its LBN's block-map page (others on that page wait).</summary>
+    public bool AllocatingPage { get; set; }
+
     /// <summary>Clears per-request state before reuse.</summary>
     public void Reset(VioOperation operation, long lbn)
     {
@@ -142,5 +154,9 @@ public sealed class DataVio
         SpaceRetries = 0;
         WroteData = false;
         Unapplied = false;
+        AllocationZone = 0;
+        ZonesTried = 0;
+        CoFragments.Clear();
+        AllocatingPage = false;
     }
 }

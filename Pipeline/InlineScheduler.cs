@@ -337,7 +337,7 @@ internal sealed partial class InlineScheduler
             if (old.HasPhysicalBlock)
                 _z.JournalZone.Defer(point, SlabJournalOperation.Decrement, old.Pbn); // after its increment (I3)
             _z.BlockMap.Set(lbn, now, point);
-            _z.LogicalBlocksUsed += (now.IsMapped ? 1 : 0) - (old.IsMapped ? 1 : 0);
+            _z.AddLogicalBlocksUsed((now.IsMapped ? 1 : 0) - (old.IsMapped ? 1 : 0));
             if (_sync)
                 _z.JournalZone.Commit();
             else

@@ -18,9 +18,9 @@ public sealed partial class Volume
         // Wipe block 0 first: a half-formatted device must never look like a pool.
         device.Write(0, block);
         var writer = new MetadataWriter(device, geometry);
-        var depot = SlabDepot.CreateEmpty(device, geometry);
+        var depot = SlabDepot.CreateEmpty(device, geometry, PhysicalZones(options));
         hooks ??= new VolumeHooks();
-        var blockMap = BlockMap.CreateEmpty(device, geometry, CachePages(options, hooks), writer);
+        var blockMap = BlockMap.CreateEmpty(device, geometry, CachePages(options, hooks), writer, LogicalZones(options));
         const ulong FirstSequence = 1;
         var journal = new RecoveryJournal(device, geometry, FirstSequence, FirstSequence);
         var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, new PersistentCounters(), writer);
@@ -54,12 +54,12 @@ public sealed partial class Volume
         var catalog = ImageCatalog.Load(device, geometry);
         var writer = new MetadataWriter(device, geometry);
         hooks ??= new VolumeHooks();
-        var blockMap = BlockMap.Load(device, geometry, CachePages(options, hooks), writer);
+        var blockMap = BlockMap.Load(device, geometry, CachePages(options, hooks), writer, LogicalZones(options));
         var counters = super.Counters;
         Volume volume;
         if (super.Clean)
         {
-            var depot = SlabDepot.Load(device, geometry);
+            var depot = SlabDepot.Load(device, geometry, PhysicalZones(options));
             depot.SetBlockMapPageTotal(blockMap.AllocatedPages);
             var journal = new RecoveryJournal(device, geometry, super.JournalReplayFrom, super.JournalReplayFrom);
             var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer);
@@ -82,7 +82,7 @@ public sealed partial class Volume
     private static Volume Recover(IBlockDevice device, Geometry geometry, SuperBlock super, BlockMap blockMap, MetadataWriter writer, VdoOptions options, VolumeHooks hooks, bool ownsDevice)
     {
         // 1. Reference counts: the ref-count blocks on disk, then each slab journal's newer entries.
-        var depot = SlabDepot.Load(device, geometry);
+        var depot = SlabDepot.Load(device, geometry, PhysicalZones(options));
         var lastLogged = new long[geometry.SlabCount]; // newest key read from each slab journal on disk
         var newest = new long[geometry.SlabCount];     // newest key reflected in each slab's counts
         var resume = new ulong[geometry.SlabCount];
@@ -173,6 +173,11 @@ public sealed partial class Volume
         zones.Checkpoint(clean: false, writeRefCounts: true);
         return new Volume(zones, ownsDevice) { Recovered = true };
     }
+
+    // The inline scheme runs every step under one lock: zones would only split its cache.
+    private static int LogicalZones(VdoOptions options) => options.Pipeline.Scheme == SchemeKind.Inline ? 1 : options.Pipeline.LogicalZones;
+
+    private static int PhysicalZones(VdoOptions options) => options.Pipeline.Scheme == SchemeKind.Inline ? 1 : options.Pipeline.PhysicalZones;
 
     private static int CachePages(VdoOptions options, VolumeHooks hooks) =>
         hooks.BlockMapCachePages ?? (int)Math.Min(int.MaxValue, (long)options.Volume.BlockMapCacheMb * 1024 * 1024 / VdoConstants.BlockSize);

@@ -5,8 +5,9 @@ using DataflowVdo.Storage;
 namespace DataflowVdo.Pipeline;
 
 /// <summary>
-/// Everything an open volume is made of: the device, the structures (one per zone for now)
-/// and the step objects. Schedulers run the steps against these; the volume owns their life
+/// Everything an open volume is made of: the device, the structures (the block map and the slab
+/// depot split into logical and physical zones, the dedupe index into hash zones) and the step
+/// objects. Schedulers run the steps against these; the volume owns their life
 /// cycle (format, open, recovery, checkpoint, close).
 /// </summary>
 internal sealed class VolumeZones
@@ -64,8 +65,21 @@ internal sealed class VolumeZones
         Counters.JournalBlockWrites = _journalWritesBase + Journal.BlockWrites;
     }
 
+    private long _logicalBlocksUsed;
+
     /// <summary>Mapped logical blocks (zero blocks included).</summary>
-    public long LogicalBlocksUsed { get; set; }
+    public long LogicalBlocksUsed
+    {
+        get => Interlocked.Read(ref _logicalBlocksUsed);
+        set => Interlocked.Exchange(ref _logicalBlocksUsed, value);
+    }
+
+    /// <summary>Counts <paramref name="delta"/> more mapped logical blocks (logical zones may run at once).</summary>
+    public void AddLogicalBlocksUsed(long delta)
+    {
+        if (delta != 0)
+            Interlocked.Add(ref _logicalBlocksUsed, delta);
+    }
 
     /// <summary>
     /// Makes the metadata reflect every journal entry, then lets the journal reuse its ring (I6):

@@ -71,7 +71,7 @@ internal sealed partial class ZonedScheduler
                     {
                         done.Reads[i] = vio;
                         vio.Stage = (int)Stage.ReadBlock;
-                        Start(Zone.Logical, vio);
+                        Start(vio);
                         continue;
                     }
                     var e = Volatile.Read(ref _epoch);
@@ -82,12 +82,12 @@ internal sealed partial class ZonedScheduler
                     {
                         source.Slice(b * VdoConstants.BlockSize, VdoConstants.BlockSize).CopyTo(vio.Data);
                         vio.Stage = (int)Stage.Name;
-                        Start(Zone.Hash, vio);
+                        Start(vio);
                     }
                     else
                     {
                         vio.Stage = (int)Stage.Lookup;
-                        Start(Zone.Logical, vio);
+                        Start(vio);
                     }
                 }
             }
@@ -118,12 +118,12 @@ internal sealed partial class ZonedScheduler
     }
 
     /// <summary>Message passing posts a new request to its first block; structure locking runs it on the caller's thread (it carries itself).</summary>
-    private void Start(Zone first, DataVio vio)
+    private void Start(DataVio vio)
     {
         if (_locking)
             RunLocking(vio);
         else
-            Send(first, vio);
+            Send(vio);
     }
 
     private void Acknowledge(DataVio vio)
@@ -161,6 +161,13 @@ internal sealed partial class ZonedScheduler
     {
         vio.Error ??= e;
         Failed(e);
+        if (vio.CoFragments.Count > 0)
+        {
+            // The first fragment of a packed block failed before sending the others on: they fail too.
+            foreach (var f in vio.CoFragments)
+                Dispatch(f, Fail(f, e));
+            vio.CoFragments.Clear();
+        }
         if (vio.Operation == VioOperation.Read)
             return Stage.Done;
         if (vio.Pinned)
@@ -280,7 +287,7 @@ internal sealed partial class ZonedScheduler
             _z.JournalZone.Sink = null;
             try
             {
-                _physicalInbox.Drain();
+                _physicalInbox.DrainAll();
                 action();
             }
             finally
@@ -314,35 +321,42 @@ internal sealed partial class ZonedScheduler
         _barrier.Wait();
     }
 
-    private void PostToken(TokenKind kind)
+    /// <summary>Posts a control token to zone <paramref name="index"/> of its kind's home (one token object per kind: its stage never changes).</summary>
+    private void PostToken(TokenKind kind, int index = 0)
     {
         var token = _tokens[(int)kind];
         token.Operation = TokenOperation;
         token.Stage = (int)kind;
-        var target = TargetOf(kind);
+        Interlocked.Increment(ref _handoffs);
         if (_locking)
         {
             Interlocked.Increment(ref _tokensInFlight);
-            Interlocked.Increment(ref _handoffs);
-            ThreadPool.UnsafeQueueUserWorkItem(_tokenWork[(int)kind], preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(_tokenWork[(int)kind][index], preferLocal: false);
             return;
         }
-        Send(target, token);
+        Post(_blocks[SlotOf(TokenHome(kind), index)], token);
     }
 
-    private Zone TargetOf(TokenKind kind)
+    /// <summary>Posts a token to every zone of its kind's home (checkpoint parts).</summary>
+    private void PostTokenToAll(TokenKind kind)
+    {
+        for (var i = 0; i < _kindCount[(int)TokenHome(kind)]; i++)
+            PostToken(kind, i);
+    }
+
+    /// <summary>The zone kind a token runs in.</summary>
+    private Zone TokenHome(TokenKind kind)
     {
         return kind switch
         {
             TokenKind.FlushPacker or TokenKind.PushUrgent or TokenKind.Pressure => _compression ? Zone.Packer : Zone.Journal,
-            TokenKind.Commit or TokenKind.CheckpointPartDone => Zone.Journal,
             TokenKind.DrainInbox or TokenKind.CheckpointPhysical => Zone.Physical,
             TokenKind.CheckpointLogical => Zone.Logical,
-            _ => throw new InvalidOperationException($"token {kind} has no fixed target"),
+            _ => Zone.Journal, // Commit, CheckpointPartDone; a Barrier is posted to every block directly
         };
     }
 
-    private void RunToken(DataVio token, Zone zone)
+    private void RunToken(DataVio token, Zone zone, int index)
     {
         try
         {
@@ -379,25 +393,27 @@ internal sealed partial class ZonedScheduler
                     }
                     break;
                 case TokenKind.DrainInbox:
-                    _physicalInbox.Drain();
+                    _physicalInbox.Drain(index);
                     break;
                 case TokenKind.Barrier:
                     if (zone == Zone.Physical)
-                        _physicalInbox.Drain();
+                        _physicalInbox.Drain(index);
                     _barrier.Signal();
                     break;
                 case TokenKind.CheckpointLogical:
-                    _z.BlockMap.WriteDirty();
-                    _logicalBlocksUsedAtCheckpoint = _z.LogicalBlocksUsed;
+                    // This zone's pages, then its root entries (each names a page just written), and its count.
+                    _z.BlockMap.WriteDirtyPages(index);
+                    _z.BlockMap.CaptureRoot(index, _rootImage);
+                    _usedAtCheckpoint[index] = _usedDelta[index];
                     PostToken(TokenKind.CheckpointPartDone);
                     break;
                 case TokenKind.CheckpointPhysical:
-                    _physicalInbox.Drain();
-                    _z.Depot.WriteJournals();
+                    _physicalInbox.Drain(index);
+                    _z.Depot.WriteJournals(index);
                     PostToken(TokenKind.CheckpointPartDone);
                     break;
                 case TokenKind.CheckpointPartDone:
-                    if (++_checkpointParts == 2)
+                    if (++_checkpointParts == _logicalZoneCount + _physicalZoneCount)
                     {
                         if (Volatile.Read(ref _failure) is null)
                             FinishCheckpoint();
@@ -429,7 +445,7 @@ internal sealed partial class ZonedScheduler
     internal string DescribeState() =>
         $"inUse={_pool.InUse} queues=[{string.Join(",", _blocks.Select(b => b.InputCount))}] epoch={_epoch} epochCounts={_epochCounts[0]}/{_epochCounts[1]} " +
         $"eager={_eager} checkpointing={_checkpointing} parts={_checkpointParts} journalParked={_journalParked.Count} durableParked={_durableParked.Count} " +
-        $"pageParked={_pageParked.Count} logicalLocks={_logicalLocks.Count} packerWaiting={_z.Packer.Waiting} failure={_failure?.Message ?? "none"} " +
+        $"pageParked={_logical.Sum(l => l.PageParked.Count)} logicalLocks={_logical.Sum(l => l.Locks.Count)} packerWaiting={_z.Packer.Waiting} failure={_failure?.Message ?? "none"} " +
         $"commits={_commits} hasRoom={_z.Journal.HasRoom} blocksInUse={_z.Journal.BlocksInUse}";
 
     /// <summary>Called by the pool when it runs dry: the packer gives up its fullest bin (I8).</summary>
@@ -459,24 +475,25 @@ internal sealed partial class ZonedScheduler
         foreach (var v in _durableParked)
         {
             v.Stage = (int)Stage.Update;
-            Send(Zone.Logical, v);
+            Send(v);
         }
         _durableParked.Clear();
         if (_locking)
             ArmLogicalCheckpoint(); // no FIFO queue orders it: it runs once every earlier entry is applied
         else
-            PostToken(TokenKind.CheckpointLogical);
-        PostToken(TokenKind.CheckpointPhysical);
+            PostTokenToAll(TokenKind.CheckpointLogical);
+        PostTokenToAll(TokenKind.CheckpointPhysical);
     }
 
     private void FinishCheckpoint()
     {
+        _z.BlockMap.WriteRoot(_rootImage); // as each logical zone saw it at its part: every page it names is written
         _z.MetadataWriter.Commit();
         _z.Device.Flush();
         lock (_z.JournalZone.SyncRoot)
             _z.Journal.Reclaim(_checkpointSequence);
         _z.Counters.Checkpoints++;
-        _z.WriteSuperBlock(clean: false, indexSaved: false, _logicalBlocksUsedAtCheckpoint);
+        _z.WriteSuperBlock(clean: false, indexSaved: false, _usedBase + _usedAtCheckpoint.Sum());
         ReleaseJournalParked();
     }
 
@@ -484,7 +501,7 @@ internal sealed partial class ZonedScheduler
     {
         _checkpointing = false;
         while (_journalParked.TryDequeue(out var vio))
-            Send(Zone.Journal, vio);
+            Send(vio);
     }
 
     /// <summary>The caller's side of a batch of requests: counts acknowledgements, keeps the first error.</summary>
@@ -515,52 +532,82 @@ internal sealed partial class ZonedScheduler
     }
 
     /// <summary>
-    /// The physical zone's inbox: durable reference changes in journal order (from the journal,
-    /// under its lock) and group seals. One drain token at a time is in the physical block's queue.
+    /// The physical zones' inboxes: durable reference changes in journal order (from the journal,
+    /// under its lock) and group seals, each to the zone of its block. One drain token at a time
+    /// is in each physical zone's queue.
     /// </summary>
-    private sealed class PhysicalInbox(ZonedScheduler owner) : IReferenceChangeSink
+    private sealed class PhysicalInbox : IReferenceChangeSink
     {
-        private readonly Lock _lock = new();
-        private List<InboxItem> _incoming = new(1024);
-        private List<InboxItem> _draining = new(1024);
-        private int _posted;
+        private readonly ZonedScheduler _owner;
+        private readonly Box[] _boxes;
+
+        public PhysicalInbox(ZonedScheduler owner, int zones)
+        {
+            _owner = owner;
+            _boxes = [.. Enumerable.Range(0, zones).Select(_ => new Box())];
+        }
 
         public void Add(in ReferenceChange change)
         {
-            lock (_lock)
-                _incoming.Add(new InboxItem(change, Seal: false));
+            var box = _boxes[_owner._z.Depot.ZoneOf(change.Pbn)];
+            lock (box.Lock)
+                box.Incoming.Add(new InboxItem(change, Seal: false));
+            box.Added = true;
         }
 
         public void AddSeal(long pbn, int unused)
         {
-            lock (_lock)
-                _incoming.Add(new InboxItem(new ReferenceChange(0, pbn, SlabJournalOperation.Increment, unused), Seal: true));
-            Publish();
+            var zone = _owner._z.Depot.ZoneOf(pbn);
+            var box = _boxes[zone];
+            lock (box.Lock)
+                box.Incoming.Add(new InboxItem(new ReferenceChange(0, pbn, SlabJournalOperation.Increment, unused), Seal: true));
+            Publish(zone);
         }
 
+        /// <summary>Called by the journal after a run of adds (under its lock): wakes each zone that received some.</summary>
         public void Publish()
         {
-            if (Interlocked.Exchange(ref _posted, 1) == 0)
-                owner.PostToken(TokenKind.DrainInbox);
+            for (var z = 0; z < _boxes.Length; z++)
+            {
+                if (_boxes[z].Added)
+                {
+                    _boxes[z].Added = false;
+                    Publish(z);
+                }
+            }
         }
 
-        /// <summary>Applies what was received, if anything was (structure locking: before each physical stage).</summary>
-        public void DrainIfPending()
+        private void Publish(int zone)
         {
-            if (Volatile.Read(ref _posted) != 0)
-                Drain();
+            if (Interlocked.Exchange(ref _boxes[zone].Posted, 1) == 0)
+                _owner.PostToken(TokenKind.DrainInbox, zone);
         }
 
-        /// <summary>Applies everything received so far (physical zone, or a quiet volume).</summary>
-        public void Drain()
+        /// <summary>Applies what zone <paramref name="zone"/> received, if anything (structure locking: before each of its stages).</summary>
+        public void DrainIfPending(int zone)
         {
-            Volatile.Write(ref _posted, 0);
-            lock (_lock)
-                (_incoming, _draining) = (_draining, _incoming);
-            var depot = owner._z.Depot;
+            if (Volatile.Read(ref _boxes[zone].Posted) != 0)
+                Drain(zone);
+        }
+
+        /// <summary>Applies every zone's changes (a quiet volume).</summary>
+        public void DrainAll()
+        {
+            for (var z = 0; z < _boxes.Length; z++)
+                Drain(z);
+        }
+
+        /// <summary>Applies everything physical zone <paramref name="zone"/> received so far (its owner, or a quiet volume).</summary>
+        public void Drain(int zone)
+        {
+            var box = _boxes[zone];
+            Volatile.Write(ref box.Posted, 0);
+            lock (box.Lock)
+                (box.Incoming, box.Draining) = (box.Draining, box.Incoming);
+            var depot = _owner._z.Depot;
             try
             {
-                foreach (var item in _draining)
+                foreach (var item in box.Draining)
                 {
                     var c = item.Change;
                     if (item.Seal)
@@ -571,16 +618,25 @@ internal sealed partial class ZonedScheduler
             }
             finally
             {
-                _draining.Clear(); // never applied twice, even when a slab-journal write fails part-way
+                box.Draining.Clear(); // never applied twice, even when a slab-journal write fails part-way
             }
-            if (!depot.TryTakeSlabToWrite(out var slab))
+            if (!depot.TryTakeSlabToWrite(zone, out var slab))
                 return;
             // Counts say exactly what the slab journals say (changes apply only when logged): no journal commit needed.
             do
-                depot.WriteRefCounts(slab, owner._z.MetadataWriter);
-            while (depot.TryTakeSlabToWrite(out slab));
-            owner._z.MetadataWriter.Commit();
-            owner._z.Device.Flush();
+                depot.WriteRefCounts(slab, _owner._z.MetadataWriter);
+            while (depot.TryTakeSlabToWrite(zone, out slab));
+            _owner._z.MetadataWriter.Commit();
+            _owner._z.Device.Flush();
+        }
+
+        private sealed class Box
+        {
+            public readonly Lock Lock = new();
+            public List<InboxItem> Incoming = new(1024);
+            public List<InboxItem> Draining = new(1024);
+            public int Posted;
+            public bool Added; // touched only under the journal's lock
         }
 
         private readonly record struct InboxItem(ReferenceChange Change, bool Seal);

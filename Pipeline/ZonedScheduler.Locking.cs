@@ -21,7 +21,7 @@ internal sealed partial class ZonedScheduler
     private readonly int _stepsPerRequeue;
     private readonly Lock[] _zoneLocks;
     private readonly long[] _contended;
-    private readonly TokenWork[] _tokenWork = new TokenWork[Enum.GetValues<TokenKind>().Length];
+    private readonly TokenWork[][] _tokenWork = new TokenWork[Enum.GetValues<TokenKind>().Length][];
     private long _tokensInFlight;
     private int _journalWaiting;
     private int _packerWaiting;
@@ -47,7 +47,7 @@ internal sealed partial class ZonedScheduler
         {
             if (steps == _stepsPerRequeue)
             {
-                Send(ZoneOf((Stage)vio.Stage), vio); // fairness: back to the end of the queue
+                Send(vio); // fairness: back to the end of the queue
                 return;
             }
             var zone = ZoneOf((Stage)vio.Stage);
@@ -56,8 +56,9 @@ internal sealed partial class ZonedScheduler
             {
                 var start = Stopwatch.GetTimestamp();
                 next = Advance(vio);
-                Interlocked.Increment(ref _messages[(int)zone]);
-                Interlocked.Add(ref _busyTicks[(int)zone], Stopwatch.GetTimestamp() - start);
+                var slot = SlotOf(zone);
+                Interlocked.Increment(ref _messages[slot]);
+                Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
             }
             else
             {
@@ -72,7 +73,7 @@ internal sealed partial class ZonedScheduler
 
     private Stage AdvanceLocked(DataVio vio, Zone zone)
     {
-        var i = SlotOf(zone, vio);
+        var i = SlotFor(vio);
         var gate = _zoneLocks[i];
         if (zone == Zone.Journal)
             Interlocked.Increment(ref _journalWaiting);
@@ -91,7 +92,7 @@ internal sealed partial class ZonedScheduler
             else if (zone == Zone.Packer)
                 Interlocked.Decrement(ref _packerWaiting);
             if (zone == Zone.Physical)
-                _physicalInbox.DrainIfPending(); // no queue puts the journal's changes ahead of this request: apply them first
+                _physicalInbox.DrainIfPending(_slotIndex[i]); // no queue puts the journal's changes ahead of this request: apply them first
             var next = Advance(vio);
             AfterZoneStep(zone);
             return next;
@@ -122,15 +123,15 @@ internal sealed partial class ZonedScheduler
     /// <summary>True while more requests are about to run journal stages (Sync: commit when none is).</summary>
     private bool JournalBusy() => _locking ? Volatile.Read(ref _journalWaiting) > 0 : _journal.InputCount > 0;
 
-    private void RunTokenLocked(TokenKind kind)
+    private void RunTokenLocked(TokenKind kind, int index)
     {
-        var zone = TargetOf(kind);
+        var zone = TokenHome(kind);
         try
         {
             var token = _tokens[(int)kind];
             token.Operation = TokenOperation;
             token.Stage = (int)kind;
-            var gate = _zoneLocks[(int)zone];
+            var gate = _zoneLocks[SlotOf(zone, index)];
             if (zone == Zone.Journal)
                 Interlocked.Increment(ref _journalWaiting);
             gate.Enter();
@@ -138,7 +139,7 @@ internal sealed partial class ZonedScheduler
             {
                 if (zone == Zone.Journal)
                     Interlocked.Decrement(ref _journalWaiting);
-                RunToken(token, zone);
+                RunToken(token, zone, index);
                 AfterZoneStep(zone);
             }
             finally
@@ -163,8 +164,11 @@ internal sealed partial class ZonedScheduler
             gate.Enter();
             gate.Exit();
         }
-        lock (_zoneLocks[(int)Zone.Physical])
-            _physicalInbox.Drain();
+        for (var z = 0; z < _physicalZoneCount; z++)
+        {
+            lock (_zoneLocks[SlotOf(Zone.Physical, z)])
+                _physicalInbox.Drain(z);
+        }
     }
 
     /// <summary>An entry was appended (journal lock held): the checkpoint's block-map part waits for it to be applied.</summary>
@@ -185,7 +189,7 @@ internal sealed partial class ZonedScheduler
         vio.Unapplied = false;
         var g = vio.AppliedGeneration;
         if (Interlocked.Decrement(ref _unapplied[g]) == 0 && Volatile.Read(ref _armedGeneration) == g && Interlocked.Exchange(ref _armed, 0) == 1)
-            PostToken(TokenKind.CheckpointLogical);
+            PostTokenToAll(TokenKind.CheckpointLogical);
     }
 
     /// <summary>A checkpoint began (journal lock held): entries from now on count in the other generation.</summary>
@@ -196,7 +200,7 @@ internal sealed partial class ZonedScheduler
         Volatile.Write(ref _armedGeneration, old);
         Volatile.Write(ref _armed, 1);
         if (Interlocked.Read(ref _unapplied[old]) == 0 && Interlocked.Exchange(ref _armed, 0) == 1)
-            PostToken(TokenKind.CheckpointLogical);
+            PostTokenToAll(TokenKind.CheckpointLogical);
     }
 
     private IReadOnlyList<PipelineBlockFigures> LockFigures()
@@ -222,8 +226,8 @@ internal sealed partial class ZonedScheduler
         public void Execute() => owner.RunLocking(vio);
     }
 
-    private sealed class TokenWork(ZonedScheduler owner, TokenKind kind) : IThreadPoolWorkItem
+    private sealed class TokenWork(ZonedScheduler owner, TokenKind kind, int index) : IThreadPoolWorkItem
     {
-        public void Execute() => owner.RunTokenLocked(kind);
+        public void Execute() => owner.RunTokenLocked(kind, index);
     }
 }

@@ -22,6 +22,7 @@ internal sealed partial class ZonedScheduler
         Allocate,
         UnpinAllocate,
         ReleaseMember,
+        ReservePacked,
         ReleaseUnused,
         Verify,
         Compress,
@@ -40,7 +41,7 @@ internal sealed partial class ZonedScheduler
         Stage.Name => Zone.Hash,
         Stage.Lookup or Stage.InstallPage or Stage.Update or Stage.ReadBlock or Stage.AbortLogical => Zone.Logical,
         Stage.HashLock or Stage.IndexUpdate or Stage.AbortHash => Zone.HashZone,
-        Stage.AllocatePage or Stage.Pin or Stage.Allocate or Stage.UnpinAllocate or Stage.ReleaseMember or Stage.ReleaseUnused => Zone.Physical,
+        Stage.AllocatePage or Stage.Pin or Stage.Allocate or Stage.UnpinAllocate or Stage.ReleaseMember or Stage.ReservePacked or Stage.ReleaseUnused => Zone.Physical,
         Stage.Verify => Zone.Verify,
         Stage.Compress => Zone.Compress,
         Stage.Pack or Stage.SpaceRetry => Zone.Packer,
@@ -49,11 +50,29 @@ internal sealed partial class ZonedScheduler
         _ => throw new InvalidOperationException($"stage {s} has no zone"),
     };
 
-    // Logical zone state.
-    private readonly Dictionary<long, DataVio> _logicalLocks = [];
-    private readonly HashSet<long> _pagesInProgress = [];
-    private readonly List<DataVio> _pageParked = [];
-    private long _logicalBlocksUsedAtCheckpoint;
+    /// <summary>The physical zone a physical stage runs in: the one owning the block it touches.</summary>
+    private int PhysicalZoneOf(DataVio vio, Stage stage) => stage switch
+    {
+        Stage.Pin or Stage.UnpinAllocate => _z.Depot.ZoneOf(vio.Candidate.Pbn),
+        Stage.ReleaseMember => _z.Depot.ZoneOf(vio.Allocation),
+        Stage.ReservePacked or Stage.ReleaseUnused => _z.Depot.ZoneOf(vio.NewMapping.Pbn),
+        _ => vio.AllocationZone, // Allocate, AllocatePage
+    };
+
+    // Logical zone state, one per logical zone (each touched only by its zone).
+    private readonly LogicalZoneState[] _logical;
+    private readonly long[] _usedDelta;        // per logical zone: change of mapped LBNs since this scheduler started
+    private readonly long[] _usedAtCheckpoint; // per logical zone: _usedDelta when its checkpoint part ran
+    private readonly long _usedBase;
+    private readonly long[] _rootImage;        // the block-map root as each logical zone's checkpoint part saw it
+
+    private sealed class LogicalZoneState
+    {
+        public readonly Dictionary<long, DataVio> Locks = [];
+        public readonly HashSet<long> PagesInProgress = [];
+        public readonly List<DataVio> PageParked = [];
+        public int NextAllocationZone;
+    }
 
     // Journal zone state.
     private readonly Queue<DataVio> _journalParked = new();
@@ -82,6 +101,7 @@ internal sealed partial class ZonedScheduler
                 return ReadBlock(vio);
             case Stage.AbortLogical:
                 MarkApplied(vio);
+                AbandonPage(vio);
                 ReleaseLogicalLock(vio);
                 return Stage.Done;
             case Stage.HashLock:
@@ -92,23 +112,29 @@ internal sealed partial class ZonedScheduler
                 AbortHash(vio);
                 return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
             case Stage.AllocatePage:
-                if (!_z.Depot.TryAllocate(out var page))
-                    throw new OutOfSpaceException($"pool is full: no free physical block for the block-map page of LBN {vio.Lbn}; discard data to free space");
-                vio.Allocation = page;
-                return Stage.JournalPage;
+                if (_z.Depot.TryAllocate(vio.AllocationZone, out var page))
+                {
+                    vio.ZonesTried = 0;
+                    vio.Allocation = page;
+                    return Stage.JournalPage;
+                }
+                if (NextAllocationZone(vio))
+                    return Stage.AllocatePage;
+                throw new OutOfSpaceException($"pool is full: no free physical block for the block-map page of LBN {vio.Lbn}; discard data to free space");
             case Stage.Pin:
                 return Pin(vio);
             case Stage.UnpinAllocate:
                 ReleasePin(vio);
                 Interlocked.Increment(ref _z.Counters.DedupeAdviceStale);
-                return Allocate(vio);
+                return AllocateIfHere(vio, _z.Depot.ZoneOf(vio.Candidate.Pbn));
             case Stage.Allocate:
                 return Allocate(vio);
             case Stage.ReleaseMember:
-                _z.Depot.ReleaseProvisional(vio.Allocation);
-                _z.Depot.Reserve(vio.NewMapping.Pbn); // this fragment's group may map to the packed block
+                _z.Depot.ReleaseProvisional(vio.Allocation); // its fragment lives in the packed block instead
                 vio.Allocation = 0;
                 return AfterDataWritten(vio);
+            case Stage.ReservePacked:
+                return ReservePacked(vio);
             case Stage.ReleaseUnused:
                 _z.Depot.Release(vio.NewMapping.Pbn, vio.SpaceRetries);
                 return Stage.Update;
@@ -148,18 +174,49 @@ internal sealed partial class ZonedScheduler
 
     private Stage AfterDataWritten(DataVio vio) => vio.HoldsHashLock ? Stage.IndexUpdate : Stage.Journal;
 
+    /// <summary>
+    /// The packed block's first fragment reserves the block for the others (a group's 1 + 16 each),
+    /// then sends them on: no reference change of theirs can reach the block's zone before their
+    /// reservations exist, and the block cannot be freed under them, in either scheme.
+    /// </summary>
+    private Stage ReservePacked(DataVio vio)
+    {
+        var pbn = vio.NewMapping.Pbn;
+        var here = _z.Depot.ZoneOf(pbn);
+        var others = vio.CoFragments;
+        _z.Depot.Reserve(pbn, others.Count);
+        for (var i = 0; i < others.Count; i++)
+        {
+            var f = others[i];
+            if (_z.Depot.ZoneOf(f.Allocation) == here)
+            {
+                _z.Depot.ReleaseProvisional(f.Allocation); // its fragment lives in the packed block instead
+                f.Allocation = 0;
+                f.Stage = (int)AfterDataWritten(f);
+            }
+            else
+            {
+                f.Stage = (int)Stage.ReleaseMember;
+            }
+            Send(f);
+        }
+        others.Clear();
+        return AfterDataWritten(vio);
+    }
+
     // ---- Logical zone -------------------------------------------------------------------
 
     private Stage Lookup(DataVio vio)
     {
         var lbn = vio.Lbn;
+        var zone = _logical[_z.BlockMap.ZoneOfLbn(lbn)];
         if (!vio.HoldsLogicalLock)
         {
             if (vio.Operation == VioOperation.Write)
-                _z.Counters.WritesIn++;
+                Interlocked.Increment(ref _z.Counters.WritesIn);
             else
-                _z.Counters.DiscardsIn++;
-            if (_logicalLocks.TryGetValue(lbn, out var holder))
+                Interlocked.Increment(ref _z.Counters.DiscardsIn);
+            if (zone.Locks.TryGetValue(lbn, out var holder))
             {
                 // Logical lock: the earlier request on this LBN goes first; this one waits behind it.
                 var last = holder.LastLogicalWaiter ?? holder;
@@ -168,9 +225,12 @@ internal sealed partial class ZonedScheduler
                 MakeUrgent(holder);
                 return Stage.Parked;
             }
-            _logicalLocks.Add(lbn, vio);
+            zone.Locks.Add(lbn, vio);
             vio.HoldsLogicalLock = true;
         }
+        // Physical zones in turn, as VDO's logical zones deal out allocations.
+        vio.AllocationZone = zone.NextAllocationZone;
+        zone.NextAllocationZone = zone.NextAllocationZone + 1 == _physicalZoneCount ? 0 : zone.NextAllocationZone + 1;
         if (_z.BlockMap.NeedsPage(lbn))
         {
             if (vio.Operation == VioOperation.Discard)
@@ -179,11 +239,12 @@ internal sealed partial class ZonedScheduler
                 return Stage.Update;
             }
             var page = lbn / Geometry.EntriesPerPage;
-            if (!_pagesInProgress.Add(page))
+            if (!zone.PagesInProgress.Add(page))
             {
-                _pageParked.Add(vio);
+                zone.PageParked.Add(vio);
                 return Stage.Parked;
             }
+            vio.AllocatingPage = true;
             return Stage.AllocatePage;
         }
         vio.OldMapping = _z.BlockMap.Get(lbn);
@@ -194,7 +255,7 @@ internal sealed partial class ZonedScheduler
         }
         if (vio.IsZero)
         {
-            _z.Counters.ZeroBlocksWritten++;
+            Interlocked.Increment(ref _z.Counters.ZeroBlocksWritten);
             vio.NewMapping = BlockMapping.Zero;
             return Stage.Journal;
         }
@@ -208,11 +269,29 @@ internal sealed partial class ZonedScheduler
         MarkApplied(vio);
         vio.Allocation = 0;
         vio.JournalPoint = 0;
-        _pagesInProgress.Remove(page);
-        for (var i = 0; i < _pageParked.Count; i++)
-            Send(Zone.Logical, _pageParked[i]); // they look up again (their page may be this one)
-        _pageParked.Clear();
+        vio.AllocatingPage = false;
+        var zone = _logical[_z.BlockMap.ZoneOfLbn(vio.Lbn)];
+        zone.PagesInProgress.Remove(page);
+        ResendPageParked(zone);
         return Stage.Lookup;
+    }
+
+    private void ResendPageParked(LogicalZoneState zone)
+    {
+        for (var i = 0; i < zone.PageParked.Count; i++)
+            Send(zone.PageParked[i]); // they look up again (their page may be this one)
+        zone.PageParked.Clear();
+    }
+
+    /// <summary>A request that was allocating its block-map page failed (e.g. the pool is full): others on the page look up again.</summary>
+    private void AbandonPage(DataVio vio)
+    {
+        if (!vio.AllocatingPage)
+            return;
+        vio.AllocatingPage = false;
+        var zone = _logical[_z.BlockMap.ZoneOfLbn(vio.Lbn)];
+        zone.PagesInProgress.Remove(vio.Lbn / Geometry.EntriesPerPage);
+        ResendPageParked(zone);
     }
 
     private Stage Update(DataVio vio)
@@ -222,7 +301,9 @@ internal sealed partial class ZonedScheduler
         if (old != now)
         {
             _z.BlockMap.Set(vio.Lbn, now, vio.JournalPoint);
-            _z.LogicalBlocksUsed += (now.IsMapped ? 1 : 0) - (old.IsMapped ? 1 : 0);
+            var delta = (now.IsMapped ? 1 : 0) - (old.IsMapped ? 1 : 0);
+            _z.AddLogicalBlocksUsed(delta);
+            _usedDelta[_z.BlockMap.ZoneOfLbn(vio.Lbn)] += delta;
         }
         MarkApplied(vio);
         ReleaseLogicalLock(vio);
@@ -231,13 +312,12 @@ internal sealed partial class ZonedScheduler
 
     private void ReleaseLogicalLock(DataVio vio)
     {
-        if (_failure is not null && _pageParked.Count > 0)
+        var zone = _logical[_z.BlockMap.ZoneOfLbn(vio.Lbn)];
+        if (_failure is not null && zone.PageParked.Count > 0)
         {
             // A page allocation may have failed: nobody will install it; let its waiters fail too.
-            foreach (var parked in _pageParked)
-                Send(Zone.Logical, parked);
-            _pageParked.Clear();
-            _pagesInProgress.Clear();
+            ResendPageParked(zone);
+            zone.PagesInProgress.Clear();
         }
         if (!vio.HoldsLogicalLock)
             return;
@@ -245,22 +325,22 @@ internal sealed partial class ZonedScheduler
         var next = vio.NextLogicalWaiter;
         if (next is null)
         {
-            _logicalLocks.Remove(vio.Lbn);
+            zone.Locks.Remove(vio.Lbn);
             return;
         }
         // The next request on this LBN takes the lock over, with the rest of the chain.
         next.LastLogicalWaiter = ReferenceEquals(vio.LastLogicalWaiter, next) ? null : vio.LastLogicalWaiter;
         next.HoldsLogicalLock = true;
-        _logicalLocks[vio.Lbn] = next;
+        zone.Locks[vio.Lbn] = next;
         vio.NextLogicalWaiter = null;
         vio.LastLogicalWaiter = null;
-        Send(Zone.Logical, next);
+        Send(next);
     }
 
     private Stage ReadBlock(DataVio vio)
     {
-        _z.Counters.ReadsIn++;
-        if (_logicalLocks.TryGetValue(vio.Lbn, out var holder))
+        Interlocked.Increment(ref _z.Counters.ReadsIn);
+        if (_logical[_z.BlockMap.ZoneOfLbn(vio.Lbn)].Locks.TryGetValue(vio.Lbn, out var holder))
         {
             // A write of this LBN is in flight: it is the newest data (old-or-new, consistently).
             if (holder.Operation == VioOperation.Discard)
@@ -334,7 +414,7 @@ internal sealed partial class ZonedScheduler
             w.NewMapping = vio.NewMapping;
             Interlocked.Increment(ref _z.Counters.DedupeAdviceValid);
             w.Stage = (int)Stage.Journal;
-            Send(Zone.Journal, w);
+            Send(w);
         }
         return Stage.Journal;
     }
@@ -349,7 +429,7 @@ internal sealed partial class ZonedScheduler
         {
             w.Error = vio.Error;
             w.Stage = (int)Stage.AbortLogical;
-            Send(Zone.Logical, w);
+            Send(w);
         }
         vio.Waiters.Clear();
     }
@@ -359,20 +439,36 @@ internal sealed partial class ZonedScheduler
     private Stage Pin(DataVio vio)
     {
         var c = vio.Candidate;
+        var here = _z.Depot.ZoneOf(c.Pbn);
         switch (_z.Depot.TryPin(c.Pbn))
         {
             case PinResult.Free:
                 Interlocked.Increment(ref _z.Counters.DedupeAdviceStale); // the index entry is replaced when this write lands
-                return Allocate(vio);
+                return AllocateIfHere(vio, here);
             case PinResult.Busy:
-                return Allocate(vio);
+                return AllocateIfHere(vio, here);
             case PinResult.Full:
-                _z.Counters.DedupeRollovers++; // write a new copy; the index then points at it
-                return Allocate(vio);
+                Interlocked.Increment(ref _z.Counters.DedupeRollovers); // write a new copy; the index then points at it
+                return AllocateIfHere(vio, here);
             default:
                 vio.Pinned = true;
                 return Stage.Verify;
         }
+    }
+
+    /// <summary>Allocates now when the request's allocation zone is the physical zone running it; otherwise goes there.</summary>
+    private Stage AllocateIfHere(DataVio vio, int zone) => vio.AllocationZone == zone ? Allocate(vio) : Stage.Allocate;
+
+    /// <summary>The allocation zone is full: move on to the next physical zone, unless every one was tried.</summary>
+    private bool NextAllocationZone(DataVio vio)
+    {
+        if (++vio.ZonesTried >= _physicalZoneCount)
+        {
+            vio.ZonesTried = 0;
+            return false;
+        }
+        vio.AllocationZone = (vio.AllocationZone + 1) % _physicalZoneCount;
+        return true;
     }
 
     private void ReleasePin(DataVio vio)
@@ -385,11 +481,14 @@ internal sealed partial class ZonedScheduler
 
     private Stage Allocate(DataVio vio)
     {
-        if (_z.Depot.TryAllocate(out var pbn))
+        if (_z.Depot.TryAllocate(vio.AllocationZone, out var pbn))
         {
+            vio.ZonesTried = 0;
             vio.Allocation = pbn;
             return _compression ? Stage.Compress : Stage.WriteData;
         }
+        if (NextAllocationZone(vio))
+            return Stage.Allocate;
         if (vio.SpaceRetries++ < 2)
             return Stage.SpaceRetry; // free what the packer and the journal hold back, then try again
         throw new OutOfSpaceException($"pool is full: no free physical block for LBN {vio.Lbn} ({_z.Geometry.DataBlocks} data blocks all in use); discard data to free space");
@@ -461,7 +560,6 @@ internal sealed partial class ZonedScheduler
         for (var i = 0; i < count; i++)
         {
             var f = _members[i];
-            _members[i] = null!;
             f.Bin = null;
             if (error is not null)
             {
@@ -472,16 +570,16 @@ internal sealed partial class ZonedScheduler
             f.WroteData = true;
             _z.Counters.CompressedFragmentsWritten++;
             _z.Counters.CompressedFragmentBytes += f.FragmentSize;
-            if (i == 0)
-            {
-                f.Allocation = 0; // the packed block is this allocation
-                Dispatch(f, AfterDataWritten(f));
-            }
-            else
-            {
-                Dispatch(f, Stage.ReleaseMember);
-            }
+            if (i > 0)
+                _members[0].CoFragments.Add(f); // sent on by the first once it has reserved the block for them
         }
+        if (error is null)
+        {
+            var first = _members[0];
+            first.Allocation = 0; // the packed block is this allocation
+            Dispatch(first, count > 1 ? Stage.ReservePacked : AfterDataWritten(first));
+        }
+        Array.Clear(_members, 0, count);
     }
 
     private void Dispatch(DataVio vio, Stage next)
@@ -490,7 +588,7 @@ internal sealed partial class ZonedScheduler
         if (next == Stage.Done)
             Complete(vio);
         else if (next != Stage.Parked)
-            Send(ZoneOf(next), vio);
+            Send(vio);
     }
 
     // ---- Journal --------------------------------------------------------------------------
@@ -577,7 +675,7 @@ internal sealed partial class ZonedScheduler
         foreach (var v in _durableParked)
         {
             v.Stage = (int)Stage.Update;
-            Send(Zone.Logical, v);
+            Send(v);
         }
         _durableParked.Clear();
     }

@@ -27,10 +27,16 @@ internal sealed partial class ZonedScheduler : IDisposable
     private readonly ActionBlock<DataVio> _packer;
     private readonly ActionBlock<DataVio> _journal;
 
-    // One block per slot: slots 0..8 are the Zone kinds (hash zone 0 at Zone.HashZone), hash zones 1..N-1 follow.
+    // One block (and lock) per slot: each Zone kind has _kindCount[kind] slots from _kindBase[kind]
+    // on (several for the logical, hash and physical zones), in Zone order.
     private readonly ActionBlock<DataVio>[] _blocks;
     private readonly int _slotCount;
-    private readonly int _hashZoneCount;
+    private readonly int[] _kindBase = new int[KindCount];
+    private readonly int[] _kindCount = new int[KindCount];
+    private readonly Zone[] _slotKind;
+    private readonly int[] _slotIndex;
+    private readonly int _logicalZoneCount;
+    private readonly int _physicalZoneCount;
 
     private long _handoffs;
     private long _skipped;
@@ -46,8 +52,35 @@ internal sealed partial class ZonedScheduler : IDisposable
         _pool = new ConcurrentDataVioPool(p.RequestPoolSize);
         _locking = p.Scheme == SchemeKind.StructureLocking;
         _stepsPerRequeue = p.StepsPerRequeue;
-        _hashZoneCount = zones.HashZones.Length;
-        _slotCount = KindCount + _hashZoneCount - 1;
+        _logicalZoneCount = zones.BlockMap.ZoneCount;
+        _physicalZoneCount = zones.Depot.ZoneCount;
+        for (var k = 0; k < KindCount; k++)
+        {
+            _kindCount[k] = (Zone)k switch
+            {
+                Zone.Logical => _logicalZoneCount,
+                Zone.HashZone => zones.HashZones.Length,
+                Zone.Physical => _physicalZoneCount,
+                _ => 1,
+            };
+            _kindBase[k] = _slotCount;
+            _slotCount += _kindCount[k];
+        }
+        _slotKind = new Zone[_slotCount];
+        _slotIndex = new int[_slotCount];
+        for (var k = 0; k < KindCount; k++)
+        {
+            for (var i = 0; i < _kindCount[k]; i++)
+            {
+                _slotKind[_kindBase[k] + i] = (Zone)k;
+                _slotIndex[_kindBase[k] + i] = i;
+            }
+        }
+        _logical = [.. Enumerable.Range(0, _logicalZoneCount).Select(_ => new LogicalZoneState())];
+        _usedDelta = new long[_logicalZoneCount];
+        _usedAtCheckpoint = new long[_logicalZoneCount];
+        _usedBase = zones.LogicalBlocksUsed;
+        _rootImage = zones.BlockMap.CopyRoot();
         _messages = new long[_slotCount];
         _busyTicks = new long[_slotCount];
         _parallel = new bool[_slotCount];
@@ -71,14 +104,14 @@ internal sealed partial class ZonedScheduler : IDisposable
             };
             _blocks[slot] = Block(step, slot);
         }
-        _packer = _blocks[(int)Zone.Packer];
-        _journal = _blocks[(int)Zone.Journal];
-        _physicalInbox = new PhysicalInbox(this);
+        _packer = _blocks[SlotOf(Zone.Packer)];
+        _journal = _blocks[SlotOf(Zone.Journal)];
+        _physicalInbox = new PhysicalInbox(this, _physicalZoneCount);
         zones.JournalZone.Sink = _physicalInbox;
         for (var i = 0; i < _tokens.Length; i++)
             _tokens[i] = new DataVio();
         for (var i = 0; i < _tokenWork.Length; i++)
-            _tokenWork[i] = new TokenWork(this, (TokenKind)i);
+            _tokenWork[i] = [.. Enumerable.Range(0, _kindCount[(int)TokenHome((TokenKind)i)]).Select(z => new TokenWork(this, (TokenKind)i, z))];
     }
 
     /// <summary>Real handoffs (posts to another block) so far.</summary>
@@ -92,30 +125,47 @@ internal sealed partial class ZonedScheduler : IDisposable
 
     private const int KindCount = 9;
 
-    private static Zone KindOf(int slot) => slot < KindCount ? (Zone)slot : Zone.HashZone;
+    private Zone KindOf(int slot) => _slotKind[slot];
 
-    /// <summary>The slot (block, lock) of a zone kind for <paramref name="vio"/>: hash zones by the request's block name.</summary>
-    private int SlotOf(Zone zone, DataVio vio)
+    /// <summary>The slot (block, lock) of zone <paramref name="index"/> of a kind.</summary>
+    private int SlotOf(Zone zone, int index = 0) => _kindBase[(int)zone] + index;
+
+    /// <summary>
+    /// The slot that runs <paramref name="vio"/>'s current stage: a logical zone by the LBN's
+    /// block-map page, a hash zone by the block name, a physical zone by the slab of the block
+    /// the stage touches (the request's allocation zone when it allocates).
+    /// </summary>
+    private int SlotFor(DataVio vio)
     {
-        if (zone != Zone.HashZone || _hashZoneCount == 1)
-            return (int)zone;
-        var k = _z.HashZoneIndex(vio.Name);
-        return k == 0 ? (int)Zone.HashZone : KindCount + k - 1;
+        var stage = (Stage)vio.Stage;
+        var zone = ZoneOf(stage);
+        var k = (int)zone;
+        if (_kindCount[k] == 1)
+            return _kindBase[k];
+        return _kindBase[k] + zone switch
+        {
+            Zone.Logical => _z.BlockMap.ZoneOfLbn(vio.Lbn),
+            Zone.HashZone => _z.HashZoneIndex(vio.Name),
+            _ => PhysicalZoneOf(vio, stage),
+        };
     }
 
-    private string SlotName(int slot) => slot switch
+    private string SlotName(int slot)
     {
-        (int)Zone.Hash => "hash",
-        (int)Zone.Logical => "logical0",
-        (int)Zone.HashZone => "hashzone0",
-        (int)Zone.Physical => "physical0",
-        (int)Zone.Verify => "verify",
-        (int)Zone.Compress => "compress",
-        (int)Zone.Packer => "packer",
-        (int)Zone.DataWrite => "datawrite",
-        (int)Zone.Journal => "journal",
-        _ => $"hashzone{slot - KindCount + 1}",
-    };
+        var i = _slotIndex[slot];
+        return _slotKind[slot] switch
+        {
+            Zone.Hash => "hash",
+            Zone.Logical => $"logical{i}",
+            Zone.HashZone => $"hashzone{i}",
+            Zone.Physical => $"physical{i}",
+            Zone.Verify => "verify",
+            Zone.Compress => "compress",
+            Zone.Packer => "packer",
+            Zone.DataWrite => "datawrite",
+            _ => "journal",
+        };
+    }
 
     private ActionBlock<DataVio> Block(StepOptions step, int slot)
     {
@@ -173,7 +223,7 @@ internal sealed partial class ZonedScheduler : IDisposable
     {
         var zone = KindOf(slot);
         if (vio.Operation == TokenOperation)
-            RunToken(vio, zone);
+            RunToken(vio, zone, _slotIndex[slot]);
         else
             RunSteps(vio, slot);
         if (zone == Zone.Journal)
@@ -195,13 +245,12 @@ internal sealed partial class ZonedScheduler : IDisposable
             var next = Advance(vio);
             if (next is Stage.Parked or Stage.Done)
                 break;
-            var target = ZoneOf(next);
-            if (SlotOf(target, vio) == slot && _blocks[slot].InputCount == 0)
+            if (SlotFor(vio) == slot && _blocks[slot].InputCount == 0)
             {
                 Interlocked.Increment(ref _skipped); // VDO also runs the next step in place when it can
                 continue;
             }
-            Send(target, vio);
+            Send(vio);
             break;
         }
     }
@@ -228,13 +277,14 @@ internal sealed partial class ZonedScheduler : IDisposable
         return next;
     }
 
-    private void Send(Zone target, DataVio vio)
+    /// <summary>Hands a request on to the slot of its current stage (a counted handoff).</summary>
+    private void Send(DataVio vio)
     {
         Interlocked.Increment(ref _handoffs);
         if (_locking)
             Requeue(vio);
         else
-            Post(_blocks[SlotOf(target, vio)], vio);
+            Post(_blocks[SlotFor(vio)], vio);
     }
 
     private static void Post(ActionBlock<DataVio> block, DataVio vio)

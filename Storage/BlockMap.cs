@@ -4,54 +4,62 @@ namespace DataflowVdo.Storage;
 /// LBN → mapping. A fixed root (the PBN of every leaf page, 0 when never needed) and leaf
 /// pages allocated from the slabs on first use (thin provisioning), cached in a bounded LRU
 /// (I8). A dirty page is written only after the journal entries it reflects are durable
-/// (<see cref="EnsureDurable"/>, I2). One owner at a time.
+/// (<see cref="EnsureDurable"/>, I2). The leaf pages are dealt to logical zones (page <c>p</c> to
+/// zone <c>p % zones</c>, as in VDO), each with its own share of the cache; every page and its
+/// root entry is touched only by its zone's owner, so zones run concurrently. Whole-map methods
+/// (format, recovery, a quiet volume's checkpoint, checks) need every zone quiet.
 /// </summary>
 public sealed class BlockMap
 {
     private readonly IBlockDevice _device;
     private readonly Geometry _geometry;
     private readonly long[] _root;
-    private readonly bool[] _rootDirty;
-    private readonly Dictionary<long, BlockMapPage> _cache = [];
-    private readonly LinkedList<BlockMapPage> _lru = new();
-    private readonly Stack<byte[]> _spare = new();
-    private readonly int _capacity;
+    private readonly long[] _diskRoot; // the root as last staged for writing
+    private bool _rootWritten;
+    private readonly CacheZone[] _zones;
     private readonly MetadataWriter _writer;
 
-    private BlockMap(IBlockDevice device, Geometry geometry, int cachePages, MetadataWriter writer)
+    private BlockMap(IBlockDevice device, Geometry geometry, int cachePages, MetadataWriter writer, int zones)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(zones, 1);
         _device = device;
         _writer = writer;
         _geometry = geometry;
-        _capacity = Math.Max(2, cachePages);
         _root = new long[geometry.LeafPages];
-        _rootDirty = new bool[geometry.RootBlocks];
+        _diskRoot = new long[geometry.LeafPages];
+        _zones = new CacheZone[zones];
+        for (var z = 0; z < zones; z++)
+            _zones[z] = new CacheZone(Math.Max(2, cachePages / zones));
     }
+
+    /// <summary>Logical zones the pages are dealt to.</summary>
+    public int ZoneCount => _zones.Length;
+
+    /// <summary>The logical zone that owns <paramref name="lbn"/> (by its leaf page).</summary>
+    public int ZoneOfLbn(long lbn) => _zones.Length == 1 ? 0 : (int)((lbn / Geometry.EntriesPerPage) % _zones.Length);
+
+    private CacheZone ZoneOfPage(long page) => _zones.Length == 1 ? _zones[0] : _zones[page % _zones.Length];
 
     /// <summary>Called with a journal point before a page reflecting it is written; must make the journal durable through it.</summary>
     public Action<long> EnsureDurable { get; set; } = _ => { };
 
     /// <summary>Leaf pages allocated.</summary>
-    public long AllocatedPages { get; private set; }
+    public long AllocatedPages => _zones.Sum(static z => Volatile.Read(ref z.AllocatedPages));
 
     /// <summary>Pages written so far.</summary>
-    public long PagesWritten { get; private set; }
+    public long PagesWritten => _zones.Sum(static z => Volatile.Read(ref z.PagesWritten));
 
     /// <summary>Pages read from the device so far (cache misses).</summary>
-    public long PagesRead { get; private set; }
+    public long PagesRead => _zones.Sum(static z => Volatile.Read(ref z.PagesRead));
 
     /// <summary>A block map with no pages (format).</summary>
-    public static BlockMap CreateEmpty(IBlockDevice device, Geometry geometry, int cachePages, MetadataWriter writer)
-    {
-        var map = new BlockMap(device, geometry, cachePages, writer);
-        Array.Fill(map._rootDirty, true);
-        return map;
-    }
+    public static BlockMap CreateEmpty(IBlockDevice device, Geometry geometry, int cachePages, MetadataWriter writer, int zones = 1) =>
+        new(device, geometry, cachePages, writer, zones);
 
     /// <summary>Loads and validates the root; leaf pages load on demand.</summary>
-    public static BlockMap Load(IBlockDevice device, Geometry geometry, int cachePages, MetadataWriter writer)
+    public static BlockMap Load(IBlockDevice device, Geometry geometry, int cachePages, MetadataWriter writer, int zones = 1)
     {
-        var map = new BlockMap(device, geometry, cachePages, writer);
+        var map = new BlockMap(device, geometry, cachePages, writer, zones);
         var block = new byte[VdoConstants.BlockSize];
         for (var b = 0; b < geometry.RootBlocks; b++)
         {
@@ -68,9 +76,11 @@ public sealed class BlockMap
                     throw new CorruptMetadataException($"block-map root block {b} (PBN {pbn})", $"leaf page {page} points at PBN {entry.Pbn}, which is not a data block");
                 map._root[page] = entry.Pbn;
                 if (entry.Pbn != 0)
-                    map.AllocatedPages++;
+                    map.ZoneOfPage(page).AllocatedPages++;
             }
         }
+        map._root.CopyTo(map._diskRoot, 0);
+        map._rootWritten = true;
         return map;
     }
 
@@ -95,16 +105,16 @@ public sealed class BlockMap
     /// <summary>Records a newly allocated leaf page (its journal entry is already appended); the page starts empty.</summary>
     public void InstallPage(long pageIndex, long pbn, long journalPoint)
     {
+        var zone = ZoneOfPage(pageIndex);
         if (_root[pageIndex] == 0)
-            AllocatedPages++;
+            zone.AllocatedPages++;
         _root[pageIndex] = pbn;
-        _rootDirty[pageIndex / Geometry.EntriesPerPage] = true;
-        if (_cache.Remove(pageIndex, out var stale))
+        if (zone.Cache.Remove(pageIndex, out var stale))
         {
-            _lru.Remove(stale.Node!);
-            _spare.Push(stale.Data);
+            zone.Lru.Remove(stale.Node!);
+            zone.Spare.Push(stale.Data);
         }
-        var page = Admit(pageIndex, NewBuffer());
+        var page = Admit(zone, pageIndex, NewBuffer(zone));
         page.Dirty = true;
         page.LastJournalPoint = journalPoint;
     }
@@ -120,31 +130,32 @@ public sealed class BlockMap
 
     private BlockMapPage GetPage(long pageIndex)
     {
-        if (_cache.TryGetValue(pageIndex, out var page))
+        var zone = ZoneOfPage(pageIndex);
+        if (zone.Cache.TryGetValue(pageIndex, out var page))
         {
-            if (page.Node != _lru.First)
+            if (page.Node != zone.Lru.First)
             {
-                _lru.Remove(page.Node!);
-                _lru.AddFirst(page.Node!);
+                zone.Lru.Remove(page.Node!);
+                zone.Lru.AddFirst(page.Node!);
             }
             return page;
         }
         var pbn = _root[pageIndex];
-        var data = NewBuffer();
+        var data = NewBuffer(zone);
         _device.Read(pbn, data);
-        PagesRead++;
+        zone.PagesRead++;
         var problem = MetadataBlock.Validate(data, MetadataKind.BlockMapLeaf, _geometry.Nonce, pageIndex);
         if (problem is not null)
         {
-            _spare.Push(data);
+            zone.Spare.Push(data);
             throw new CorruptMetadataException($"block-map page {pageIndex} (PBN {pbn}, LBNs {pageIndex * Geometry.EntriesPerPage}..{((pageIndex + 1) * Geometry.EntriesPerPage) - 1})", problem);
         }
-        return Admit(pageIndex, data);
+        return Admit(zone, pageIndex, data);
     }
 
-    private byte[] NewBuffer()
+    private static byte[] NewBuffer(CacheZone zone)
     {
-        if (_spare.TryPop(out var buffer))
+        if (zone.Spare.TryPop(out var buffer))
         {
             Array.Clear(buffer);
             return buffer;
@@ -152,67 +163,101 @@ public sealed class BlockMap
         return new byte[VdoConstants.BlockSize];
     }
 
-    private BlockMapPage Admit(long pageIndex, byte[] data)
+    private BlockMapPage Admit(CacheZone zone, long pageIndex, byte[] data)
     {
-        if (_cache.Count >= _capacity)
+        if (zone.Cache.Count >= zone.Capacity)
         {
             // Evict a group at once so their writes share one double-write batch.
-            var group = Math.Clamp(_capacity / 8, 1, 32);
-            for (var i = 0; i < group && _cache.Count > 0; i++)
-                Evict(_lru.Last!.Value);
+            var group = Math.Clamp(zone.Capacity / 8, 1, 32);
+            for (var i = 0; i < group && zone.Cache.Count > 0; i++)
+                Evict(zone, zone.Lru.Last!.Value);
             _writer.Commit();
         }
         var page = new BlockMapPage(pageIndex, data);
-        page.Node = _lru.AddFirst(page);
-        _cache.Add(pageIndex, page);
+        page.Node = zone.Lru.AddFirst(page);
+        zone.Cache.Add(pageIndex, page);
         return page;
     }
 
-    private void Evict(BlockMapPage page)
+    private void Evict(CacheZone zone, BlockMapPage page)
     {
         if (page.Dirty)
-            WritePage(page);
-        _lru.Remove(page.Node!);
-        _cache.Remove(page.Index);
-        _spare.Push(page.Data);
+            WritePage(zone, page);
+        zone.Lru.Remove(page.Node!);
+        zone.Cache.Remove(page.Index);
+        zone.Spare.Push(page.Data);
     }
 
-    private void WritePage(BlockMapPage page)
+    private void WritePage(CacheZone zone, BlockMapPage page)
     {
         EnsureDurable(page.LastJournalPoint);
         MetadataBlock.Seal(page.Data, MetadataKind.BlockMapLeaf, _geometry.Nonce, page.Index);
         _writer.Write(_root[page.Index], page.Data);
         page.Dirty = false;
-        PagesWritten++;
+        zone.PagesWritten++;
     }
 
-    /// <summary>Stages every dirty page and root block in the metadata writer (checkpoint; journal already durable).</summary>
+    /// <summary>Stages every dirty page and the changed root blocks in the metadata writer (a quiet volume's checkpoint).</summary>
     public void WriteDirty()
     {
-        foreach (var page in _lru)
+        for (var z = 0; z < _zones.Length; z++)
+            WriteDirtyPages(z);
+        WriteRoot(_root);
+    }
+
+    /// <summary>Stages the dirty pages of logical zone <paramref name="zone"/> (its owner, during a running checkpoint).</summary>
+    public void WriteDirtyPages(int zone)
+    {
+        var z = _zones[zone];
+        foreach (var page in z.Lru)
         {
             if (page.Dirty)
-                WritePage(page);
+                WritePage(z, page);
         }
-        var block = new byte[VdoConstants.BlockSize];
+    }
+
+    /// <summary>
+    /// Copies logical zone <paramref name="zone"/>'s root entries into <paramref name="image"/> (its
+    /// owner, right after <see cref="WriteDirtyPages"/>: every page the copy names is written).
+    /// </summary>
+    public void CaptureRoot(int zone, long[] image)
+    {
+        if (_zones.Length == 1)
+        {
+            _root.CopyTo(image, 0);
+            return;
+        }
+        for (long p = zone; p < _root.Length; p += _zones.Length)
+            image[p] = _root[p];
+    }
+
+    /// <summary>A copy of the whole root (a root image for <see cref="CaptureRoot"/> to fill).</summary>
+    public long[] CopyRoot() => (long[])_root.Clone();
+
+    /// <summary>Stages the root blocks whose entries in <paramref name="image"/> differ from what was last staged.</summary>
+    public void WriteRoot(ReadOnlySpan<long> image)
+    {
+        byte[]? block = null;
         for (var b = 0; b < _geometry.RootBlocks; b++)
         {
-            if (!_rootDirty[b])
+            var first = b * Geometry.EntriesPerPage;
+            var n = Math.Min(Geometry.EntriesPerPage, _root.Length - first);
+            var entries = image.Slice(first, Math.Max(0, n));
+            if (_rootWritten && entries.SequenceEqual(_diskRoot.AsSpan(first, Math.Max(0, n))))
                 continue;
+            block ??= new byte[VdoConstants.BlockSize];
             Array.Clear(block);
             var payload = MetadataBlock.Payload(block.AsSpan());
-            for (var i = 0; i < Geometry.EntriesPerPage; i++)
+            for (var i = 0; i < entries.Length; i++)
             {
-                var page = ((long)b * Geometry.EntriesPerPage) + i;
-                if (page >= _root.Length)
-                    break;
-                var entry = _root[page] == 0 ? BlockMapping.Unmapped : new BlockMapping(_root[page], MappingState.Uncompressed);
+                var entry = entries[i] == 0 ? BlockMapping.Unmapped : new BlockMapping(entries[i], MappingState.Uncompressed);
                 entry.Encode(payload.Slice(i * BlockMapping.EncodedSize));
             }
             MetadataBlock.Seal(block, MetadataKind.BlockMapRoot, _geometry.Nonce, b);
             _writer.Write(_geometry.RootStart + b, block);
-            _rootDirty[b] = false;
+            entries.CopyTo(_diskRoot.AsSpan(first));
         }
+        _rootWritten = true;
     }
 
     /// <summary>
@@ -235,7 +280,7 @@ public sealed class BlockMap
             if (_root[p] == 0)
                 continue;
             byte[] data;
-            if (_cache.TryGetValue(p, out var cached))
+            if (ZoneOfPage(p).Cache.TryGetValue(p, out var cached))
             {
                 data = cached.Data;
             }
@@ -262,4 +307,15 @@ public sealed class BlockMap
     /// <summary>Reads the root PBN list (for checks).</summary>
     public ReadOnlySpan<long> RootEntries => _root;
 
+    /// <summary>One logical zone's share of the cache and its figures.</summary>
+    private sealed class CacheZone(int capacity)
+    {
+        public readonly int Capacity = capacity;
+        public readonly Dictionary<long, BlockMapPage> Cache = [];
+        public readonly LinkedList<BlockMapPage> Lru = new();
+        public readonly Stack<byte[]> Spare = new();
+        public long AllocatedPages;
+        public long PagesWritten;
+        public long PagesRead;
+    }
 }

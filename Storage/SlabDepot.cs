@@ -6,7 +6,10 @@ namespace DataflowVdo.Storage;
 /// The slabs: one-byte reference counts for every data block (0 free, 1..254 sharers,
 /// 255 provisional), the allocator, and the slab summary. Counts live in memory (1 byte per
 /// 4 KiB block, as in VDO) and dirty ref-count blocks are written at checkpoints, after the
-/// journal entries they reflect are durable (I2). One owner at a time.
+/// journal entries they reflect are durable (I2). The slabs are dealt to physical zones (slab
+/// <c>s</c> to zone <c>s % zones</c>, as in VDO) and every block is touched only by its zone's
+/// owner, so zones run concurrently; whole-depot methods (format, recovery, a quiet volume's
+/// checkpoint) need every zone quiet.
 /// </summary>
 public sealed partial class SlabDepot
 {
@@ -21,15 +24,19 @@ public sealed partial class SlabDepot
     private readonly SlabJournal[] _journals;
     private readonly ulong[][] _blockSequence; // per ref-count block: slab-journal sequence it was written at
     private readonly long[][] _blockKey;       // per ref-count block: recovery key of the last entry it reflects
-    private readonly Queue<int> _needRefCountWrite = new();
-    private int _currentSlab;
+    private readonly AllocatorZone[] _zones;
+    private int _nextZone;
 
     private readonly IBlockDevice _device;
 
-    private SlabDepot(IBlockDevice device, Geometry geometry)
+    private SlabDepot(IBlockDevice device, Geometry geometry, int zones)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(zones, 1);
         _device = device;
         _geometry = geometry;
+        _zones = new AllocatorZone[zones];
+        for (var z = 0; z < zones; z++)
+            _zones[z] = new AllocatorZone([.. Enumerable.Range(0, geometry.SlabCount).Where(slab => slab % zones == z)]);
         _journals = new SlabJournal[geometry.SlabCount];
         _blockSequence = new ulong[geometry.SlabCount][];
         _blockKey = new long[geometry.SlabCount][];
@@ -48,34 +55,45 @@ public sealed partial class SlabDepot
         }
     }
 
-    /// <summary>Free data blocks.</summary>
-    public long FreeBlocks { get; private set; }
+    /// <summary>Physical zones the slabs are dealt to (a zone may have none when slabs are few).</summary>
+    public int ZoneCount => _zones.Length;
+
+    /// <summary>The physical zone that owns <paramref name="pbn"/> (by its slab).</summary>
+    public int ZoneOf(long pbn) => _zones.Length == 1 ? 0 : _geometry.Locate(pbn).Slab % _zones.Length;
+
+    private AllocatorZone ZoneOfSlab(int slab) => _zones[slab % _zones.Length];
+
+    private AllocatorZone ZoneOfBlock(long pbn) => _zones.Length == 1 ? _zones[0] : ZoneOfSlab(_geometry.Locate(pbn).Slab);
+
+    /// <summary>Free data blocks (a sum over zones: exact when they are quiet).</summary>
+    public long FreeBlocks => _zones.Sum(static z => Volatile.Read(ref z.Free));
 
     /// <summary>Blocks holding block-map leaf pages.</summary>
-    public long BlockMapPages { get; private set; }
+    public long BlockMapPages => _zones.Sum(static z => Volatile.Read(ref z.Pages));
 
     /// <summary>Blocks allocated but not yet referenced by a journaled mapping.</summary>
-    public long ProvisionalBlocks { get; private set; }
+    public long ProvisionalBlocks => _zones.Sum(static z => Volatile.Read(ref z.Provisional));
 
     /// <summary>Ref-count blocks written so far.</summary>
-    public long RefCountBlocksWritten { get; private set; }
+    public long RefCountBlocksWritten => _zones.Sum(static z => Volatile.Read(ref z.RefCountBlocksWritten));
 
     /// <summary>Data blocks in use for data (referenced or provisional, not block-map pages).</summary>
     public long DataBlocksUsed => _geometry.DataBlocks - FreeBlocks - BlockMapPages;
 
     /// <summary>A new, all-free depot (format).</summary>
-    public static SlabDepot CreateEmpty(IBlockDevice device, Geometry geometry)
+    public static SlabDepot CreateEmpty(IBlockDevice device, Geometry geometry, int zones = 1)
     {
-        var depot = new SlabDepot(device, geometry) { FreeBlocks = geometry.DataBlocks };
+        var depot = new SlabDepot(device, geometry, zones);
         for (var s = 0; s < geometry.SlabCount; s++)
             Array.Fill(depot._dirty[s], true);
+        depot.Recount();
         return depot;
     }
 
     /// <summary>Loads and validates every ref-count block.</summary>
-    public static SlabDepot Load(IBlockDevice device, Geometry geometry)
+    public static SlabDepot Load(IBlockDevice device, Geometry geometry, int zones = 1)
     {
-        var depot = new SlabDepot(device, geometry);
+        var depot = new SlabDepot(device, geometry, zones);
         var block = new byte[VdoConstants.BlockSize];
         for (var s = 0; s < geometry.SlabCount; s++)
         {
@@ -115,19 +133,28 @@ public sealed partial class SlabDepot
     /// <summary>Recomputes free, provisional and block-map-page totals from the counts.</summary>
     public void Recount()
     {
-        FreeBlocks = 0;
-        ProvisionalBlocks = 0;
+        foreach (var z in _zones)
+        {
+            z.Free = 0;
+            z.Provisional = 0;
+        }
         for (var s = 0; s < _geometry.SlabCount; s++)
         {
             var free = _counts[s].AsSpan().Count((byte)0);
             _free[s] = free;
-            FreeBlocks += free;
-            ProvisionalBlocks += _counts[s].AsSpan().Count(VdoConstants.ProvisionalReferenceCount);
+            var z = ZoneOfSlab(s);
+            z.Free += free;
+            z.Provisional += _counts[s].AsSpan().Count(VdoConstants.ProvisionalReferenceCount);
         }
     }
 
     /// <summary>Sets the number of block-map pages (known from the block-map root).</summary>
-    public void SetBlockMapPageTotal(long pages) => BlockMapPages = pages;
+    public void SetBlockMapPageTotal(long pages)
+    {
+        foreach (var z in _zones)
+            z.Pages = 0;
+        _zones[0].Pages = pages; // only the total is ever read
+    }
 
     /// <summary>The reference count of a data block.</summary>
     public byte GetCount(long pbn)
@@ -137,20 +164,42 @@ public sealed partial class SlabDepot
     }
 
     /// <summary>
-    /// Allocates a free block and marks it provisional. Returns false when the pool is full.
-    /// Allocation walks each slab in order, like VDO, so data stays roughly sequential.
+    /// Allocates a free block from any zone (zones taken in turn) and marks it provisional.
+    /// Returns false when the pool is full. Every zone must be quiet (inline scheme).
     /// </summary>
     public bool TryAllocate(out long pbn)
     {
-        if (FreeBlocks == 0)
+        for (var i = 0; i < _zones.Length; i++)
+        {
+            var z = (_nextZone + i) % _zones.Length;
+            if (TryAllocate(z, out pbn))
+            {
+                _nextZone = (z + 1) % _zones.Length;
+                return true;
+            }
+        }
+        pbn = 0;
+        return false;
+    }
+
+    /// <summary>
+    /// Allocates a free block of physical zone <paramref name="zone"/> and marks it provisional.
+    /// Returns false when that zone is full. Allocation walks each slab in order, like VDO, so
+    /// data stays roughly sequential.
+    /// </summary>
+    public bool TryAllocate(int zone, out long pbn)
+    {
+        var z = _zones[zone];
+        if (z.Free == 0)
         {
             pbn = 0;
             return false;
         }
-        var slab = _currentSlab;
-        while (_free[slab] == 0)
-            slab = (slab + 1) % _geometry.SlabCount;
-        _currentSlab = slab;
+        var i = z.CurrentSlab;
+        while (_free[z.Slabs[i]] == 0)
+            i = (i + 1) % z.Slabs.Length;
+        z.CurrentSlab = i;
+        var slab = z.Slabs[i];
         var counts = _counts[slab];
         var start = _cursor[slab];
         int sbn;
@@ -163,16 +212,16 @@ public sealed partial class SlabDepot
             else
                 sbn = counts.AsSpan(0, start).IndexOf((byte)0);
             start = sbn + 1 == counts.Length ? 0 : sbn + 1;
-            if (!IsReserved(_geometry.SlabDataStart(slab) + sbn))
+            if (!z.IsReserved(_geometry.SlabDataStart(slab) + sbn))
                 break;
         }
         _cursor[slab] = start;
         Set(slab, sbn, VdoConstants.ProvisionalReferenceCount);
-        _reserved[pbn = _geometry.SlabDataStart(slab) + sbn] = GroupReservation; // the allocating write's group
-        _free[slab]--;
-        FreeBlocks--;
-        ProvisionalBlocks++;
         pbn = _geometry.SlabDataStart(slab) + sbn;
+        z.Reserved[pbn] = GroupReservation; // the allocating write's group
+        _free[slab]--;
+        z.Free--;
+        z.Provisional++;
         return true;
     }
 
@@ -182,14 +231,15 @@ public sealed partial class SlabDepot
         var (slab, sbn) = _geometry.Locate(pbn);
         if (_counts[slab][sbn] != VdoConstants.ProvisionalReferenceCount)
             throw new InvalidOperationException($"PBN {pbn} is not provisional (count {_counts[slab][sbn]})");
+        var z = ZoneOfSlab(slab);
         Set(slab, sbn, 0);
-        ProvisionalBlocks--;
-        _sealed.Remove(pbn);
-        DropReservations(pbn, GroupReservation);
-        if (IsReserved(pbn))
+        z.Provisional--;
+        z.Sealed.Remove(pbn);
+        z.DropReservations(pbn, GroupReservation);
+        if (z.IsReserved(pbn))
             return; // a write that pinned it will give it its first reference
         _free[slab]++;
-        FreeBlocks++;
+        z.Free++;
     }
 
     /// <summary>Turns a provisional block into a block-map page (when its journal entry is logged).</summary>
@@ -198,9 +248,10 @@ public sealed partial class SlabDepot
         var (slab, sbn) = _geometry.Locate(pbn);
         if (_counts[slab][sbn] != VdoConstants.ProvisionalReferenceCount)
             throw new InvalidOperationException($"PBN {pbn} is not provisional");
+        var z = ZoneOfSlab(slab);
         Set(slab, sbn, BlockMapPageCount);
-        ProvisionalBlocks--;
-        BlockMapPages++;
+        z.Provisional--;
+        z.Pages++;
     }
 
     /// <summary>
@@ -223,16 +274,17 @@ public sealed partial class SlabDepot
     {
         var (slab, sbn) = _geometry.Locate(pbn);
         var count = _counts[slab][sbn];
-        _reserved.TryGetValue(pbn, out var reserved);
+        var z = ZoneOfSlab(slab);
+        z.Reserved.TryGetValue(pbn, out var reserved);
         if (count == 0 && reserved == 0)
             return PinResult.Free;
-        if (count == VdoConstants.ProvisionalReferenceCount && !_sealed.Contains(pbn))
+        if (count == VdoConstants.ProvisionalReferenceCount && !z.Sealed.Contains(pbn))
             return PinResult.Busy; // allocated, but its data may not be written yet: not a block to share
 
         var sharers = (count == VdoConstants.ProvisionalReferenceCount ? 0 : count) + reserved + GroupReservation;
         if (count == BlockMapPageCount || sharers > VdoConstants.MaximumReferenceCount)
             return PinResult.Full;
-        _reserved[pbn] = reserved + GroupReservation;
+        z.Reserved[pbn] = reserved + GroupReservation;
         return PinResult.Pinned;
     }
 
@@ -245,17 +297,16 @@ public sealed partial class SlabDepot
     {
         var (slab, sbn) = _geometry.Locate(pbn);
         if (_counts[slab][sbn] == VdoConstants.ProvisionalReferenceCount)
-            _sealed.Add(pbn);
+            ZoneOfSlab(slab).Sealed.Add(pbn);
         Release(pbn, unused);
     }
 
-    private readonly HashSet<long> _sealed = [];
-
-    /// <summary>Adds a group's reservation on a packed block (each packed fragment's writers may map to it).</summary>
-    public void Reserve(long pbn)
+    /// <summary>Adds <paramref name="groups"/> groups' reservations on a packed block (each packed fragment's writers may map to it).</summary>
+    public void Reserve(long pbn, int groups = 1)
     {
-        _reserved.TryGetValue(pbn, out var reserved);
-        _reserved[pbn] = reserved + GroupReservation;
+        var z = ZoneOfBlock(pbn);
+        z.Reserved.TryGetValue(pbn, out var reserved);
+        z.Reserved[pbn] = reserved + (groups * GroupReservation);
     }
 
     /// <summary>Gives back <paramref name="count"/> reservations that will not become references; frees the block if nothing else holds it.</summary>
@@ -263,29 +314,18 @@ public sealed partial class SlabDepot
     {
         if (count == 0)
             return;
-        DropReservations(pbn, count);
         var (slab, sbn) = _geometry.Locate(pbn);
-        if (_counts[slab][sbn] == 0 && !IsReserved(pbn))
+        var z = ZoneOfSlab(slab);
+        z.DropReservations(pbn, count);
+        if (_counts[slab][sbn] == 0 && !z.IsReserved(pbn))
         {
             _free[slab]++;
-            FreeBlocks++;
+            z.Free++;
         }
     }
 
     /// <summary>Blocks with reservations (writes between a hint or an allocation and their logged increments).</summary>
-    public int ReservedBlocks => _reserved.Count;
-
-    private void DropReservations(long pbn, int count)
-    {
-        if (!_reserved.TryGetValue(pbn, out var reserved) || reserved < count)
-            throw new InvalidOperationException($"PBN {pbn} holds {reserved} reservations, cannot release {count}");
-        if (reserved == count)
-            _reserved.Remove(pbn);
-        else
-            _reserved[pbn] = reserved - count;
-    }
-
-    private bool IsReserved(long pbn) => _reserved.Count > 0 && _reserved.ContainsKey(pbn);
+    public int ReservedBlocks => _zones.Sum(static z => z.Reserved.Count);
 
     /// <summary>Adds a reference (a provisional block, or a reserved one whose count fell to 0, gets its first).</summary>
     private void Increment(long pbn)
@@ -294,9 +334,10 @@ public sealed partial class SlabDepot
         var count = _counts[slab][sbn];
         if (count == VdoConstants.ProvisionalReferenceCount)
         {
+            var z = ZoneOfSlab(slab);
             Set(slab, sbn, 1);
-            ProvisionalBlocks--;
-            _sealed.Remove(pbn);
+            z.Provisional--;
+            z.Sealed.Remove(pbn);
             return;
         }
         if (count >= VdoConstants.MaximumReferenceCount)
@@ -312,10 +353,11 @@ public sealed partial class SlabDepot
         if (count == 0 || count == VdoConstants.ProvisionalReferenceCount)
             throw new InvalidOperationException($"reference-count underflow on PBN {pbn} (count {count})");
         Set(slab, sbn, (byte)(count - 1));
-        if (count == 1 && !IsReserved(pbn))
+        var z = ZoneOfSlab(slab);
+        if (count == 1 && !z.IsReserved(pbn))
         {
             _free[slab]++;
-            FreeBlocks++;
+            z.Free++;
         }
     }
 
@@ -335,33 +377,41 @@ public sealed partial class SlabDepot
                 Decrement(pbn);
                 break;
             case SlabJournalOperation.Increment:
-                DropReservations(pbn, 1 + release); // only a reserved block may gain a reference
+                ZoneOfBlock(pbn).DropReservations(pbn, 1 + release); // only a reserved block may gain a reference
                 Increment(pbn);
                 break;
             case SlabJournalOperation.BlockMapPage:
-                DropReservations(pbn, GroupReservation);
+                ZoneOfBlock(pbn).DropReservations(pbn, GroupReservation);
                 MakeBlockMapPage(pbn);
                 break;
         }
         var (slab, sbn) = _geometry.Locate(pbn);
         var journal = _journals[slab];
         journal.Append(new SlabJournalEntry(operation, sbn, key));
-        if (journal.NeedsRefCountWrite && !_queued.Contains(slab))
-        {
-            _queued.Add(slab);
-            _needRefCountWrite.Enqueue(slab);
-        }
+        var z = ZoneOfSlab(slab);
+        if (journal.NeedsRefCountWrite && z.Queued.Add(slab))
+            z.NeedRefCountWrite.Enqueue(slab);
     }
 
-    private readonly Dictionary<long, int> _reserved = [];
-    private readonly HashSet<int> _queued = [];
-
-    /// <summary>Takes the next slab whose journal is half full, if any.</summary>
+    /// <summary>Takes the next slab (of any zone) whose journal is half full, if any. Every zone must be quiet.</summary>
     public bool TryTakeSlabToWrite(out int slab)
     {
-        if (_needRefCountWrite.TryDequeue(out slab))
+        for (var z = 0; z < _zones.Length; z++)
         {
-            _queued.Remove(slab);
+            if (TryTakeSlabToWrite(z, out slab))
+                return true;
+        }
+        slab = -1;
+        return false;
+    }
+
+    /// <summary>Takes the next slab of physical zone <paramref name="zone"/> whose journal is half full, if any.</summary>
+    public bool TryTakeSlabToWrite(int zone, out int slab)
+    {
+        var z = _zones[zone];
+        if (z.NeedRefCountWrite.TryDequeue(out slab))
+        {
+            z.Queued.Remove(slab);
             return true;
         }
         return false;
@@ -426,6 +476,13 @@ public sealed partial class SlabDepot
             journal.WriteOpen();
     }
 
+    /// <summary>Writes the open block of every slab journal of physical zone <paramref name="zone"/>.</summary>
+    public void WriteJournals(int zone)
+    {
+        foreach (var slab in _zones[zone].Slabs)
+            _journals[slab].WriteOpen();
+    }
+
     /// <summary>
     /// Stages all ref-count blocks of <paramref name="slab"/>, stamped with the journal position they
     /// reflect, and restarts its journal. Every change must be logged first (the recovery journal
@@ -450,7 +507,7 @@ public sealed partial class SlabDepot
             _blockSequence[slab][b] = journal.Head;
             _blockKey[slab][b] = journal.LastKey;
             _dirty[slab][b] = false;
-            RefCountBlocksWritten++;
+            ZoneOfSlab(slab).RefCountBlocksWritten++;
         }
     }
 
@@ -483,5 +540,33 @@ public sealed partial class SlabDepot
             MetadataBlock.Seal(block, MetadataKind.SlabSummary, _geometry.Nonce, b);
             writer.Write(_geometry.SummaryStart + b, block);
         }
+    }
+
+    /// <summary>What one physical zone's owner alone touches besides its slabs' counts and journals.</summary>
+    private sealed class AllocatorZone(int[] slabs)
+    {
+        /// <summary>The zone's slabs, in allocation order.</summary>
+        public readonly int[] Slabs = slabs;
+        public int CurrentSlab;
+        public long Free;
+        public long Provisional;
+        public long Pages;
+        public long RefCountBlocksWritten;
+        public readonly Dictionary<long, int> Reserved = [];
+        public readonly HashSet<long> Sealed = [];
+        public readonly HashSet<int> Queued = [];
+        public readonly Queue<int> NeedRefCountWrite = new();
+
+        public void DropReservations(long pbn, int count)
+        {
+            if (!Reserved.TryGetValue(pbn, out var reserved) || reserved < count)
+                throw new InvalidOperationException($"PBN {pbn} holds {reserved} reservations, cannot release {count}");
+            if (reserved == count)
+                Reserved.Remove(pbn);
+            else
+                Reserved[pbn] = reserved - count;
+        }
+
+        public bool IsReserved(long pbn) => Reserved.Count > 0 && Reserved.ContainsKey(pbn);
     }
 }

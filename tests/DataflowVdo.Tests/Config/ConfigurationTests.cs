@@ -138,13 +138,11 @@ public sealed class ConfigurationTests
     private static IEnumerable<TestCaseData> BadPipelineKnobs()
     {
         TestCaseData Case(string key, object value) => new TestCaseData(key, value.ToString()).SetArgDisplayNames(key, value.ToString()!);
-        foreach (var zones in new[] { "LogicalZones", "PhysicalZones" })
+        foreach (var zones in new[] { "LogicalZones", "PhysicalZones", "HashZones" })
         {
             yield return Case($"Pipeline:{zones}", 0);
-            yield return Case($"Pipeline:{zones}", 2); // one structure so far
+            yield return Case($"Pipeline:{zones}", 17);
         }
-        yield return Case("Pipeline:HashZones", 0);
-        yield return Case("Pipeline:HashZones", 17);
         yield return Case("Pipeline:StepsPerRequeue", 0);
         yield return Case("Pipeline:StepsPerRequeue", 1025);
         foreach (var zone in Zones)

@@ -130,7 +130,8 @@ public sealed class BadInputTests(SchemeKind scheme)
         var g = GeometryOf(device);
         var hooks = new VolumeHooks { BlockMapCachePages = 2 };
         // Open cleanly first (pages are checked while counting), then damage a page on disk.
-        using var v = Volume.Open(device, Options, hooks);
+        // One logical zone, so the two cached pages are one LRU that the write below cycles.
+        using var v = Volume.Open(device, TestPools.Options(scheme, o => o.Pipeline.LogicalZones = 1), hooks);
         var rootBlock = new byte[VdoConstants.BlockSize];
         device.Read(g.RootStart, rootBlock);
         var page1 = BlockMapping.Decode(MetadataBlock.Payload(rootBlock.AsSpan())[BlockMapping.EncodedSize..]).Pbn;
@@ -193,5 +194,50 @@ public sealed class BadInputTests(SchemeKind scheme)
         v.Read(written, buffer);
         Assert.That(buffer, Is.EqualTo(Content.Random(written)));
         Assert.That(v.Check(), Is.Empty);
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
+    public void WritesNeedingABlockMapPageInAFullPoolFailOneByOneAndSucceedOnceSpaceIsBack()
+    {
+        // Several slabs, so with several physical zones a full zone hands allocations to the next.
+        var device = new MemoryBlockDevice(TestPools.DeviceBlocks(slabs: 2));
+        var v = Volume.Format(device, TestPools.Small(), Options);
+        var hung = false; // a hung write holds a request: closing would wait for it forever, so the test fails instead
+        try
+        {
+            var written = 0;
+            Assert.Throws<OutOfSpaceException>(() =>
+            {
+                for (; written < 3240; written++) // pages 0..3 only
+                    v.Write(written, Content.Random(written));
+            });
+            Assert.That(written, Is.GreaterThan(1900), "the slabs filled");
+            // LBN 4000 is on a page nobody touched: each write needs a block for the page and finds none.
+            // A failed page allocation must not leave the page "in progress" with later writes waiting on it.
+            for (var lbn = 4000; lbn < 4004; lbn++)
+            {
+                var write = Task.Run(() => v.Write(lbn, Content.Random(lbn)));
+                hung = !((IAsyncResult)write).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30));
+                Assert.That(hung, Is.False, $"write of LBN {lbn} on a new page in a full pool hung");
+                Assert.That(write.Exception?.InnerException, Is.InstanceOf<OutOfSpaceException>(), $"write of LBN {lbn} on a new page in a full pool");
+            }
+            v.Discard(0, 200);
+            v.Flush();
+            var again = Task.Run(() => v.Write(4000, Content.Random(4000)));
+            hung = !again.Wait(TimeSpan.FromSeconds(30));
+            Assert.That(hung, Is.False, "the write after space came back hung");
+            var buffer = new byte[VdoConstants.BlockSize];
+            v.Read(4000, buffer);
+            Assert.That(buffer, Is.EqualTo(Content.Random(4000)));
+            v.Read(written - 1, buffer);
+            Assert.That(buffer, Is.EqualTo(Content.Random(written - 1)), "the last write acknowledged before the pool filled");
+            Assert.That(v.Check(), Is.Empty);
+        }
+        finally
+        {
+            if (!hung)
+                v.Dispose();
+        }
     }
 }

@@ -18,7 +18,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
 
     [Test]
     [CancelAfter(300_000)]
-    public void ConcurrentWritersOnFewLbnsAndFewContentsMatchTheModel([Values(WritePolicy.Async, WritePolicy.Sync)] WritePolicy policy, [Values(1, 4)] int hashZones)
+    public void ConcurrentWritersOnFewLbnsAndFewContentsMatchTheModel([Values(WritePolicy.Async, WritePolicy.Sync)] WritePolicy policy, [Values(1, 4)] int zones)
     {
         const int Threads = 8, Lbns = 48, OpsPerThread = 1500;
         var device = new MemoryBlockDevice(TestPools.DeviceBlocks());
@@ -26,7 +26,9 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         var options = TestPools.Options(scheme, o =>
         {
             o.Volume.WritePolicy = policy;
-            o.Pipeline.HashZones = hashZones;
+            o.Pipeline.HashZones = zones;
+            o.Pipeline.LogicalZones = zones;
+            o.Pipeline.PhysicalZones = zones; // 4 slabs: one each
         });
         var model = new byte[Lbns][];
         var locks = new object[Lbns];
@@ -46,22 +48,23 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
                 var buffer = new byte[VdoConstants.BlockSize];
                 for (var k = 0; k < OpsPerThread; k++)
                 {
-                    var lbn = random.Next(Lbns);
+                    var i = random.Next(Lbns);
+                    var lbn = LbnOf(i);
                     var op = random.Next(100);
                     // The test serializes each LBN so the model knows its value; the volume still
                     // sees the other threads' LBNs and identical contents at the same time.
-                    lock (locks[lbn])
+                    lock (locks[i])
                     {
                         if (op < 60)
                         {
                             var c = contents[random.Next(contents.Length)];
                             volume.Write(lbn, c);
-                            model[lbn] = c;
+                            model[i] = c;
                         }
                         else if (op < 90)
                         {
                             volume.Read(lbn, buffer);
-                            if (!buffer.AsSpan().SequenceEqual(model[lbn]))
+                            if (!buffer.AsSpan().SequenceEqual(model[i]))
                             {
                                 lock (errors)
                                     errors.Add($"thread {t} op {k}: LBN {lbn} read back other data than last written");
@@ -70,7 +73,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
                         else if (op < 97)
                         {
                             volume.Discard(lbn);
-                            model[lbn] = Content.Zero();
+                            model[i] = Content.Zero();
                         }
                         else
                         {
@@ -86,13 +89,16 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         }
         using var reopened = Volume.Open(device, options, hooks);
         var back = new byte[VdoConstants.BlockSize];
-        for (var lbn = 0; lbn < Lbns; lbn++)
+        for (var i = 0; i < Lbns; i++)
         {
-            reopened.Read(lbn, back);
-            Assert.That(back, Is.EqualTo(model[lbn]), $"LBN {lbn} after close and reopen");
+            reopened.Read(LbnOf(i), back);
+            Assert.That(back, Is.EqualTo(model[i]), $"LBN {LbnOf(i)} after close and reopen");
         }
         Assert.That(reopened.Check(), Is.Empty);
     }
+
+    /// <summary>The test's LBN <paramref name="i"/>, spread over five block-map pages so every logical zone has some.</summary>
+    private static long LbnOf(int i) => ((i % 5) * Geometry.EntriesPerPage) + (i / 5);
 
     [Test]
     [CancelAfter(300_000)]

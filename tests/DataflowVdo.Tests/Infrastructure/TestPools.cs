@@ -33,13 +33,13 @@ public static class TestPools
         o.Volume.BlockMapCacheMb = 1;
         o.Index.MemoryMb = 1;
         o.Pipeline.PackerBins = 8;
-        // The concurrent schemes run every fixture with several hash zones (the graph is
-        // reconfigured, the tests stay the same); the concurrency tests also cover one.
-        o.Pipeline.HashZones = scheme switch
+        // The concurrent schemes run every fixture with several logical, hash and physical zones
+        // (the graph is reconfigured, the tests stay the same); the concurrency tests also cover one.
+        (o.Pipeline.LogicalZones, o.Pipeline.HashZones, o.Pipeline.PhysicalZones) = scheme switch
         {
-            SchemeKind.MessagePassing => 3,
-            SchemeKind.StructureLocking => 3,
-            _ => 1,
+            SchemeKind.MessagePassing => (2, 3, 3),
+            SchemeKind.StructureLocking => (3, 3, 2),
+            _ => (1, 1, 1),
         };
         tweak?.Invoke(o);
         return o;
