@@ -92,13 +92,15 @@ public sealed class PipelineGraph
             Edge("physical*", "compress", "compress");
             Edge("compress", "packer", "fragment");
             Edge("packer", "datawrite", "not worth packing");
-            Edge("packer", "physical*", "release");
+            Edge("packer", "physical*", "packed: reserve, release");
             Edge("packer", p.Dedupe ? "hashzone*" : "journal", p.Dedupe ? "index update" : "mapping");
         }
         else
         {
             Edge("physical*", "datawrite", "write");
         }
+        for (var z = 0; p.PhysicalZones > 1 && z < p.PhysicalZones; z++)
+            edges.Add(new GraphEdge($"physical{z}", $"physical{(z + 1) % p.PhysicalZones}", "zone full: next zone"));
         return new PipelineGraph(nodes, edges);
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.RegularExpressions;
 using DataflowVdo.Cli.Graph;
 using DataflowVdo.Tests.Infrastructure;
@@ -189,13 +190,19 @@ public sealed partial class GraphCommandTests
         var json = Path.Combine(Path.GetTempPath(), $"dvdo-figures-{Guid.NewGuid():N}.json");
         try
         {
-            var bench = CliRunner.Run(["bench", "--workload", "mixed", "--scheme", "MessagePassing", "--blocks", "3000", "--working-set", "3000", "--seconds", "1", "--queue-depth", "4", "--json"]);
+            string[] zones = ["--set", "Pipeline:LogicalZones=2", "--set", "Pipeline:PhysicalZones=2", "--set", "Pipeline:HashZones=2"];
+            var bench = CliRunner.Run(["bench", "--workload", "mixed", "--scheme", "MessagePassing", "--blocks", "3000", "--working-set", "3000", "--seconds", "1", "--queue-depth", "4", "--json", .. zones]);
             Assert.That(bench.Code, Is.Zero, bench.Err);
             File.WriteAllText(json, bench.Out);
-            var r = Run("--figures", json, "--set", MessagePassing, "--format", "mermaid");
+            var r = Run(["--figures", json, "--set", MessagePassing, "--format", "mermaid", .. zones]);
             Assert.That(r.Code, Is.Zero, r.Err);
-            foreach (var block in new[] { "hash", "logical0", "journal", "compress" })
-                Assert.That(r.Out, Does.Match($@"{block}\S*""[^\n]*msg/write, busy \d+%, queue"), block);
+            // Every zone of every kind did work, and its figures land on its own node.
+            foreach (var block in new[] { "hash", "logical0", "logical1", "hashzone0", "hashzone1", "physical0", "physical1", "journal", "compress" })
+            {
+                var m = Regex.Match(r.Out, $@"\b{block}\S*""[^\n]*?(\d+\.\d\d) msg/write, busy \d+%, queue");
+                Assert.That(m.Success, Is.True, $"{block} is labelled with its figures");
+                Assert.That(double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Is.GreaterThan(0), $"{block} handled messages");
+            }
             File.WriteAllText(json, "{ not json");
             var bad = Run("--figures", json);
             Assert.That(bad.Code, Is.EqualTo(2));
