@@ -11,6 +11,7 @@ internal static class OptionRules
         new("Pipeline:LogicalZones", o => o.Pipeline.LogicalZones, 1, 16, "logical zones (block-map pages dealt round robin; MessagePassing and StructureLocking)"),
         new("Pipeline:PhysicalZones", o => o.Pipeline.PhysicalZones, 1, 16, "physical zones (slabs dealt round robin; MessagePassing and StructureLocking)"),
         new("Pipeline:HashZones", o => o.Pipeline.HashZones, 1, 16, "hash zones (block names by their first byte; MessagePassing and StructureLocking)"),
+        new("Pipeline:LockBatch", o => o.Pipeline.LockBatch, 1, 64, "requests of one caller run as a batch under each zone lock (StructureLocking)"),
         new("Pipeline:StepsPerRequeue", o => o.Pipeline.StepsPerRequeue, 1, 1024, "steps a request runs before requeueing (StructureLocking)"),
         new("Index:MemoryMb", o => o.Index.MemoryMb, 1, 1 << 20, "MiB for dedupe-index records"),
         new("Index:Chapters", o => o.Index.Chapters, 2, 4096, "temporal chapters"),

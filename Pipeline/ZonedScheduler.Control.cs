@@ -39,6 +39,9 @@ internal sealed partial class ZonedScheduler
     [ThreadStatic]
     private static BatchCompletion? t_completion;
 
+    [ThreadStatic]
+    private static List<DataVio>? t_batch;
+
     // ---- Requests from callers -----------------------------------------------------------
 
     /// <summary>Writes <paramref name="count"/> consecutive blocks and waits until each is acknowledged.</summary>
@@ -53,6 +56,8 @@ internal sealed partial class ZonedScheduler
     private void Submit(VioOperation op, long lbn, ReadOnlySpan<byte> source, Span<byte> destination, int count)
     {
         var done = t_completion ??= new BatchCompletion();
+        var batch = _lockBatch > 1 && count > 1 ? t_batch ??= new List<DataVio>(64) : null;
+        batch?.Clear();
         const int Window = 64; // a large request goes in windows so one caller cannot take the whole pool
         for (var first = 0; first < count; first += Window)
         {
@@ -71,7 +76,7 @@ internal sealed partial class ZonedScheduler
                     {
                         done.Reads[i] = vio;
                         vio.Stage = (int)Stage.ReadBlock;
-                        Start(vio);
+                        Start(vio, batch);
                         continue;
                     }
                     var e = Volatile.Read(ref _epoch);
@@ -82,14 +87,16 @@ internal sealed partial class ZonedScheduler
                     {
                         source.Slice(b * VdoConstants.BlockSize, VdoConstants.BlockSize).CopyTo(vio.Data);
                         vio.Stage = (int)Stage.Name;
-                        Start(vio);
+                        Start(vio, batch);
                     }
                     else
                     {
                         vio.Stage = (int)Stage.Lookup;
-                        Start(vio);
+                        Start(vio, batch);
                     }
                 }
+                if (batch is { Count: > 0 })
+                    RunBatch(batch);
             }
             finally
             {
@@ -118,12 +125,22 @@ internal sealed partial class ZonedScheduler
     }
 
     /// <summary>Message passing posts a new request to its first block; structure locking runs it on the caller's thread (it carries itself).</summary>
-    private void Start(DataVio vio)
+    private void Start(DataVio vio, List<DataVio>? batch)
     {
-        if (_locking)
+        if (batch is not null)
+        {
+            batch.Add(vio); // the batched variant: run when the batch is full or the window is in
+            if (batch.Count == _lockBatch)
+                RunBatch(batch);
+        }
+        else if (_locking)
+        {
             RunLocking(vio);
+        }
         else
+        {
             Send(vio);
+        }
     }
 
     private void Acknowledge(DataVio vio)

@@ -19,6 +19,7 @@ internal sealed partial class ZonedScheduler
 {
     private readonly bool _locking;
     private readonly int _stepsPerRequeue;
+    private readonly int _lockBatch;
     private readonly Lock[] _zoneLocks;
     private readonly long[] _contended;
     private readonly TokenWork[][] _tokenWork = new TokenWork[Enum.GetValues<TokenKind>().Length][];
@@ -104,6 +105,117 @@ internal sealed partial class ZonedScheduler
             gate.Exit();
         }
     }
+
+    /// <summary>
+    /// The batched variant (<c>Pipeline:LockBatch</c>): runs a caller's requests together on this
+    /// thread. Each round takes the slot of the first request still in the batch; for a zone it
+    /// takes the zone's lock once and runs, in request order, every request whose stage belongs to
+    /// it (each as many stages as stay there); for a worker step it runs each such request's step.
+    /// A request that parks (a lock's waiter list, the packer, the journal) or completes leaves the
+    /// batch at once: another thread may own it from then on.
+    /// </summary>
+    private void RunBatch(List<DataVio> batch)
+    {
+        for (var rounds = 0; batch.Count > 0; rounds++)
+        {
+            if (rounds == _stepsPerRequeue * 2)
+            {
+                foreach (var v in batch)
+                    Send(v); // fairness: the rest go back to the end of the queue, alone
+                batch.Clear();
+                return;
+            }
+            var slot = SlotFor(batch[0]);
+            var zone = KindOf(slot);
+            if (IsPool(zone))
+                RunBatchPool(batch, slot);
+            else
+                RunBatchLocked(batch, slot, zone);
+        }
+    }
+
+    private void RunBatchPool(List<DataVio> batch, int slot)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var kept = 0;
+        var ran = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var vio = batch[i];
+            if (SlotFor(vio) == slot)
+            {
+                ran++;
+                if (Advance(vio) is Stage.Parked or Stage.Done)
+                    continue; // no longer ours
+            }
+            batch[kept++] = vio;
+        }
+        batch.RemoveRange(kept, batch.Count - kept);
+        Interlocked.Add(ref _messages[slot], ran);
+        Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
+    }
+
+    private void RunBatchLocked(List<DataVio> batch, int slot, Zone zone)
+    {
+        var gate = _zoneLocks[slot];
+        if (zone == Zone.Journal)
+            Interlocked.Increment(ref _journalWaiting);
+        else if (zone == Zone.Packer)
+            Interlocked.Increment(ref _packerWaiting);
+        if (!gate.TryEnter())
+        {
+            Interlocked.Increment(ref _contended[slot]);
+            gate.Enter();
+        }
+        var start = Stopwatch.GetTimestamp();
+        var kept = 0;
+        var appended = 0;
+        try
+        {
+            if (zone == Zone.Journal)
+                Interlocked.Decrement(ref _journalWaiting);
+            else if (zone == Zone.Packer)
+                Interlocked.Decrement(ref _packerWaiting);
+            if (zone == Zone.Physical)
+                _physicalInbox.DrainIfPending(_slotIndex[slot]);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var vio = batch[i];
+                var gone = false;
+                for (var steps = 0; steps < _stepsPerRequeue && SlotFor(vio) == slot; steps++)
+                {
+                    var next = Advance(vio);
+                    if (next is Stage.Parked or Stage.Done)
+                    {
+                        gone = true; // no longer ours
+                        break;
+                    }
+                    if (zone == Zone.Journal && next == Stage.Update && vio.Unapplied && _z.Hooks.AfterJournalAppend is not null)
+                        AppendedInBatch[appended++] = vio;
+                }
+                if (!gone)
+                    batch[kept++] = vio;
+            }
+            batch.RemoveRange(kept, batch.Count - kept);
+            AfterZoneStep(zone);
+        }
+        finally
+        {
+            _messages[slot]++;
+            _busyTicks[slot] += Stopwatch.GetTimestamp() - start;
+            gate.Exit();
+        }
+        for (var i = 0; i < appended; i++)
+        {
+            _z.Hooks.AfterJournalAppend!.Invoke(AppendedInBatch[i].Lbn); // as RunLocking: outside the journal's lock
+            AppendedInBatch[i] = null!;
+        }
+    }
+
+    [ThreadStatic]
+    private static DataVio[]? t_appended;
+
+    private static DataVio[] AppendedInBatch => t_appended ??= new DataVio[64];
 
     /// <summary>What message passing does after a message of the journal or packer block (group commit, checkpoints, Sync packing).</summary>
     private void AfterZoneStep(Zone zone)

@@ -52,6 +52,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         _pool = new ConcurrentDataVioPool(p.RequestPoolSize);
         _locking = p.Scheme == SchemeKind.StructureLocking;
         _stepsPerRequeue = p.StepsPerRequeue;
+        _lockBatch = _locking ? p.LockBatch : 1;
         _logicalZoneCount = zones.BlockMap.ZoneCount;
         _physicalZoneCount = zones.Depot.ZoneCount;
         for (var k = 0; k < KindCount; k++)

@@ -130,6 +130,7 @@ internal static class BenchCommand
             PhysicalZones = o.Pipeline.PhysicalZones,
             HashZones = o.Pipeline.HashZones,
             StepsPerRequeue = o.Pipeline.StepsPerRequeue,
+            LockBatch = o.Pipeline.LockBatch,
             Steps = o.Pipeline.Steps,
         },
         Index = new IndexOptions { MemoryMb = o.Index.MemoryMb, Chapters = o.Index.Chapters },

@@ -97,6 +97,82 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         Assert.That(reopened.Check(), Is.Empty);
     }
 
+    [Test]
+    [CancelAfter(300_000)]
+    public void ConcurrentMultiBlockWritesAndReadsMatchTheModel([Values(1, 16)] int lockBatch)
+    {
+        // Each thread owns a region (so the model knows it), the regions interleave over every
+        // block-map page, and the contents repeat across threads (concurrent identical writes).
+        const int Threads = 6, RegionBlocks = 96, OpsPerThread = 300;
+        var device = new MemoryBlockDevice(TestPools.DeviceBlocks());
+        var options = TestPools.Options(scheme, o => o.Pipeline.LockBatch = lockBatch);
+        var model = new byte[Threads][][];
+        long LbnOf(int t, int k) => ((k % 4) * Geometry.EntriesPerPage) + (t * (RegionBlocks / 4)) + (k / 4);
+        var errors = new List<string>();
+        using (var volume = Volume.Format(device, TestPools.Small(), options))
+        {
+            var workers = Enumerable.Range(0, Threads).Select(t => Task.Run(() =>
+            {
+                var mine = model[t] = Enumerable.Range(0, RegionBlocks).Select(_ => Content.Zero()).ToArray();
+                var random = new Random(300 + t);
+                var extent = new byte[32 * VdoConstants.BlockSize];
+                for (var op = 0; op < OpsPerThread; op++)
+                {
+                    // A run of consecutive LBNs inside one quarter of the region (they are consecutive there).
+                    var quarter = random.Next(4);
+                    var length = 1 + random.Next(Math.Min(32, RegionBlocks / 4));
+                    var start = random.Next((RegionBlocks / 4) - length + 1);
+                    var k0 = (start * 4) + quarter;
+                    var lbn = LbnOf(t, k0);
+                    var kind = random.Next(10);
+                    if (kind < 6)
+                    {
+                        for (var j = 0; j < length; j++)
+                        {
+                            var c = random.Next(3) switch { 0 => Content.Zero(), 1 => Content.Of(j % 4, random.Next(6)), _ => Content.Compressible(random.Next(40)) };
+                            c.CopyTo(extent, j * VdoConstants.BlockSize);
+                            mine[k0 + (4 * j)] = c;
+                        }
+                        volume.WriteBlocks(lbn, extent.AsSpan(0, length * VdoConstants.BlockSize));
+                    }
+                    else if (kind < 9)
+                    {
+                        volume.ReadBlocks(lbn, extent.AsSpan(0, length * VdoConstants.BlockSize));
+                        for (var j = 0; j < length; j++)
+                        {
+                            if (!extent.AsSpan(j * VdoConstants.BlockSize, VdoConstants.BlockSize).SequenceEqual(mine[k0 + (4 * j)]))
+                            {
+                                lock (errors)
+                                    errors.Add($"thread {t} op {op}: LBN {lbn + j} read back other data than last written");
+                            }
+                        }
+                    }
+                    else
+                    {
+                        volume.Discard(lbn, length);
+                        for (var j = 0; j < length; j++)
+                            mine[k0 + (4 * j)] = Content.Zero();
+                    }
+                }
+            })).ToArray();
+            Assert.That(Task.WaitAll(workers, Deadline), Is.True, "writers did not finish: deadlock or lost acknowledgement");
+            Assert.That(errors, Is.Empty);
+            volume.Flush();
+            Assert.That(volume.Check(), Is.Empty);
+        }
+        using var reopened = Volume.Open(device, options);
+        var back = new byte[VdoConstants.BlockSize];
+        for (var t = 0; t < Threads; t++)
+        {
+            for (var k = 0; k < RegionBlocks; k++)
+            {
+                reopened.Read(LbnOf(t, k), back);
+                Assert.That(back, Is.EqualTo(model[t][k]), $"thread {t}'s LBN {LbnOf(t, k)} after close and reopen");
+            }
+        }
+        Assert.That(reopened.Check(), Is.Empty);
+    }
+
     /// <summary>The test's LBN <paramref name="i"/>, spread over five block-map pages so every logical zone has some.</summary>
     private static long LbnOf(int i) => ((i % 5) * Geometry.EntriesPerPage) + (i / 5);
 

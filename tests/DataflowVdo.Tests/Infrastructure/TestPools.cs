@@ -41,6 +41,8 @@ public static class TestPools
             SchemeKind.StructureLocking => (3, 3, 2),
             _ => (1, 1, 1),
         };
+        // Structure locking runs multi-block requests in batches (the batched variant); single blocks alone.
+        o.Pipeline.LockBatch = scheme == SchemeKind.StructureLocking ? 8 : 1;
         tweak?.Invoke(o);
         return o;
     }
