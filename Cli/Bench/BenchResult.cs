@@ -40,6 +40,8 @@ internal sealed record BenchReport
     [JsonPropertyName("device")] public required string Device { get; init; }
     [JsonPropertyName("cores")] public int Cores { get; init; }
     [JsonPropertyName("queueDepth")] public int QueueDepth { get; init; }
+    /// <summary>Blocks per request (latency percentiles are per request).</summary>
+    [JsonPropertyName("requestBlocks")] public int RequestBlocks { get; init; } = 1;
     [JsonPropertyName("seed")] public long Seed { get; init; }
     [JsonPropertyName("corpus")] public required string Corpus { get; init; }
     [JsonPropertyName("computeCeilingMBps")] public double ComputeCeilingMegabytesPerSecond { get; init; }

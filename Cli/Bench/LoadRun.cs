@@ -11,7 +11,7 @@ namespace DataflowVdo.Cli.Bench;
 /// issuing one request at a time), fio-style, and measures throughput, latency percentiles, CPU
 /// and allocation per write. Generation is never timed; the final flush is.
 /// </summary>
-internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int queueDepth, TimeSpan duration)
+internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int queueDepth, TimeSpan duration, int requestBlocks = 1, long logicalBlocks = long.MaxValue)
 {
     private static readonly long HighestTrackable = Stopwatch.Frequency * 60;
 
@@ -25,7 +25,7 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         var histograms = new LongHistogram[queueDepth];
-        var next = reads ? -1L : warm - 1L;
+        var next = reads ? 0L : warm;
         var total = (long)blocks.Count;
         var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
@@ -56,19 +56,36 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
             var h = histograms[t] = new LongHistogram(HighestTrackable, 3);
             threads[t] = new Thread(() =>
             {
-                var buffer = new byte[VdoConstants.BlockSize];
+                var buffer = new byte[requestBlocks * VdoConstants.BlockSize];
                 while (Stopwatch.GetTimestamp() < deadline)
                 {
-                    var i = Interlocked.Increment(ref next);
+                    // A request of requestBlocks consecutive LBNs from the next address (like fio's bs).
+                    var i = Interlocked.Add(ref next, requestBlocks) - requestBlocks;
                     var index = (int)(i % total);
-                    var lbn = addresses[index];
+                    var lbn = Math.Min(addresses[index], logicalBlocks - requestBlocks);
+                    if (!reads && requestBlocks > 1)
+                    {
+                        for (var j = 0; j < requestBlocks; j++)
+                            blocks[(int)((i + j) % total)].CopyTo(buffer.AsSpan(j * VdoConstants.BlockSize));
+                    }
                     var t0 = Stopwatch.GetTimestamp();
-                    if (reads)
-                        volume.Read(lbn, buffer);
+                    if (requestBlocks == 1)
+                    {
+                        if (reads)
+                            volume.Read(lbn, buffer);
+                        else
+                            volume.Write(lbn, blocks[index]);
+                    }
+                    else if (reads)
+                    {
+                        volume.ReadBlocks(lbn, buffer);
+                    }
                     else
-                        volume.Write(lbn, blocks[index]);
+                    {
+                        volume.WriteBlocks(lbn, buffer);
+                    }
                     h.RecordValue(Math.Min(Stopwatch.GetTimestamp() - t0, HighestTrackable));
-                    if (!reads && i + 1 >= total)
+                    if (!reads && i + requestBlocks >= total)
                         break; // every block written once: the set is done
                 }
             }) { IsBackground = true, Name = $"bench-{t}" };
@@ -92,7 +109,7 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
         var merged = new LongHistogram(HighestTrackable, 3);
         foreach (var h in histograms)
             merged.Add(h);
-        var ops = merged.TotalCount;
+        var ops = merged.TotalCount * requestBlocks; // blocks; latency percentiles are per request
         var bytes = ops * (double)VdoConstants.BlockSize;
         var mbps = bytes / seconds / 1e6;
         double Us(double percentile) => merged.GetValueAtPercentile(percentile) * 1e6 / Stopwatch.Frequency;

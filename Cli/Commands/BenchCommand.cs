@@ -19,7 +19,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var workload = new Option<string>("--workload") { Description = "mixed, unique, dup, compressible, zero, read (or dup50)", DefaultValueFactory = _ => "mixed" };
-        var scheme = new Option<string>("--scheme") { Description = "a scheme name, 'both' (MessagePassing and StructureLocking) or 'all'", DefaultValueFactory = _ => "all" };
+        var scheme = new Option<string>("--scheme") { Description = "a scheme name, 'Batched' (StructureLocking with Pipeline:LockBatch=64), 'both' (MessagePassing and StructureLocking) or 'all' (every scheme, and Batched when --request-blocks > 1)", DefaultValueFactory = _ => "all" };
         var seconds = new Option<double>("--seconds") { Description = "time limit of each measured run", DefaultValueFactory = _ => 10 };
         var depth = new Option<int>("--queue-depth") { Description = "requests in flight (one thread each)", DefaultValueFactory = _ => 1 };
         var device = new Option<string>("--device") { Description = "memory or file", DefaultValueFactory = _ => "memory" };
@@ -29,17 +29,21 @@ internal static class BenchCommand
         var seed = new Option<long>("--seed") { Description = "seed of blocks and addresses", DefaultValueFactory = _ => 42 };
         var corpus = new Option<string>("--corpus") { Description = "corpus folder", DefaultValueFactory = _ => Corpus.DefaultOrInstalledPath() };
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
+        var requestBlocks = new Option<int>("--request-blocks") { Description = "blocks per request (consecutive LBNs, like fio's bs): 1..256", DefaultValueFactory = _ => 1 };
         var common = new CommonOptions();
         var command = new Command("bench", "measure write or read throughput, latency, CPU and allocation per scheme on a generated workload")
         {
-            workload, scheme, seconds, depth, device, blocks, workingSet, sequential, seed, corpus, json,
+            workload, scheme, seconds, depth, device, blocks, workingSet, sequential, seed, corpus, json, requestBlocks,
         };
         common.AddTo(command);
         command.SetAction(r => CommandRunner.Run(() =>
         {
             var options = common.Load(r);
             var mix = WorkloadMix.Parse(r.GetValue(workload)!);
-            var schemes = ResolveSchemes(r.GetValue(scheme)!);
+            var perRequest = r.GetValue(requestBlocks);
+            if (perRequest is < 1 or > 256)
+                throw new ArgumentException("--request-blocks must be between 1 and 256");
+            var schemes = ResolveSchemes(r.GetValue(scheme)!, perRequest);
             var qd = r.GetValue(depth);
             if (qd is < 1 or > 4096)
                 throw new ArgumentException("--queue-depth must be between 1 and 4096");
@@ -53,7 +57,7 @@ internal static class BenchCommand
             var duration = TimeSpan.FromSeconds(r.GetValue(seconds));
             if (duration <= TimeSpan.Zero)
                 throw new ArgumentException("--seconds must be positive");
-            var report = Run(options, mix, schemes, qd, deviceKind, count, set, r.GetValue(sequential), r.GetValue(seed), r.GetValue(corpus)!, duration);
+            var report = Run(options, mix, schemes, qd, deviceKind, count, set, r.GetValue(sequential), r.GetValue(seed), r.GetValue(corpus)!, duration, perRequest);
             if (r.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(report));
             else
@@ -63,19 +67,27 @@ internal static class BenchCommand
         return command;
     }
 
-    private static List<SchemeKind> ResolveSchemes(string text)
+    /// <summary>One measured configuration: a scheme, and for the batched variant its lock batch.</summary>
+    private sealed record BenchScheme(string Name, SchemeKind Kind, int? LockBatch = null);
+
+    private static readonly BenchScheme Batched = new("Batched", SchemeKind.StructureLocking, 64);
+
+    private static List<BenchScheme> ResolveSchemes(string text, int requestBlocks)
     {
+        var every = Enum.GetValues<SchemeKind>().Select(k => new BenchScheme(k.ToString(), k)).ToList();
         if (text.Equals("all", StringComparison.OrdinalIgnoreCase))
-            return [.. Enum.GetValues<SchemeKind>()];
+            return requestBlocks > 1 ? [.. every, Batched] : every; // one-block requests make no batch
         if (text.Equals("both", StringComparison.OrdinalIgnoreCase))
-            return [SchemeKind.MessagePassing, SchemeKind.StructureLocking];
+            return [new(nameof(SchemeKind.MessagePassing), SchemeKind.MessagePassing), new(nameof(SchemeKind.StructureLocking), SchemeKind.StructureLocking)];
+        if (text.Equals(Batched.Name, StringComparison.OrdinalIgnoreCase))
+            return [Batched];
         return Enum.TryParse<SchemeKind>(text, ignoreCase: true, out var one)
-            ? [one]
-            : throw new ArgumentException($"--scheme '{text}' is not one of: {string.Join(", ", Enum.GetNames<SchemeKind>())}, both, all");
+            ? [new(one.ToString(), one)]
+            : throw new ArgumentException($"--scheme '{text}' is not one of: {string.Join(", ", Enum.GetNames<SchemeKind>())}, {Batched.Name}, both, all");
     }
 
-    private static BenchReport Run(VdoOptions options, WorkloadMix mix, List<SchemeKind> schemes, int qd, string deviceKind,
-        int count, int workingSet, bool sequential, long seed, string corpusPath, TimeSpan duration)
+    private static BenchReport Run(VdoOptions options, WorkloadMix mix, List<BenchScheme> schemes, int qd, string deviceKind,
+        int count, int workingSet, bool sequential, long seed, string corpusPath, TimeSpan duration, int requestBlocks)
     {
         using var source = new Corpus(corpusPath);
         var blockSet = BlockSet.Generate(new BlockGenerator(mix, seed, source), count);
@@ -85,17 +97,18 @@ internal static class BenchCommand
             addresses[i] = addressGenerator.Next();
         var ceiling = ComputeCeiling.Measure(blockSet);
         var results = new List<BenchResult>();
-        foreach (var kind in schemes)
+        foreach (var scheme in schemes)
         {
             var o = Clone(options);
-            o.Pipeline.Scheme = kind;
+            o.Pipeline.Scheme = scheme.Kind;
+            o.Pipeline.LockBatch = scheme.LockBatch ?? o.Pipeline.LockBatch;
             var physical = workingSet + (long)count + 65536;
             var file = deviceKind == "file" ? Path.Combine(Path.GetTempPath(), $"dvdo-bench-{Environment.ProcessId}.pool") : null;
             try
             {
                 using IBlockDevice device = file is null ? new MemoryBlockDevice(physical, preallocate: true) : FileBlockDevice.Create(file, physical);
                 using var volume = Volume.Format(device, new FormatParameters { LogicalBlocks = workingSet }, o);
-                results.Add(new LoadRun(blockSet, addresses, mix.IsRead, qd, duration).Run(kind.ToString(), volume, ceiling));
+                results.Add(new LoadRun(blockSet, addresses, mix.IsRead, qd, duration, requestBlocks, workingSet).Run(scheme.Name, volume, ceiling));
             }
             finally
             {
@@ -109,6 +122,7 @@ internal static class BenchCommand
             Device = deviceKind,
             Cores = Environment.ProcessorCount,
             QueueDepth = qd,
+            RequestBlocks = requestBlocks,
             Seed = seed,
             Corpus = corpusPath,
             ComputeCeilingMegabytesPerSecond = ceiling,
@@ -141,7 +155,7 @@ internal static class BenchCommand
         if (Console.IsOutputRedirected)
             AnsiConsole.Profile.Width = 200; // a file or a pipe: don't fold the table to 80 columns
         var ci = CultureInfo.InvariantCulture;
-        Console.WriteLine($"workload={report.Workload} device={report.Device} cores={report.Cores} queue-depth={report.QueueDepth} seed={report.Seed} corpus={report.Corpus}");
+        Console.WriteLine($"workload={report.Workload} device={report.Device} cores={report.Cores} queue-depth={report.QueueDepth} request-blocks={report.RequestBlocks} seed={report.Seed} corpus={report.Corpus}");
         Console.WriteLine(string.Create(ci, $"compute ceiling (XxHash128 + LZ4 of the same blocks, all cores): {report.ComputeCeilingMegabytesPerSecond:0} MB/s"));
         var table = new Table().AddColumns("scheme", "MB/s", "IOPS", "p50 µs", "p99 µs", "p99.9 µs", "CPU s/GB", "handoffs/write", "locks/write", "contended", "alloc B/write", "of ceiling", "saving");
         foreach (var r in report.Results)

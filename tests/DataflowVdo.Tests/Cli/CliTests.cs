@@ -143,6 +143,29 @@ public sealed class CliTests
     }
 
     [Test]
+    public void BenchAllWithMultiBlockRequestsAddsTheBatchedVariantWhichTakesFewerLocks()
+    {
+        var r = Run("bench", "--workload", "unique", "--scheme", "all", "--request-blocks", "16", "--blocks", "4000", "--working-set", "4000", "--seconds", "1", "--queue-depth", "2", "--json");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        using var json = JsonDocument.Parse(r.Out);
+        Assert.That(json.RootElement.GetProperty("requestBlocks").GetInt32(), Is.EqualTo(16));
+        var results = json.RootElement.GetProperty("results").EnumerateArray().ToDictionary(x => x.GetProperty("scheme").GetString()!);
+        Assert.That(results.Keys, Is.EqualTo(new[] { "Inline", "MessagePassing", "StructureLocking", "Batched" }));
+        var alone = results["StructureLocking"].GetProperty("locksPerWrite").GetDouble();
+        var batched = results["Batched"].GetProperty("locksPerWrite").GetDouble();
+        Assert.That(batched, Is.GreaterThan(0).And.LessThan(alone / 2), "one lock per zone and batch of 16 instead of per block");
+    }
+
+    [TestCase("0")]
+    [TestCase("257")]
+    public void BenchRejectsABadRequestSize(string blocks)
+    {
+        var r = Run("bench", "--request-blocks", blocks);
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err, Does.Contain("--request-blocks"));
+    }
+
+    [Test]
     public void BenchRejectsAnUnknownSchemeNamingTheChoices()
     {
         var r = Run("bench", "--scheme", "Telepathy");
