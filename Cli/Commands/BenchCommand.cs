@@ -167,7 +167,7 @@ internal static class BenchCommand
         AnsiConsole.Write(table);
         foreach (var r in report.Results.Where(r => r.Blocks.Count > 0))
         {
-            var locking = r.Scheme == nameof(SchemeKind.StructureLocking);
+            var locking = r.LockAcquisitionsPerWrite > 0; // StructureLocking and its batched variant
             Console.WriteLine(locking
                 ? $"zones of {r.Scheme} (lock acquisitions or worker steps per write; busy = time held, % of parallelism):"
                 : $"blocks of {r.Scheme} (busy % of their parallelism; queue = mean depth):");
