@@ -233,6 +233,8 @@ internal sealed partial class ZonedScheduler
                     _epochDrained.Reset();
                     if (Interlocked.Read(ref _epochCounts[old]) == 0)
                         break;
+                    if (_locking)
+                        RunUrgent();
                     _epochDrained.Wait(TimeSpan.FromMilliseconds(50));
                     PostToken(TokenKind.FlushPacker); // a waiter's agent may have entered the packer since
                 }
@@ -272,6 +274,8 @@ internal sealed partial class ZonedScheduler
             if (Interlocked.Read(ref _commits) >= target)
                 return;
             PostToken(TokenKind.Commit);
+            if (_locking)
+                RunUrgent(); // the caller runs the commit itself rather than wait for a thread
             _committed.Wait(TimeSpan.FromMilliseconds(50));
         }
     }
@@ -348,7 +352,7 @@ internal sealed partial class ZonedScheduler
         if (_locking)
         {
             Interlocked.Increment(ref _tokensInFlight);
-            ThreadPool.UnsafeQueueUserWorkItem(_tokenWork[(int)kind][index], preferLocal: false);
+            PostUrgent(_tokenWork[(int)kind][index]);
             return;
         }
         Post(_blocks[SlotOf(TokenHome(kind), index)], token);

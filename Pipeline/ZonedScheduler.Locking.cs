@@ -38,7 +38,48 @@ internal sealed partial class ZonedScheduler
     private void Requeue(DataVio vio)
     {
         var work = vio.Continuation ??= new RequestWork(this, vio);
-        ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
+        if ((Stage)vio.Stage is Stage.JournalPage or Stage.Journal or Stage.CommitRetry or Stage.Update)
+            PostUrgent(work); // journal ahead of data: these finish requests and free their locks
+        else
+            ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
+    }
+
+    // Priorities (VDO's work queues have them too): control tokens (flush, commit, checkpoint
+    // parts, inbox drains) and requests resuming at the journal run before data work. They wait
+    // in this queue; a thread-pool item is queued for each, but every request thread also runs
+    // them between its stages, and a caller waiting for a flush runs them itself.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<IThreadPoolWorkItem> _urgent = new();
+    private int _urgentCount;
+    private UrgentWork? _urgentWork;
+
+    [ThreadStatic]
+    private static bool t_runningUrgent;
+
+    private void PostUrgent(IThreadPoolWorkItem work)
+    {
+        _urgent.Enqueue(work);
+        Interlocked.Increment(ref _urgentCount);
+        ThreadPool.UnsafeQueueUserWorkItem(_urgentWork ??= new UrgentWork(this), preferLocal: false);
+    }
+
+    /// <summary>Runs the urgent work waiting (not from inside urgent work: no nesting).</summary>
+    private void RunUrgent()
+    {
+        if (t_runningUrgent || Volatile.Read(ref _urgentCount) == 0)
+            return;
+        t_runningUrgent = true;
+        try
+        {
+            while (_urgent.TryDequeue(out var work))
+            {
+                Interlocked.Decrement(ref _urgentCount);
+                work.Execute();
+            }
+        }
+        finally
+        {
+            t_runningUrgent = false;
+        }
     }
 
     /// <summary>Runs a request's stages on this thread, each zone stage under that zone's lock.</summary>
@@ -46,6 +87,7 @@ internal sealed partial class ZonedScheduler
     {
         for (var steps = 0; ; steps++)
         {
+            RunUrgent(); // between stages no zone lock is held
             if (steps == _stepsPerRequeue)
             {
                 Send(vio); // fairness: back to the end of the queue
@@ -118,6 +160,7 @@ internal sealed partial class ZonedScheduler
     {
         for (var rounds = 0; batch.Count > 0; rounds++)
         {
+            RunUrgent();
             if (rounds == _stepsPerRequeue * 2)
             {
                 foreach (var v in batch)
@@ -336,6 +379,11 @@ internal sealed partial class ZonedScheduler
     private sealed class RequestWork(ZonedScheduler owner, DataVio vio) : IThreadPoolWorkItem
     {
         public void Execute() => owner.RunLocking(vio);
+    }
+
+    private sealed class UrgentWork(ZonedScheduler owner) : IThreadPoolWorkItem
+    {
+        public void Execute() => owner.RunUrgent();
     }
 
     private sealed class TokenWork(ZonedScheduler owner, TokenKind kind, int index) : IThreadPoolWorkItem
