@@ -6,7 +6,7 @@ public sealed class StepsOptions
     /// <summary>Worker pool: zero check and block name (XxHash128).</summary>
     public StepOptions Hash { get; set; } = new() { Parallelism = 0 };
 
-    /// <summary>Logical zones: logical locks, block-map lookups and updates, reads.</summary>
+    /// <summary>Logical zones: logical locks, block-map lookups and updates.</summary>
     public StepOptions Logical { get; set; } = new();
 
     /// <summary>Physical zones: allocation, reference-count pins, slab journals.</summary>
@@ -30,6 +30,9 @@ public sealed class StepsOptions
     /// <summary>The recovery journal: appends, group commit, ordered reference changes.</summary>
     public StepOptions Journal { get; set; } = new();
 
+    /// <summary>Worker pool: data-block reads and the decompression of packed fragments.</summary>
+    public StepOptions Read { get; set; } = new() { Parallelism = 0 };
+
     /// <summary>Every step by its configuration name, in graph order.</summary>
     public IEnumerable<(string Name, StepOptions Options, bool IsZone)> All()
     {
@@ -42,5 +45,6 @@ public sealed class StepsOptions
         yield return (nameof(Packer), Packer, true);
         yield return (nameof(DataWrite), DataWrite, false);
         yield return (nameof(Journal), Journal, true);
+        yield return (nameof(Read), Read, false);
     }
 }

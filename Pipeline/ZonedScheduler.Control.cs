@@ -177,6 +177,8 @@ internal sealed partial class ZonedScheduler
     private Stage Fail(DataVio vio, Exception e)
     {
         vio.Error ??= e;
+        if (vio.Operation == VioOperation.Read && e is not CorruptMetadataException)
+            return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done; // a data read error fails that read only (as inline)
         Failed(e);
         if (vio.CoFragments.Count > 0)
         {
@@ -186,7 +188,7 @@ internal sealed partial class ZonedScheduler
             vio.CoFragments.Clear();
         }
         if (vio.Operation == VioOperation.Read)
-            return Stage.Done;
+            return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
         if (vio.Pinned)
         {
             try

@@ -33,7 +33,7 @@ internal sealed partial class ZonedScheduler
     private int _armedGeneration;
     private int _armed;
 
-    private static bool IsPool(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite;
+    private static bool IsPool(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite or Zone.Read;
 
     private void Requeue(DataVio vio)
     {

@@ -13,6 +13,8 @@ internal sealed partial class ZonedScheduler
         InstallPage,
         Update,
         ReadBlock,
+        ReadData,
+        ReadDone,
         AbortLogical,
         HashLock,
         IndexUpdate,
@@ -39,7 +41,8 @@ internal sealed partial class ZonedScheduler
     private static Zone ZoneOf(Stage s) => s switch
     {
         Stage.Name => Zone.Hash,
-        Stage.Lookup or Stage.InstallPage or Stage.Update or Stage.ReadBlock or Stage.AbortLogical => Zone.Logical,
+        Stage.Lookup or Stage.InstallPage or Stage.Update or Stage.ReadBlock or Stage.ReadDone or Stage.AbortLogical => Zone.Logical,
+        Stage.ReadData => Zone.Read,
         Stage.HashLock or Stage.IndexUpdate or Stage.AbortHash => Zone.HashZone,
         Stage.AllocatePage or Stage.Pin or Stage.Allocate or Stage.UnpinAllocate or Stage.ReleaseMember or Stage.ReservePacked or Stage.ReleaseUnused => Zone.Physical,
         Stage.Verify => Zone.Verify,
@@ -99,6 +102,12 @@ internal sealed partial class ZonedScheduler
                 return Update(vio);
             case Stage.ReadBlock:
                 return ReadBlock(vio);
+            case Stage.ReadData:
+                ReadData(vio);
+                return Stage.ReadDone;
+            case Stage.ReadDone:
+                ReleaseLogicalLock(vio);
+                return Stage.Done;
             case Stage.AbortLogical:
                 MarkApplied(vio);
                 AbandonPage(vio);
@@ -337,30 +346,59 @@ internal sealed partial class ZonedScheduler
         Send(next);
     }
 
+    /// <summary>
+    /// A read looks its LBN up under the logical lock, as VDO's reads do: a write in flight on the
+    /// LBN answers with its data (old-or-new, consistently); otherwise the read takes the lock (or
+    /// waits behind another read of the LBN) and keeps it while the read pool reads and
+    /// decompresses the block, so no write can free the block under it.
+    /// </summary>
     private Stage ReadBlock(DataVio vio)
     {
-        Interlocked.Increment(ref _z.Counters.ReadsIn);
-        if (_logical[_z.BlockMap.ZoneOfLbn(vio.Lbn)].Locks.TryGetValue(vio.Lbn, out var holder))
+        var zone = _logical[_z.BlockMap.ZoneOfLbn(vio.Lbn)];
+        if (!vio.HoldsLogicalLock)
         {
-            // A write of this LBN is in flight: it is the newest data (old-or-new, consistently).
-            if (holder.Operation == VioOperation.Discard)
-                vio.Data.AsSpan().Clear();
-            else
-                holder.Data.CopyTo(vio.Data, 0);
-            return Stage.Done;
+            Interlocked.Increment(ref _z.Counters.ReadsIn);
+            if (zone.Locks.TryGetValue(vio.Lbn, out var holder))
+            {
+                if (holder.Operation != VioOperation.Read)
+                {
+                    // A write of this LBN is in flight: it is the newest data.
+                    if (holder.Operation == VioOperation.Discard)
+                        vio.Data.AsSpan().Clear();
+                    else
+                        holder.Data.CopyTo(vio.Data, 0);
+                    return Stage.Done;
+                }
+                var last = holder.LastLogicalWaiter ?? holder; // another read of it: wait behind it
+                last.NextLogicalWaiter = vio;
+                holder.LastLogicalWaiter = vio;
+                return Stage.Parked;
+            }
+            zone.Locks.Add(vio.Lbn, vio);
+            vio.HoldsLogicalLock = true;
         }
         var m = _z.BlockMap.Get(vio.Lbn);
         if (!m.IsMapped || m.IsZero)
-            vio.Data.AsSpan().Clear();
-        else if (!m.IsCompressed)
-            _z.Device.Read(m.Pbn, vio.Data);
-        else
         {
-            // Read in the logical zone: no write can free the block while its LBN's mapping is read here.
-            _z.Device.Read(m.Pbn, vio.Scratch);
-            PackedBlock.Decompress(vio.Scratch, m.Slot, vio.Data, m.Pbn);
+            vio.Data.AsSpan().Clear();
+            ReleaseLogicalLock(vio);
+            return Stage.Done;
         }
-        return Stage.Done;
+        vio.OldMapping = m;
+        return Stage.ReadData;
+    }
+
+    /// <summary>Reads (and for a packed fragment decompresses) the block the read's mapping names; its LBN's lock is held.</summary>
+    private void ReadData(DataVio vio)
+    {
+        var m = vio.OldMapping;
+        if (!m.IsCompressed)
+        {
+            _z.Device.Read(m.Pbn, vio.Data);
+            return;
+        }
+        _z.Device.Read(m.Pbn, vio.Scratch);
+        PackedBlock.Decompress(vio.Scratch, m.Slot, vio.Data, m.Pbn);
     }
 
     /// <summary>Someone waits for this request's LBN: it (or the agent it waits on) must not sit in the packer.</summary>

@@ -101,6 +101,7 @@ internal sealed partial class ZonedScheduler : IDisposable
                 Zone.Compress => p.Steps.Compress,
                 Zone.Packer => p.Steps.Packer,
                 Zone.DataWrite => p.Steps.DataWrite,
+                Zone.Read => p.Steps.Read,
                 _ => p.Steps.Journal,
             };
             _blocks[slot] = Block(step, slot);
@@ -124,7 +125,7 @@ internal sealed partial class ZonedScheduler : IDisposable
     /// <inheritdoc/>
     public int Pending => _pool.InUse;
 
-    private const int KindCount = 9;
+    private const int KindCount = 10;
 
     private Zone KindOf(int slot) => _slotKind[slot];
 
@@ -164,6 +165,7 @@ internal sealed partial class ZonedScheduler : IDisposable
             Zone.Compress => "compress",
             Zone.Packer => "packer",
             Zone.DataWrite => "datawrite",
+            Zone.Read => "read",
             _ => "journal",
         };
     }
@@ -308,6 +310,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         Packer,
         DataWrite,
         Journal,
+        Read,
     }
 
     public void Dispose()

@@ -49,6 +49,7 @@ public sealed class PipelineGraph
         }
         Add("datawrite", "DataWrite", GraphNodeKind.Pool, s.DataWrite);
         Add("journal", "Journal", GraphNodeKind.Zone, s.Journal);
+        Add("read", "Read", GraphNodeKind.Pool, s.Read);
         nodes.Add(new GraphNode("ack", "acknowledge", GraphNodeKind.Acknowledge, 0, 1, 0, 0));
 
         var edges = new List<GraphEdge>();
@@ -72,6 +73,8 @@ public sealed class PipelineGraph
         Edge("journal", "physical*", "durable changes (in order)");
         Edge("logical*", "journal", "zero, discard");
         Edge("logical*", "ack", "done");
+        Edge("logical*", "read", "read, decompress");
+        Edge("read", "logical*", "unlock");
         if (p.Dedupe)
         {
             Edge("logical*", "hashzone*", "hash lock");

@@ -132,7 +132,7 @@ public sealed class ConfigurationTests
     }
 
     private static readonly string[] Zones = ["Logical", "Physical", "HashZone", "Packer", "Journal"];
-    private static readonly string[] Pools = ["Hash", "Verify", "Compress", "DataWrite"];
+    private static readonly string[] Pools = ["Hash", "Verify", "Compress", "DataWrite", "Read"];
 
     /// <summary>Every bad value of every zone-count and step knob, with the key its error must name.</summary>
     private static IEnumerable<TestCaseData> BadPipelineKnobs()

@@ -240,4 +240,44 @@ public sealed class BadInputTests(SchemeKind scheme)
                 v.Dispose();
         }
     }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public void ADataReadErrorFailsThatReadOnlyAndTheLbnStaysUsable()
+    {
+        var device = new FaultInjectingDevice(new CrashSimulatingDevice(TestPools.DeviceBlocks()));
+        var v = Volume.Format(device, TestPools.Small(), Options);
+        var hung = false;
+        try
+        {
+            v.Write(5, Content.Random(5));
+            v.Write(6, Content.Compressible(6));
+            v.Flush();
+            var buffer = new byte[VdoConstants.BlockSize];
+            v.Read(5, buffer); // the block-map page is cached now: the next device read is the data
+            var dataPbn = -1L;
+            device.FailNextRead = pbn =>
+            {
+                dataPbn = pbn;
+                return true;
+            };
+            var e = Assert.Throws(Is.InstanceOf<IOException>(), () => v.Read(5, buffer));
+            Assert.That(e!.Message, Does.Contain($"PBN {dataPbn}"));
+            // The read gave its LBN back: a write and a read of it go through, and the volume is not read-only.
+            var write = Task.Run(() => v.Write(5, Content.Random(50)));
+            hung = !write.Wait(TimeSpan.FromSeconds(30));
+            Assert.That(hung, Is.False, "a write of the LBN after its failed read hung");
+            v.Read(5, buffer);
+            Assert.That(buffer, Is.EqualTo(Content.Random(50)));
+            v.Read(6, buffer);
+            Assert.That(buffer, Is.EqualTo(Content.Compressible(6)));
+            v.Flush();
+            Assert.That(v.Check(), Is.Empty);
+        }
+        finally
+        {
+            if (!hung)
+                v.Dispose();
+        }
+    }
 }

@@ -1,7 +1,7 @@
 using DataflowVdo.Storage;
 namespace DataflowVdo.Tests.Infrastructure;
 
-/// <summary>A device that fails chosen writes with an I/O error (EIO), passing everything else to a crash-simulating device.</summary>
+/// <summary>A device that fails chosen writes or reads with an I/O error (EIO), passing everything else to a crash-simulating device.</summary>
 public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDevice
 {
     public CrashSimulatingDevice Inner => inner;
@@ -11,7 +11,18 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
 
     public long BlockCount => inner.BlockCount;
 
-    public void Read(long pbn, Span<byte> destination) => inner.Read(pbn, destination);
+    /// <summary>When set, the next read for which it returns true fails once.</summary>
+    public Func<long, bool>? FailNextRead { get; set; }
+
+    public void Read(long pbn, Span<byte> destination)
+    {
+        if (FailNextRead is { } fail && fail(pbn))
+        {
+            FailNextRead = null;
+            throw new IOException($"injected read error at PBN {pbn}");
+        }
+        inner.Read(pbn, destination);
+    }
 
     public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations) => inner.Read(pbn, destinations);
 
