@@ -46,4 +46,5 @@ internal sealed record BenchReport
     [JsonPropertyName("corpus")] public required string Corpus { get; init; }
     [JsonPropertyName("computeCeilingMBps")] public double ComputeCeilingMegabytesPerSecond { get; init; }
     [JsonPropertyName("results")] public required IReadOnlyList<BenchResult> Results { get; init; }
+    [JsonPropertyName("ratios")] public IReadOnlyList<BenchRatio> Ratios { get; init; } = [];
 }

@@ -118,6 +118,7 @@ internal static class BenchCommand
         }
         return new BenchReport
         {
+            Ratios = BenchRatio.Compare(results),
             Workload = mix.Name,
             Device = deviceKind,
             Cores = Environment.ProcessorCount,
@@ -165,6 +166,15 @@ internal static class BenchCommand
                 r.HandoffsPerWrite.ToString("0.0", ci), r.LockAcquisitionsPerWrite.ToString("0.0", ci), r.ContendedPercent.ToString("0.0", ci) + "%", r.AllocatedBytesPerWrite.ToString("0", ci), r.Efficiency.ToString("P0", ci), $"{r.SavingPercent}%");
         }
         AnsiConsole.Write(table);
+        if (report.Ratios.Count > 0)
+        {
+            Console.WriteLine("ratios, same run (above 1: the first scheme has more of it; for MB/s, IOPS more is better, for latency, CPU and allocation less is):");
+            var ratios = new Table().AddColumns("ratio", "MB/s", "IOPS", "p50 µs", "p99 µs", "p99.9 µs", "CPU s/GB", "alloc B/write");
+            static string R(double? x) => x is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) + "×" : "—";
+            foreach (var x in report.Ratios)
+                ratios.AddRow($"{x.Of} ÷ {x.To}", R(x.MegabytesPerSecond), R(x.Iops), R(x.P50), R(x.P99), R(x.P999), R(x.CpuPerGigabyte), R(x.AllocatedBytes));
+            AnsiConsole.Write(ratios);
+        }
         foreach (var r in report.Results.Where(r => r.Blocks.Count > 0))
         {
             var locking = r.LockAcquisitionsPerWrite > 0; // StructureLocking and its batched variant

@@ -139,6 +139,11 @@ public sealed class CliTests
             Assert.That(results[1].GetProperty("locksPerWrite").GetDouble(), Is.GreaterThan(3));
             Assert.That(results[1].GetProperty("handoffsPerWrite").GetDouble(), Is.LessThan(results[0].GetProperty("handoffsPerWrite").GetDouble()));
             Assert.That(results.Select(x => x.GetProperty("iops").GetDouble()), Is.All.GreaterThan(0));
+            // The side-by-side ratio of the same run, per figure.
+            var ratio = json.RootElement.GetProperty("ratios").EnumerateArray().Single();
+            Assert.That((ratio.GetProperty("of").GetString(), ratio.GetProperty("to").GetString()), Is.EqualTo(("StructureLocking", "MessagePassing")));
+            Assert.That(ratio.GetProperty("MBps").GetDouble(), Is.EqualTo(results[1].GetProperty("MBps").GetDouble() / results[0].GetProperty("MBps").GetDouble()).Within(1e-9));
+            Assert.That(ratio.GetProperty("p99us").GetDouble(), Is.EqualTo(results[1].GetProperty("p99us").GetDouble() / results[0].GetProperty("p99us").GetDouble()).Within(1e-9));
         });
     }
 
