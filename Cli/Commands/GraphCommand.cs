@@ -4,6 +4,7 @@ using System.Text.Json;
 using DataflowVdo.Cli.Bench;
 using DataflowVdo.Cli.Graph;
 using DataflowVdo.Config;
+using DataflowVdo.Pipeline;
 using DataflowVdo.Pipeline.Graph;
 
 namespace DataflowVdo.Cli.Commands;
@@ -25,22 +26,74 @@ internal static class GraphCommand
         {
             Description = "a `dvdo bench --json` output: label each block with what it did in that run (messages per write, busy %, mean queue depth)",
         };
+        var live = new Option<string?>("--live")
+        {
+            Description = "a pool mounted by `dvdo mount`: draw the graph that mount runs, each block labelled with its figures over the next second (messages/s, busy %, mean queue depth)",
+        };
         var common = new CommonOptions();
-        var command = new Command("graph", "draw the configured message-passing graph (zones, worker pools, handoffs) as Graphviz dot or Mermaid") { format, figures };
+        var command = new Command("graph", "draw the configured message-passing graph (zones, worker pools, handoffs) as Graphviz dot or Mermaid") { format, figures, live };
         common.AddTo(command);
         command.SetAction(r => CommandRunner.Run(() =>
         {
             var name = r.GetValue(format)!.Trim().ToLowerInvariant();
             if (Array.IndexOf(Formats, name) < 0)
                 throw new ArgumentException($"--format '{r.GetValue(format)}' is not one of: {string.Join(", ", Formats)}");
+            if (r.GetValue(live) is { } pool)
+            {
+                if (r.GetValue(figures) is not null)
+                    throw new ArgumentException("--live and --figures exclude each other");
+                if (LiveQuery.TryAsk(pool, $"graph {name}", out var code))
+                    return code;
+                Console.Error.WriteLine($"dvdo: {pool}: no `dvdo mount` of this pool answers (--live draws a mounted pool's running graph)");
+                return CommandRunner.Failed;
+            }
             var options = common.Load(r);
-            var graph = PipelineGraph.Build(options);
-            var note = Note(options);
-            var live = r.GetValue(figures) is { } file ? ReadFigures(file) : null;
-            Console.Out.Write(name == "dot" ? DotWriter.Render(graph, note, live) : MermaidWriter.Render(graph, note, live));
+            var labels = r.GetValue(figures) is { } file ? ReadFigures(file) : null;
+            Console.Out.Write(Render(options, name, labels));
             return 0;
         }));
         return command;
+    }
+
+    private static string Render(VdoOptions options, string format, Dictionary<string, string>? labels)
+    {
+        var graph = PipelineGraph.Build(options);
+        var note = Note(options);
+        return format == "dot" ? DotWriter.Render(graph, note, labels) : MermaidWriter.Render(graph, note, labels);
+    }
+
+    /// <summary>
+    /// The mount's side of <c>dvdo graph --live</c>: the graph <paramref name="options"/> run, each
+    /// block labelled with its messages per second, busy share and mean queue depth over
+    /// <paramref name="window"/> (figures read without stopping the pipeline).
+    /// </summary>
+    internal static string RenderLive(VdoOptions options, Volume volume, string format, TimeSpan window)
+    {
+        if (Array.IndexOf(Formats, format) < 0)
+            throw new ArgumentException($"format '{format}' is not one of: {string.Join(", ", Formats)}");
+        var before = volume.PipelineFigures();
+        var depth = new double[before.Count];
+        var samples = 0;
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (System.Diagnostics.Stopwatch.GetElapsedTime(start) < window)
+        {
+            var now = volume.PipelineFigures();
+            for (var i = 0; i < now.Count && i < depth.Length; i++)
+                depth[i] += now[i].QueueDepth;
+            samples++;
+            Thread.Sleep(20);
+        }
+        var after = volume.PipelineFigures();
+        var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var ci = CultureInfo.InvariantCulture;
+        var labels = new Dictionary<string, string>();
+        for (var i = 0; i < after.Count && i < before.Count; i++)
+        {
+            var a = after[i];
+            var b = before[i];
+            labels[a.Block] = string.Create(ci, $"{(a.Messages - b.Messages) / seconds:0} msg/s, busy {100 * (a.BusySeconds - b.BusySeconds) / (seconds * a.Parallelism):0}%, queue {depth[i] / Math.Max(1, samples):0.0}");
+        }
+        return Render(options, format, labels);
     }
 
     /// <summary>Per-block labels from the message-passing result of a bench run's JSON.</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using DataflowVdo.Config;
 using DataflowVdo.Fuse;
 using DataflowVdo.Pipeline;
 
@@ -56,7 +57,7 @@ internal static class MountCommand
                 throw new IOException($"cannot mount: {e.Message}", e);
             }
             using (mount)
-            using (LiveServer.Start(path, request => Answer(path, volume, request), Log))
+            using (LiveServer.Start(path, request => Answer(path, volume, options, request), Log))
             {
                 var images = volume.Images;
                 Log($"mounted {path} on {mount.MountPoint}: {images.Count} image(s){(images.Count == 0 ? " (create one with 'dvdo image create')" : ": " + string.Join(", ", images.Select(i => $"{i.Name} ({SizeParser.Format(i.SizeBytes)})")))}");
@@ -71,10 +72,11 @@ internal static class MountCommand
     }
 
     /// <summary>Live figures for <c>dvdo stats</c> / <c>dvdo image ls</c> on the mounted pool.</summary>
-    private static string Answer(string path, Volume volume, string request) => request switch
+    private static string Answer(string path, Volume volume, VdoOptions options, string request) => request switch
     {
         "stats table" or "stats verbose" or "stats json" => StatsCommand.Render(path, volume.GetStatistics(), request[6..]),
         "images" => ImageCommand.RenderList(volume),
+        "graph dot" or "graph mermaid" => GraphCommand.RenderLive(options, volume, request[6..], TimeSpan.FromSeconds(1)),
         _ => throw new ArgumentException($"unknown request '{request}'"),
     };
 

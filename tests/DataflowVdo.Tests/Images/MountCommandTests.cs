@@ -99,6 +99,48 @@ public sealed class MountCommandTests
 
     [Test]
     [CancelAfter(120_000)]
+    public void GraphLiveDrawsTheMountsRunningGraphLabelledWithTheLastSecondsFigures()
+    {
+        var pool = Path.Combine(_dir, "g.pool");
+        var mnt = Path.Combine(_dir, "mnt");
+        Directory.CreateDirectory(mnt);
+        using (var v = Volume.Format(FileBlockDevice.Create(pool, 16384), new FormatParameters { SlabBlocks = 2048, LogicalBlocks = 1 << 20 }, ownsDevice: true))
+            v.CreateImage("vm", 16 << 20);
+        var notMounted = DvdoProcess.Exec(DvdoProcess.Executable, "graph", "--live", pool);
+        Assert.That(notMounted.Code, Is.EqualTo(1));
+        Assert.That(notMounted.Err, Does.Contain(pool).And.Contain("no `dvdo mount`"));
+
+        using var mount = DvdoProcess.Start("mount", pool, mnt, "--set", "Pipeline:Scheme=MessagePassing", "--set", "Pipeline:LogicalZones=2");
+        mount.WaitFor("mounted");
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(() =>
+        {
+            using var handle = File.OpenHandle(Path.Combine(mnt, "vm"), FileMode.Open, FileAccess.ReadWrite);
+            var buffer = new byte[64 << 10];
+            var random = new Random(9);
+            for (long offset = 0; !stop.IsCancellationRequested; offset = (offset + buffer.Length) % (16 << 20))
+            {
+                random.NextBytes(buffer);
+                RandomAccess.Write(handle, buffer, offset);
+            }
+        });
+        var graph = DvdoProcess.Exec(DvdoProcess.Executable, "graph", "--live", pool, "--format", "mermaid");
+        stop.Cancel();
+        Assert.That(writer.Wait(Deadline), Is.True, "the writer stopped");
+        Assert.That(graph.Code, Is.Zero, graph.Err);
+        Assert.That(graph.Out, Does.StartWith("flowchart LR"), "the mount runs MessagePassing: no note about another scheme");
+        Assert.That(graph.Out, Does.Contain("logical1"), "the mount's own configuration (two logical zones) is drawn");
+        var hash = System.Text.RegularExpressions.Regex.Match(graph.Out, @"\bhash\S*""[^\n]*?(\d+) msg/s, busy \d+%, queue \d+\.\d");
+        Assert.That(hash.Success, Is.True, graph.Out);
+        Assert.That(long.Parse(hash.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(0), "writes went through the hash pool during that second");
+
+        Assert.That(DvdoProcess.Exec("fusermount3", "-u", mnt).Code, Is.Zero);
+        Assert.That(mount.Process.WaitForExit(Deadline), Is.True, "dvdo mount did not exit");
+        Assert.That(mount.Process.ExitCode, Is.Zero, mount.Stderr);
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
     public void BackgroundMountReturnsOnceMountedLogsToAFileAndClosesCleanlyOnUnmount()
     {
         var pool = Path.Combine(_dir, "b.pool");
