@@ -87,6 +87,11 @@ internal sealed partial class ZonedScheduler
                     {
                         source.Slice(b * VdoConstants.BlockSize, VdoConstants.BlockSize).CopyTo(vio.Data);
                         vio.Stage = (int)Stage.Name;
+                        if (_hashOnSubmit)
+                        {
+                            _z.Hash.Run(vio); // Pipeline:HashOnSubmit: no hash block in the graph
+                            vio.Stage = (int)Stage.Lookup;
+                        }
                         Start(vio, batch);
                     }
                     else

@@ -37,6 +37,7 @@ internal sealed partial class ZonedScheduler : IDisposable
     private readonly int[] _slotIndex;
     private readonly int _logicalZoneCount;
     private readonly int _physicalZoneCount;
+    private readonly bool _hashOnSubmit;
 
     private long _handoffs;
     private long _skipped;
@@ -53,6 +54,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         _locking = p.Scheme == SchemeKind.StructureLocking;
         _stepsPerRequeue = p.StepsPerRequeue;
         _lockBatch = _locking ? p.LockBatch : 1;
+        _hashOnSubmit = !_locking && p.HashOnSubmit;
         _logicalZoneCount = zones.BlockMap.ZoneCount;
         _physicalZoneCount = zones.Depot.ZoneCount;
         for (var k = 0; k < KindCount; k++)

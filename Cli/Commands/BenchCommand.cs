@@ -146,6 +146,7 @@ internal static class BenchCommand
             HashZones = o.Pipeline.HashZones,
             StepsPerRequeue = o.Pipeline.StepsPerRequeue,
             LockBatch = o.Pipeline.LockBatch,
+            HashOnSubmit = o.Pipeline.HashOnSubmit,
             Steps = o.Pipeline.Steps,
         },
         Index = new IndexOptions { MemoryMb = o.Index.MemoryMb, Chapters = o.Index.Chapters },

@@ -30,7 +30,8 @@ public sealed class PipelineGraph
         var nodes = new List<GraphNode> { new("admit", "admission", GraphNodeKind.Admission, 0, 1, p.RequestPoolSize, 0) };
         void Add(string id, string label, GraphNodeKind kind, StepOptions step, int zone = 0) =>
             nodes.Add(new GraphNode(id, label, kind, zone, step.Parallelism == 0 ? n : step.Parallelism, step.BoundedCapacity, step.BatchSize));
-        Add("hash", "Hash", GraphNodeKind.Pool, s.Hash);
+        if (!p.HashOnSubmit)
+            Add("hash", "Hash", GraphNodeKind.Pool, s.Hash);
         for (var z = 0; z < p.LogicalZones; z++)
             Add($"logical{z}", $"Logical {z}", GraphNodeKind.Zone, s.Logical, z);
         if (p.Dedupe)
@@ -64,9 +65,13 @@ public sealed class PipelineGraph
                     edges.Add(new GraphEdge(f, t, label));
             }
         }
-        Edge("admit", "hash", "write");
+        if (p.HashOnSubmit)
+            Edge("admit", "logical*", "write (named on submit)");
+        else
+            Edge("admit", "hash", "write");
         Edge("admit", "logical*", "read, discard");
-        Edge("hash", "logical*", "lookup");
+        if (!p.HashOnSubmit)
+            Edge("hash", "logical*", "lookup");
         Edge("logical*", "physical*", p.Dedupe ? "allocate page" : "allocate");
         Edge("physical*", "journal", "page entry");
         Edge("journal", "logical*", "block-map update");

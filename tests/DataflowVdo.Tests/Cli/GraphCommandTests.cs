@@ -125,6 +125,17 @@ public sealed partial class GraphCommandTests
 
     [TestCase("dot")]
     [TestCase("mermaid")]
+    public void HashOnSubmitDrawsNoHashBlockAndAdmitsStraightToTheLogicalZones(string format)
+    {
+        var r = Run("--format", format, "--set", MessagePassing, "--set", "Pipeline:HashOnSubmit=true", "--set", "Pipeline:LogicalZones=2");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        var nodes = format == "dot" ? ParseDot(r.Out) : ParseMermaid(r.Out);
+        Assert.That(nodes.Keys, Does.Not.Contain("hash").And.Contain("logical1"));
+        Assert.That(r.Out, Does.Contain("named on submit"));
+    }
+
+    [TestCase("dot")]
+    [TestCase("mermaid")]
     public void StepParallelismIsShownOnItsNode(string format)
     {
         var r = Run("--format", format, "--set", MessagePassing, "--set", "Pipeline:Steps:Compress:Parallelism=3",

@@ -29,6 +29,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
             o.Pipeline.HashZones = zones;
             o.Pipeline.LogicalZones = zones;
             o.Pipeline.PhysicalZones = zones; // 4 slabs: one each
+            o.Pipeline.HashOnSubmit = zones > 1; // message passing: both graph shapes
         });
         var model = new byte[Lbns][];
         var locks = new object[Lbns];
