@@ -17,47 +17,41 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
 
     public BenchResult Run(string scheme, Volume volume, double ceiling)
     {
-        // Reads need data: write the set once, untimed. Writes warm up on the first tenth.
+        // Reads need data: write the set once, untimed. Writes warm up on the first tenth, at the
+        // run's queue depth, so what the volume grows lazily with the requests in flight (the request
+        // pool, reservation tables, inbox lists, queue segments) has grown before allocations count.
         var warm = reads ? blocks.Count : Math.Min(20_000, blocks.Count / 10);
-        for (var i = 0; i < warm; i++)
-            volume.Write(addresses[i], blocks[i]);
+        var warmed = 0L;
+        var warmers = new Thread[queueDepth];
+        for (var t = 0; t < queueDepth; t++)
+        {
+            warmers[t] = new Thread(() =>
+            {
+                for (long i; (i = Interlocked.Increment(ref warmed) - 1) < warm;)
+                    volume.Write(addresses[i], blocks[(int)i]);
+            }) { IsBackground = true, Name = $"bench-warm-{t}" };
+            warmers[t].Start();
+        }
+        foreach (var thread in warmers)
+            thread.Join();
         volume.Flush();
 
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        // The harness's own objects (a 220 KB histogram per thread, buffers, threads) exist before
+        // allocations count: allocBytesPerWrite is the engine's.
         var histograms = new LongHistogram[queueDepth];
+        for (var t = 0; t < queueDepth; t++)
+            histograms[t] = new LongHistogram(HighestTrackable, 3);
         var next = reads ? 0L : warm;
         var total = (long)blocks.Count;
-        var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-        var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
-        var handoffs0 = volume.PipelineHandoffs;
-        var locks0 = volume.PipelineLocks;
-        var figures0 = volume.PipelineFigures();
-        var depthSums = new double[figures0.Count];
-        var samples = 0;
-        using var sampling = new CancellationTokenSource();
-        var sampler = figures0.Count == 0 ? null : new Thread(() =>
-        {
-            // Queue depths are instantaneous: sample them through the run for a mean.
-            while (!sampling.IsCancellationRequested)
-            {
-                var now = volume.PipelineFigures();
-                for (var b = 0; b < now.Count; b++)
-                    depthSums[b] += now[b].QueueDepth;
-                samples++;
-                Thread.Sleep(10);
-            }
-        }) { IsBackground = true, Name = "bench-sampler" };
-        sampler?.Start();
-        var start = Stopwatch.GetTimestamp();
+        var deadline = 0L;
         var threads = new Thread[queueDepth];
         for (var t = 0; t < queueDepth; t++)
         {
-            var h = histograms[t] = new LongHistogram(HighestTrackable, 3);
+            var h = histograms[t];
+            var buffer = new byte[requestBlocks * VdoConstants.BlockSize];
             threads[t] = new Thread(() =>
             {
-                var buffer = new byte[requestBlocks * VdoConstants.BlockSize];
-                while (Stopwatch.GetTimestamp() < deadline)
+                while (Stopwatch.GetTimestamp() < Volatile.Read(ref deadline))
                 {
                     // A request of requestBlocks consecutive LBNs from the next address (like fio's bs).
                     var i = Interlocked.Add(ref next, requestBlocks) - requestBlocks;
@@ -89,21 +83,52 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
                         break; // every block written once: the set is done
                 }
             }) { IsBackground = true, Name = $"bench-{t}" };
-            threads[t].Start();
         }
+        var process = Process.GetCurrentProcess();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var cpu0 = process.TotalProcessorTime;
+        var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+        var handoffs0 = volume.PipelineHandoffs;
+        var locks0 = volume.PipelineLocks;
+        var figures0 = volume.PipelineFigures();
+        var depthSums = new double[figures0.Count];
+        var samples = 0;
+        var samplerAllocated = 0L;
+        using var sampling = new CancellationTokenSource();
+        var sampler = figures0.Count == 0 ? null : new Thread(() =>
+        {
+            // Queue depths are instantaneous: sample them through the run for a mean. What this
+            // thread allocates (the figures every 10 ms) is the harness's: it is taken off the total.
+            var mine0 = GC.GetAllocatedBytesForCurrentThread();
+            while (!sampling.IsCancellationRequested)
+            {
+                var now = volume.PipelineFigures();
+                for (var b = 0; b < now.Count; b++)
+                    depthSums[b] += now[b].QueueDepth;
+                samples++;
+                Thread.Sleep(10);
+            }
+            samplerAllocated = GC.GetAllocatedBytesForCurrentThread() - mine0;
+        }) { IsBackground = true, Name = "bench-sampler" };
+        sampler?.Start();
+        var start = Stopwatch.GetTimestamp();
+        foreach (var thread in threads)
+            thread.Start();
         foreach (var thread in threads)
             thread.Join();
         if (!reads)
             volume.Flush();
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
-        var allocated = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
+        sampling.Cancel();
+        sampler?.Join();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - alloc0 - samplerAllocated;
+        process.Refresh();
+        var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
         var handoffs = volume.PipelineHandoffs - handoffs0;
         var locks = volume.PipelineLocks;
         var acquisitions = locks.Acquisitions - locks0.Acquisitions;
         var contended = locks.Contended - locks0.Contended;
-        sampling.Cancel();
-        sampler?.Join();
         var figures1 = volume.PipelineFigures();
 
         var merged = new LongHistogram(HighestTrackable, 3);
