@@ -9,7 +9,7 @@ public sealed class FuseOptions
     /// <summary>Largest write request asked of the kernel, in KiB (libfuse caps it at 1024).</summary>
     public int MaxWriteKb { get; set; } = 1024;
 
-    /// <summary>Kernel limit on outstanding background requests; 0 keeps libfuse's default (12).</summary>
+    /// <summary>Kernel limit on outstanding background (async direct I/O) requests; 0 = automatic (128, above libfuse's 12, at which a queue depth 32 submitter blocks).</summary>
     public int MaxBackground { get; set; }
 
     /// <summary>Milliseconds the kernel may cache names and attributes (sizes never change; new images appear after this).</summary>

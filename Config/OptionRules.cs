@@ -17,7 +17,7 @@ internal static class OptionRules
         new("Index:Chapters", o => o.Index.Chapters, 2, 4096, "temporal chapters"),
         new("Fuse:MaxThreads", o => o.Fuse.MaxThreads, 1, 256, "libfuse worker threads"),
         new("Fuse:MaxWriteKb", o => o.Fuse.MaxWriteKb, 4, 1024, "KiB per write request"),
-        new("Fuse:MaxBackground", o => o.Fuse.MaxBackground, 0, 65535, "outstanding background requests, 0 = libfuse default"),
+        new("Fuse:MaxBackground", o => o.Fuse.MaxBackground, 0, 65535, "outstanding background requests, 0 = 128"),
         new("Fuse:AttributeTimeoutMs", o => o.Fuse.AttributeTimeoutMs, 0, 3_600_000, "attribute cache time"),
     ];
 }

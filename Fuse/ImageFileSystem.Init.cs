@@ -28,11 +28,11 @@ internal sealed unsafe partial class ImageFileSystem
         // The plain write callback copies nothing extra; splice would only add a pipe round trip.
         connection.Want &= ~(FuseConstants.CapSpliceWrite | FuseConstants.CapSpliceMove | FuseConstants.CapSpliceRead);
 
-        if (_options.MaxBackground > 0)
-        {
-            connection.MaxBackground = (uint)_options.MaxBackground;
-            connection.CongestionThreshold = (uint)Math.Max(1, _options.MaxBackground * 3 / 4);
-        }
+        // libfuse's default (12) makes a deep async-I/O submitter block in the kernel (see
+        // FuseMountOptions.AutomaticMaxBackground), so 0 means "enough", not "libfuse's default".
+        var maxBackground = _options.MaxBackground > 0 ? _options.MaxBackground : FuseMountOptions.AutomaticMaxBackground;
+        connection.MaxBackground = (uint)maxBackground;
+        connection.CongestionThreshold = (uint)Math.Max(1, maxBackground * 3 / 4);
 
         Connection = connection;
     }

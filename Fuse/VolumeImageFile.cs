@@ -45,7 +45,8 @@ public sealed class VolumeImageFile : IImageFile
         if (offset >= Size)
             return 0;
         var length = (int)Math.Min(destination.Length, Size - offset);
-        Span<byte> scratch = stackalloc byte[BlockSize];
+        // Only a partial block needs the scratch block (stackalloc zeroes it on every call).
+        Span<byte> scratch = offset % BlockSize == 0 && length % BlockSize == 0 ? default : stackalloc byte[BlockSize];
         var done = 0;
         while (done < length)
         {
@@ -73,8 +74,9 @@ public sealed class VolumeImageFile : IImageFile
     public void Write(long offset, ReadOnlySpan<byte> source)
     {
         CheckWrite(offset, source.Length);
-        Span<byte> scratch = stackalloc byte[BlockSize];
         var aligned = offset % BlockSize == 0 && source.Length % BlockSize == 0;
+        // Only a partial block needs the scratch block (stackalloc zeroes it on every call).
+        Span<byte> scratch = aligned ? default : stackalloc byte[BlockSize];
         if (aligned)
             _gate.EnterReadLock();
         else

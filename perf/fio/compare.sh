@@ -1,62 +1,96 @@
 #!/usr/bin/env bash
-# The issue-5 comparison in one run: the same fio jobs on (1) an image file of a mounted pool,
-# (2) ext4 on that image through a loop device, and (3) a plain file on the same disk.
+# The issue-5 comparison in one run: the same fio jobs on (1) an image file of a mounted pool whose
+# pool file is on the disk, (2) the same with the pool file on tmpfs (no disk: what the software
+# alone costs), (3) ext4 on the disk pool's image through a loop device, and plain files on the
+# disk and on tmpfs. Every job runs on every target in turn, REPS times, so that a disturbance
+# (another build on the machine) hits one row, not one column.
 # Usage (root): perf/fio/compare.sh [WORKDIR] [SECONDS] [SCHEME]   Needs fio, fuse3, e2fsprogs.
+# Environment: REPS (default 1), TMPFS (default /dev/shm; empty = no tmpfs targets),
+#              SETS (extra "--set Section:Key=Value" arguments for the mounts), EXT4 (1 = run, default 1).
+# Columns: IOPS, MB/s, mount-cpu = CPU time of the mount process per I/O (µs), busy = whole-machine
+# CPU use during the job (% of one core; 200% = both cores of the 2-core machine).
 set -euo pipefail
 work=${1:-/tmp/dvdo-fio}
 scheme=${3:-Inline} # the mount's Pipeline:Scheme
 secs=${2:-10}
+reps=${REPS:-1}
+tmpfs=${TMPFS-/dev/shm}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dvdo=(dotnet "$repo/Cli/bin/Release/net10.0/dvdo.dll")
-pool=$work/pool; mnt=$work/mnt; ext=$work/ext4; plain=$work/plain.img
-loop=""; mountpid=""
+ext=$work/ext4
+names=(); declare -A file pid
+mounts=(); pools=(); plains=(); pids=(); loop=""
 
 cleanup() {
   set +e
   mountpoint -q "$ext" && umount "$ext"
   [ -n "$loop" ] && losetup -d "$loop"
-  mountpoint -q "$mnt" && fusermount3 -u "$mnt"
-  [ -n "$mountpid" ] && wait "$mountpid" 2>/dev/null
-  rm -f "$plain" "$pool"
+  for m in "${mounts[@]}"; do mountpoint -q "$m" && fusermount3 -u "$m"; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  rm -f "${plains[@]}" "${pools[@]}"
 }
 trap cleanup EXIT
 
+mount_pool() { # name pool-dir
+  local name=$1 pool=$2/dvdo-fio-pool-$1 mnt=$work/mnt-$1
+  mkdir -p "$mnt"; rm -f "$pool"; pools+=("$pool")
+  "${dvdo[@]}" format "$pool" --physical-size 12G --logical-size 64G --image vol=6G >/dev/null
+  # shellcheck disable=SC2086 # SETS is a list of arguments
+  "${dvdo[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" ${SETS:-} 2>"$work/mount-$name.log" &
+  pids+=($!); mounts+=("$mnt"); pid[$name]=$!
+  for _ in $(seq 100); do [ -e "$mnt/vol" ] && break; sleep 0.1; done
+  [ -e "$mnt/vol" ] || { echo "mount did not come up: $(cat "$work/mount-$name.log")" >&2; exit 1; }
+  names+=("$name"); file[$name]=$mnt/vol
+}
+plain_file() { # name dir
+  local f=$2/dvdo-fio-plain-$1.img
+  rm -f "$f"; truncate -s 6G "$f"; plains+=("$f"); names+=("$1"); file[$1]=$f
+}
+
 dotnet build "$repo/Cli" -c Release -v quiet -nologo >/dev/null
-mkdir -p "$work" "$mnt" "$ext"
-rm -f "$pool"
-"${dvdo[@]}" format "$pool" --physical-size 12G --logical-size 64G --image vol=6G >/dev/null
-"${dvdo[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" 2>"$work/mount.log" &
-mountpid=$!
-for _ in $(seq 100); do [ -e "$mnt/vol" ] && break; sleep 0.1; done
-[ -e "$mnt/vol" ] || { echo "mount did not come up: $(cat "$work/mount.log")" >&2; exit 1; }
-truncate -s 6G "$plain"
+mkdir -p "$work" "$ext"
+mount_pool dvdo-image "$work"
+[ -n "$tmpfs" ] && mount_pool dvdo-image-tmpfs "$tmpfs"
+plain_file plain-file "$work"
+[ -n "$tmpfs" ] && plain_file plain-tmpfs "$tmpfs"
 
 common="--direct=1 --refill_buffers --buffer_compress_percentage=50 --runtime=$secs --time_based --group_reporting --output-format=terse --terse-version=3"
-run() { # target job-args... -> "IOPS MB/s"
-  local target=$1; shift
-  fio --name=j --filename="$target" $common "$@" | awk -F';' '{printf "%.0f %.0f\n", $49, $48/1000}'
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }  # utime+stime in clock ticks (100 Hz)
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
+run() { # name target job-args... -> one table row
+  local name=$1 target=$2; shift 2
+  local p=${pid[$name]:-} c0=0 c1=0 b0 b1 t0 t1 out
+  [ -n "$p" ] && c0=$(ticks "$p"); b0=$(busy); t0=$(date +%s%N)
+  out=$(fio --name=j --filename="$target" $common "$@")
+  [ -n "$p" ] && c1=$(ticks "$p"); b1=$(busy); t1=$(date +%s%N)
+  echo "$out" | awk -F';' -v n="$name" -v j="$job" -v c=$((c1 - c0)) -v b=$((b1 - b0)) -v ms=$(((t1 - t0) / 1000000)) -v m="${p:+1}" '{
+    ios = $49 * ms / 1000; cpu = (m && ios > 0) ? sprintf("%.1f", c * 10000 / ios) : "-"
+    printf "%-20s %-18s %10.0f %10.0f %10s %6.0f%%\n", j, n, $49, $48 / 1000, cpu, b * 1000 / ms }'
 }
 jobs=(
   "4k-randwrite-qd1|--rw=randwrite --bs=4k --ioengine=psync --iodepth=1 --size=2G"
   "4k-randwrite-qd32|--rw=randwrite --bs=4k --ioengine=libaio --iodepth=32 --size=2G"
   "1M-seqwrite-qd8|--rw=write --bs=1M --ioengine=libaio --iodepth=8 --size=4G"
 )
-printf "%-20s %-22s %10s %10s\n" job target IOPS MB/s
-for j in "${jobs[@]}"; do
-  name=${j%%|*}; args=${j#*|}
-  for target in "$mnt/vol" "$plain"; do
-    read -r iops mbs < <(run "$target" $args)
-    printf "%-20s %-22s %10s %10s\n" "$name" "$([ "$target" = "$plain" ] && echo plain-file || echo dvdo-image)" "$iops" "$mbs"
+printf "%-20s %-18s %10s %10s %10s %7s\n" job target IOPS MB/s mount-cpu busy
+for _ in $(seq "$reps"); do
+  for j in "${jobs[@]}"; do
+    job=${j%%|*}; args=${j#*|}
+    for n in "${names[@]}"; do
+      run "$n" "${file[$n]}" $args
+    done
   done
 done
 
-# ext4 on the image through a loop device, vs the plain file (same jobs on a file inside ext4)
-loop=$(losetup -f --show --direct-io=on --sector-size 4096 "$mnt/vol")
-mkfs.ext4 -q "$loop"
-mount "$loop" "$ext"
-for j in "${jobs[@]}"; do
-  name=${j%%|*}; args=${j#*|}
-  read -r iops mbs < <(run "$ext/fio.dat" $args)
-  printf "%-20s %-22s %10s %10s\n" "$name" "ext4-on-dvdo-loop" "$iops" "$mbs"
-done
-"${dvdo[@]}" stats "$pool" 2>/dev/null | tail -1
+# ext4 on the disk pool's image through a loop device (same jobs on a file inside ext4)
+if [ "${EXT4:-1}" = 1 ]; then
+  loop=$(losetup -f --show --direct-io=on --sector-size 4096 "${file[dvdo-image]}")
+  mkfs.ext4 -q "$loop"
+  mount "$loop" "$ext"
+  pid[ext4-on-dvdo-loop]=${pid[dvdo-image]}
+  for j in "${jobs[@]}"; do
+    job=${j%%|*}; args=${j#*|}
+    run ext4-on-dvdo-loop "$ext/fio.dat" $args
+  done
+fi
+"${dvdo[@]}" stats "$work/dvdo-fio-pool-dvdo-image" 2>/dev/null | tail -1

@@ -200,4 +200,19 @@ public sealed class ImageFileSystemTests
             Assert.That(connection.Want & (FuseConstants.CapWritebackCache | FuseConstants.CapAtomicOTrunc), Is.Zero);
         }
     }
+
+    [TestCase(0, FuseMountOptions.AutomaticMaxBackground)]
+    [TestCase(32, 32)]
+    public void NegotiationRaisesMaxBackgroundAboveLibfuseDefault(int configured, int expected)
+    {
+        // libfuse's 12 makes a queue-depth-32 async direct I/O submitter block in the kernel.
+        var fileSystem = new ImageFileSystem(new MemoryCatalog(), new FuseMountOptions { MaxBackground = configured }, 1000, 1000);
+        var connection = new FuseConnInfo { MaxBackground = 12, CongestionThreshold = 9 };
+        fileSystem.Negotiate(ref connection);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(connection.MaxBackground, Is.EqualTo((uint)expected));
+            Assert.That(connection.CongestionThreshold, Is.EqualTo((uint)(expected * 3 / 4)));
+        }
+    }
 }
