@@ -195,16 +195,7 @@ internal sealed partial class ZonedScheduler
         if (vio.Operation == VioOperation.Read)
             return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
         if (vio.Pinned)
-        {
-            try
-            {
-                ReleasePin(vio);
-            }
-            catch (InvalidOperationException)
-            {
-                // best effort: the volume is failing
-            }
-        }
+            return Stage.AbortPin; // then the hash and logical locks
         if (vio.HoldsHashLock)
             return Stage.AbortHash;
         return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;

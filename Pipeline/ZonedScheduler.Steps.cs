@@ -19,6 +19,7 @@ internal sealed partial class ZonedScheduler
         HashLock,
         IndexUpdate,
         AbortHash,
+        AbortPin,
         AllocatePage,
         Pin,
         Allocate,
@@ -44,7 +45,7 @@ internal sealed partial class ZonedScheduler
         Stage.Lookup or Stage.InstallPage or Stage.Update or Stage.ReadBlock or Stage.ReadDone or Stage.AbortLogical => Zone.Logical,
         Stage.ReadData => Zone.Read,
         Stage.HashLock or Stage.IndexUpdate or Stage.AbortHash => Zone.HashZone,
-        Stage.AllocatePage or Stage.Pin or Stage.Allocate or Stage.UnpinAllocate or Stage.ReleaseMember or Stage.ReservePacked or Stage.ReleaseUnused => Zone.Physical,
+        Stage.AllocatePage or Stage.Pin or Stage.Allocate or Stage.UnpinAllocate or Stage.ReleaseMember or Stage.ReservePacked or Stage.ReleaseUnused or Stage.AbortPin => Zone.Physical,
         Stage.Verify => Zone.Verify,
         Stage.Compress => Zone.Compress,
         Stage.Pack or Stage.SpaceRetry => Zone.Packer,
@@ -56,7 +57,7 @@ internal sealed partial class ZonedScheduler
     /// <summary>The physical zone a physical stage runs in: the one owning the block it touches.</summary>
     private int PhysicalZoneOf(DataVio vio, Stage stage) => stage switch
     {
-        Stage.Pin or Stage.UnpinAllocate => _z.Depot.ZoneOf(vio.Candidate.Pbn),
+        Stage.Pin or Stage.UnpinAllocate or Stage.AbortPin => _z.Depot.ZoneOf(vio.Candidate.Pbn),
         Stage.ReleaseMember => _z.Depot.ZoneOf(vio.Allocation),
         Stage.ReservePacked or Stage.ReleaseUnused => _z.Depot.ZoneOf(vio.NewMapping.Pbn),
         _ => vio.AllocationZone, // Allocate, AllocatePage
@@ -120,6 +121,17 @@ internal sealed partial class ZonedScheduler
             case Stage.AbortHash:
                 AbortHash(vio);
                 return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
+            case Stage.AbortPin:
+                // A failed request gives its pin back in the zone that owns the block (not wherever it failed).
+                try
+                {
+                    ReleasePin(vio);
+                }
+                catch (InvalidOperationException)
+                {
+                    vio.Pinned = false; // best effort: the volume is failing
+                }
+                return vio.HoldsHashLock ? Stage.AbortHash : vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
             case Stage.AllocatePage:
                 if (_z.Depot.TryAllocate(vio.AllocationZone, out var page))
                 {

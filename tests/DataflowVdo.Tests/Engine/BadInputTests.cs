@@ -280,4 +280,40 @@ public sealed class BadInputTests(SchemeKind scheme)
                 v.Dispose();
         }
     }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public void AWriteWhoseDedupeVerifyReadFailsGivesItsPinBackAndTheVolumeStillClosesAndRecovers()
+    {
+        var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());
+        var device = new FaultInjectingDevice(inner);
+        var v = Volume.Format(device, TestPools.Small(), Options);
+        var hung = false;
+        try
+        {
+            v.Write(1, Content.Random(1));
+            v.Flush();
+            var buffer = new byte[VdoConstants.BlockSize];
+            v.Read(2, buffer); // LBN 2's block-map page (page 0) is cached: the next device read is the verify
+            device.FailNextRead = _ => true;
+            var write = Task.Run(() => v.Write(2, Content.Random(1))); // a duplicate: pin LBN 1's block, then verify it
+            hung = !((IAsyncResult)write).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30));
+            Assert.That(hung, Is.False, "the failed duplicate write hung");
+            Assert.That(device.FailNextRead, Is.Null, "the injected read error fired (the verify read)");
+            Assert.That(write.Exception?.InnerException, Is.InstanceOf<IOException>().Or.InstanceOf<ReadOnlyVolumeException>());
+            Assert.That(() => v.Write(3, Content.Random(3)), Throws.InstanceOf<ReadOnlyVolumeException>(), "a failed write leaves the volume read-only");
+            v.Read(1, buffer);
+            Assert.That(buffer, Is.EqualTo(Content.Random(1)), "what was flushed stays readable");
+        }
+        finally
+        {
+            if (!hung)
+                v.Dispose();
+        }
+        using var reopened = Volume.Open(device, Options);
+        var back = new byte[VdoConstants.BlockSize];
+        reopened.Read(1, back);
+        Assert.That(back, Is.EqualTo(Content.Random(1)));
+        Assert.That(reopened.Check(), Is.Empty);
+    }
 }
