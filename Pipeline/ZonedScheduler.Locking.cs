@@ -117,35 +117,53 @@ internal sealed partial class ZonedScheduler
     private Stage AdvanceLocked(DataVio vio, Zone zone)
     {
         var i = SlotFor(vio);
-        var gate = _zoneLocks[i];
-        if (zone == Zone.Journal)
-            Interlocked.Increment(ref _journalWaiting);
-        else if (zone == Zone.Packer)
-            Interlocked.Increment(ref _packerWaiting);
-        if (!gate.TryEnter())
-        {
-            Interlocked.Increment(ref _contended[i]);
-            gate.Enter();
-        }
-        var start = Stopwatch.GetTimestamp();
+        var start = EnterZone(i, zone);
         try
         {
-            if (zone == Zone.Journal)
-                Interlocked.Decrement(ref _journalWaiting);
-            else if (zone == Zone.Packer)
-                Interlocked.Decrement(ref _packerWaiting);
-            if (zone == Zone.Physical)
-                _physicalInbox.DrainIfPending(_slotIndex[i]); // no queue puts the journal's changes ahead of this request: apply them first
+            BeforeZoneStep(i, zone);
             var next = Advance(vio);
             AfterZoneStep(zone);
             return next;
         }
         finally
         {
-            _messages[i]++;
-            _busyTicks[i] += Stopwatch.GetTimestamp() - start;
-            gate.Exit();
+            ExitZone(i, start);
         }
+    }
+
+    /// <summary>Takes the zone lock of <paramref name="slot"/> (counting contention and journal/packer waiters); returns when it was taken.</summary>
+    private long EnterZone(int slot, Zone zone)
+    {
+        var gate = _zoneLocks[slot];
+        if (zone == Zone.Journal)
+            Interlocked.Increment(ref _journalWaiting);
+        else if (zone == Zone.Packer)
+            Interlocked.Increment(ref _packerWaiting);
+        if (!gate.TryEnter())
+        {
+            Interlocked.Increment(ref _contended[slot]);
+            gate.Enter();
+        }
+        if (zone == Zone.Journal)
+            Interlocked.Decrement(ref _journalWaiting);
+        else if (zone == Zone.Packer)
+            Interlocked.Decrement(ref _packerWaiting);
+        return Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>First thing under a zone lock: a physical zone applies the journal's pending changes (no queue puts them ahead of this request).</summary>
+    private void BeforeZoneStep(int slot, Zone zone)
+    {
+        if (zone == Zone.Physical)
+            _physicalInbox.DrainIfPending(_slotIndex[slot]);
+    }
+
+    /// <summary>Counts one acquisition of the zone lock of <paramref name="slot"/> and its time held, and releases it.</summary>
+    private void ExitZone(int slot, long start)
+    {
+        _messages[slot]++;
+        _busyTicks[slot] += Stopwatch.GetTimestamp() - start;
+        _zoneLocks[slot].Exit();
     }
 
     /// <summary>
@@ -200,27 +218,12 @@ internal sealed partial class ZonedScheduler
 
     private void RunBatchLocked(List<DataVio> batch, int slot, Zone zone)
     {
-        var gate = _zoneLocks[slot];
-        if (zone == Zone.Journal)
-            Interlocked.Increment(ref _journalWaiting);
-        else if (zone == Zone.Packer)
-            Interlocked.Increment(ref _packerWaiting);
-        if (!gate.TryEnter())
-        {
-            Interlocked.Increment(ref _contended[slot]);
-            gate.Enter();
-        }
-        var start = Stopwatch.GetTimestamp();
+        var start = EnterZone(slot, zone);
         var kept = 0;
         var appended = 0;
         try
         {
-            if (zone == Zone.Journal)
-                Interlocked.Decrement(ref _journalWaiting);
-            else if (zone == Zone.Packer)
-                Interlocked.Decrement(ref _packerWaiting);
-            if (zone == Zone.Physical)
-                _physicalInbox.DrainIfPending(_slotIndex[slot]);
+            BeforeZoneStep(slot, zone);
             for (var i = 0; i < batch.Count; i++)
             {
                 var vio = batch[i];
@@ -244,9 +247,7 @@ internal sealed partial class ZonedScheduler
         }
         finally
         {
-            _messages[slot]++;
-            _busyTicks[slot] += Stopwatch.GetTimestamp() - start;
-            gate.Exit();
+            ExitZone(slot, start);
         }
         for (var i = 0; i < appended; i++)
         {
@@ -286,20 +287,16 @@ internal sealed partial class ZonedScheduler
             var token = _tokens[(int)kind];
             token.Operation = TokenOperation;
             token.Stage = (int)kind;
-            var gate = _zoneLocks[SlotOf(zone, index)];
-            if (zone == Zone.Journal)
-                Interlocked.Increment(ref _journalWaiting);
-            gate.Enter();
+            var slot = SlotOf(zone, index);
+            var start = EnterZone(slot, zone); // a token's acquisition counts like a request's
             try
             {
-                if (zone == Zone.Journal)
-                    Interlocked.Decrement(ref _journalWaiting);
                 RunToken(token, zone, index);
                 AfterZoneStep(zone);
             }
             finally
             {
-                gate.Exit();
+                ExitZone(slot, start);
             }
         }
         finally
