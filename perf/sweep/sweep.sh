@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The scheme comparison of issue 4 over the whole matrix: workloads x zone counts x worker
 # counts, every scheme measured in one `dvdo bench` run per cell (so each row's ratios are
-# side by side), plus the batched variant on 16-block requests.
+# side by side), on 1-block requests and on 16-block requests (where the batched variant runs too).
 #
 #   perf/sweep/sweep.sh OUTDIR [SECONDS] [QUEUE_DEPTH]
 #
 # Workers = cores the process may use (taskset): .NET sizes its thread pool and the Dataflow
 # pools (parallelism 0 = one per core) from them. Zones = logical = physical = hash zones.
-# Writes one JSON per cell (OUTDIR/WORKLOAD-zZ-wW[-rbN].json) and prints the summary tables
+# Writes one JSON per cell (OUTDIR/WORKLOAD-zZ-wW[-rb16].json) and prints the summary tables
 # (perf/sweep/summarize.py OUTDIR).
 set -euo pipefail
 out=${1:?usage: sweep.sh OUTDIR [SECONDS] [QUEUE_DEPTH]}
@@ -33,12 +33,13 @@ for w in "${workers[@]}"; do
       taskset -c "$cpus" "$dvdo" bench --workload "$wl" --scheme all --seconds "$seconds" --queue-depth "$depth" --json "${zones[@]}" > "$f.tmp"
       mv "$f.tmp" "$f"
     done
-    f="$out/mixed-z$z-w$w-rb16.json"
-    if [[ ! -s $f ]]; then
-      echo "== mixed, 16-block requests, zones=$z workers=$w" >&2
-      taskset -c "$cpus" "$dvdo" bench --workload mixed --scheme all --request-blocks 16 --seconds "$seconds" --queue-depth "$(( depth / 4 > 0 ? depth / 4 : 1 ))" --json "${zones[@]}" > "$f.tmp"
+    for wl in unique dup compressible zero read mixed; do
+      f="$out/$wl-z$z-w$w-rb16.json"
+      [[ -s $f ]] && continue
+      echo "== $wl, 16-block requests, zones=$z workers=$w" >&2
+      taskset -c "$cpus" "$dvdo" bench --workload "$wl" --scheme all --request-blocks 16 --seconds "$seconds" --queue-depth "$(( depth / 4 > 0 ? depth / 4 : 1 ))" --json "${zones[@]}" > "$f.tmp"
       mv "$f.tmp" "$f"
-    fi
+    done
   done
 done
 python3 "$here/summarize.py" "$out"
