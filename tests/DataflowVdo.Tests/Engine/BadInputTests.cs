@@ -202,10 +202,9 @@ public sealed class BadInputTests(SchemeKind scheme)
     {
         // Several slabs, so with several physical zones a full zone hands allocations to the next.
         var device = new MemoryBlockDevice(TestPools.DeviceBlocks(slabs: 2));
-        var v = Volume.Format(device, TestPools.Small(), Options);
-        var hung = false; // a hung write holds a request: closing would wait for it forever, so the test fails instead
-        try
+        using (var guard = new HangGuard(Volume.Format(device, TestPools.Small(), Options)))
         {
+            var v = guard.Volume;
             var written = 0;
             Assert.Throws<OutOfSpaceException>(() =>
             {
@@ -217,27 +216,18 @@ public sealed class BadInputTests(SchemeKind scheme)
             // A failed page allocation must not leave the page "in progress" with later writes waiting on it.
             for (var lbn = 4000; lbn < 4004; lbn++)
             {
-                var write = Task.Run(() => v.Write(lbn, Content.Random(lbn)));
-                hung = !((IAsyncResult)write).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30));
-                Assert.That(hung, Is.False, $"write of LBN {lbn} on a new page in a full pool hung");
-                Assert.That(write.Exception?.InnerException, Is.InstanceOf<OutOfSpaceException>(), $"write of LBN {lbn} on a new page in a full pool");
+                var error = guard.Run(x => x.Write(lbn, Content.Random(lbn)), $"write of LBN {lbn} on a new page in a full pool");
+                Assert.That(error, Is.InstanceOf<OutOfSpaceException>(), $"write of LBN {lbn} on a new page in a full pool");
             }
             v.Discard(0, 200);
             v.Flush();
-            var again = Task.Run(() => v.Write(4000, Content.Random(4000)));
-            hung = !again.Wait(TimeSpan.FromSeconds(30));
-            Assert.That(hung, Is.False, "the write after space came back hung");
+            Assert.That(guard.Run(x => x.Write(4000, Content.Random(4000)), "the write after space came back"), Is.Null);
             var buffer = new byte[VdoConstants.BlockSize];
             v.Read(4000, buffer);
             Assert.That(buffer, Is.EqualTo(Content.Random(4000)));
             v.Read(written - 1, buffer);
             Assert.That(buffer, Is.EqualTo(Content.Random(written - 1)), "the last write acknowledged before the pool filled");
             Assert.That(v.Check(), Is.Empty);
-        }
-        finally
-        {
-            if (!hung)
-                v.Dispose();
         }
     }
 
@@ -246,10 +236,9 @@ public sealed class BadInputTests(SchemeKind scheme)
     public void ADataReadErrorFailsThatReadOnlyAndTheLbnStaysUsable()
     {
         var device = new FaultInjectingDevice(new CrashSimulatingDevice(TestPools.DeviceBlocks()));
-        var v = Volume.Format(device, TestPools.Small(), Options);
-        var hung = false;
-        try
+        using (var guard = new HangGuard(Volume.Format(device, TestPools.Small(), Options)))
         {
+            var v = guard.Volume;
             v.Write(5, Content.Random(5));
             v.Write(6, Content.Compressible(6));
             v.Flush();
@@ -264,20 +253,13 @@ public sealed class BadInputTests(SchemeKind scheme)
             var e = Assert.Throws(Is.InstanceOf<IOException>(), () => v.Read(5, buffer));
             Assert.That(e!.Message, Does.Contain($"PBN {dataPbn}"));
             // The read gave its LBN back: a write and a read of it go through, and the volume is not read-only.
-            var write = Task.Run(() => v.Write(5, Content.Random(50)));
-            hung = !write.Wait(TimeSpan.FromSeconds(30));
-            Assert.That(hung, Is.False, "a write of the LBN after its failed read hung");
+            Assert.That(guard.Run(x => x.Write(5, Content.Random(50)), "a write of the LBN after its failed read"), Is.Null);
             v.Read(5, buffer);
             Assert.That(buffer, Is.EqualTo(Content.Random(50)));
             v.Read(6, buffer);
             Assert.That(buffer, Is.EqualTo(Content.Compressible(6)));
             v.Flush();
             Assert.That(v.Check(), Is.Empty);
-        }
-        finally
-        {
-            if (!hung)
-                v.Dispose();
         }
     }
 
@@ -287,33 +269,51 @@ public sealed class BadInputTests(SchemeKind scheme)
     {
         var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());
         var device = new FaultInjectingDevice(inner);
-        var v = Volume.Format(device, TestPools.Small(), Options);
-        var hung = false;
-        try
+        using (var guard = new HangGuard(Volume.Format(device, TestPools.Small(), Options)))
         {
+            var v = guard.Volume;
             v.Write(1, Content.Random(1));
             v.Flush();
             var buffer = new byte[VdoConstants.BlockSize];
             v.Read(2, buffer); // LBN 2's block-map page (page 0) is cached: the next device read is the verify
             device.FailNextRead = _ => true;
-            var write = Task.Run(() => v.Write(2, Content.Random(1))); // a duplicate: pin LBN 1's block, then verify it
-            hung = !((IAsyncResult)write).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30));
-            Assert.That(hung, Is.False, "the failed duplicate write hung");
+            var error = guard.Run(x => x.Write(2, Content.Random(1)), "the failed duplicate write"); // a duplicate: pin LBN 1's block, then verify it
             Assert.That(device.FailNextRead, Is.Null, "the injected read error fired (the verify read)");
-            Assert.That(write.Exception?.InnerException, Is.InstanceOf<IOException>().Or.InstanceOf<ReadOnlyVolumeException>());
+            Assert.That(error, Is.InstanceOf<IOException>().Or.InstanceOf<ReadOnlyVolumeException>());
             Assert.That(() => v.Write(3, Content.Random(3)), Throws.InstanceOf<ReadOnlyVolumeException>(), "a failed write leaves the volume read-only");
             v.Read(1, buffer);
             Assert.That(buffer, Is.EqualTo(Content.Random(1)), "what was flushed stays readable");
-        }
-        finally
-        {
-            if (!hung)
-                v.Dispose();
         }
         using var reopened = Volume.Open(device, Options);
         var back = new byte[VdoConstants.BlockSize];
         reopened.Read(1, back);
         Assert.That(back, Is.EqualTo(Content.Random(1)));
         Assert.That(reopened.Check(), Is.Empty);
+    }
+
+    /// <summary>
+    /// Runs calls on a volume with a deadline: a call that hangs fails the test instead of hanging
+    /// it, and the volume is then left open (closing would wait forever for the stuck request).
+    /// </summary>
+    private sealed class HangGuard(Volume volume) : IDisposable
+    {
+        private bool _hung;
+
+        public Volume Volume => volume;
+
+        /// <summary>Runs <paramref name="call"/>; returns what it threw (null when it succeeded).</summary>
+        public Exception? Run(Action<Volume> call, string what)
+        {
+            var task = Task.Run(() => call(volume));
+            _hung = !((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30));
+            Assert.That(_hung, Is.False, $"{what} hung");
+            return task.Exception?.InnerException;
+        }
+
+        public void Dispose()
+        {
+            if (!_hung)
+                volume.Dispose();
+        }
     }
 }
