@@ -14,9 +14,16 @@ public sealed class CompressStep
     public const int MaxFragment = PackedBlock.Capacity;
 
     /// <summary>Runs the step; sets <see cref="DataVio.FragmentSize"/> (0 = store uncompressed).</summary>
-    public void Run(DataVio vio)
+    public void Run(DataVio vio) => vio.FragmentSize = Compress(vio.Data.AsSpan(0, VdoConstants.BlockSize), vio.Fragment);
+
+    /// <summary>
+    /// The step on a caller's block before it has a request: compresses <paramref name="block"/>
+    /// into <paramref name="fragment"/> (at least <see cref="MaxFragment"/> bytes) and returns the
+    /// fragment's size, 0 when it would not fit a packed block.
+    /// </summary>
+    public static int Compress(ReadOnlySpan<byte> block, Span<byte> fragment)
     {
-        var n = LZ4Codec.Encode(vio.Data.AsSpan(0, VdoConstants.BlockSize), vio.Fragment.AsSpan(0, MaxFragment), LZ4Level.L00_FAST);
-        vio.FragmentSize = n > 0 && n <= MaxFragment ? n : 0;
+        var n = LZ4Codec.Encode(block, fragment[..MaxFragment], LZ4Level.L00_FAST);
+        return n > 0 && n <= MaxFragment ? n : 0;
     }
 }

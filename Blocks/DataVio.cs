@@ -99,6 +99,9 @@ public sealed class DataVio
     /// <summary>True once this request wrote the block its new mapping names (data or packed block): its group reserved it.</summary>
     public bool WroteData { get; set; }
 
+    /// <summary>Inline scheme: its caller is writing its data block outside the volume's lock (a logical lock on its LBN).</summary>
+    public bool WritingOutside { get; set; }
+
     /// <summary>Times the request went round the graph to free space before giving up.</summary>
     public int SpaceRetries { get; set; }
 
@@ -153,6 +156,7 @@ public sealed class DataVio
         Urgent = false;
         SpaceRetries = 0;
         WroteData = false;
+        WritingOutside = false;
         Unapplied = false;
         AllocationZone = 0;
         ZonesTried = 0;

@@ -8,9 +8,14 @@ public sealed class HashStep(BlockNamer namer)
     /// <summary>Runs the step on a write.</summary>
     public void Run(DataVio vio)
     {
-        var data = vio.Data.AsSpan(0, VdoConstants.BlockSize);
-        vio.IsZero = data.IndexOfAnyExcept((byte)0) < 0;
-        if (!vio.IsZero)
-            vio.Name = namer(data);
+        vio.Name = Name(vio.Data.AsSpan(0, VdoConstants.BlockSize), out var isZero);
+        vio.IsZero = isZero;
+    }
+
+    /// <summary>The step on a caller's block before it has a request: its name (0 for an all-zero block).</summary>
+    public UInt128 Name(ReadOnlySpan<byte> block, out bool isZero)
+    {
+        isZero = block.IndexOfAnyExcept((byte)0) < 0;
+        return isZero ? UInt128.Zero : namer(block);
     }
 }

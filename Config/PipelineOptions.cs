@@ -39,6 +39,14 @@ public sealed class PipelineOptions
     public bool HashOnSubmit { get; set; }
 
     /// <summary>
+    /// Inline: each caller compresses its own non-zero blocks before it takes the volume's lock
+    /// (as it always names them there), so that callers on different cores compress in parallel.
+    /// Speculative: a block that turns out to be a duplicate was compressed for nothing. Off:
+    /// compression runs under the lock, only for blocks that were not deduplicated.
+    /// </summary>
+    public bool CompressOnSubmit { get; set; } = true;
+
+    /// <summary>
     /// StructureLocking: a caller's requests (the blocks of one read or write, up to 64) run
     /// together in batches of up to this many, each zone's lock taken once per batch and stage
     /// instead of once per request. 1 = every request alone.

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using DataflowVdo.Blocks;
 using DataflowVdo.Config;
 using DataflowVdo.Storage;
@@ -34,19 +35,45 @@ internal sealed partial class InlineScheduler
         _sync = zones.Options.Volume.WritePolicy == WritePolicy.Sync;
     }
 
-    /// <summary>Requests waiting in the packer.</summary>
-    public int Pending => _pending.Count;
+    /// <summary>Acknowledged requests not yet journaled: waiting in the packer or on an agent.</summary>
+    public int Pending => _pending.Count - WritingOutside;
 
-    public void Write(long lbn, ReadOnlySpan<byte> data)
+    /// <summary>Requests whose callers are writing their data blocks outside the volume's lock.</summary>
+    public int WritingOutside { get; private set; }
+
+    /// <summary>True while a caller writes <paramref name="lbn"/>'s new data outside the lock (directly, or as the agent of a duplicate waiting on it).</summary>
+    public bool IsWritingOutside(long lbn) => _pending.TryGetValue(lbn, out var v) && (v.WritingOutside || v.Agent?.WritingOutside == true);
+
+    /// <summary>
+    /// Runs a block write up to its data write (caller holds the lock). A block stored whole is
+    /// added to <paramref name="started"/>: the caller writes its data outside the lock (its
+    /// provisional block is its own, and its LBN is locked meanwhile) and then passes the list
+    /// to <see cref="Complete"/>; everything else (zero block, duplicate, packed fragment) is
+    /// done here. Returns false, having done nothing, when the LBN is being written outside the
+    /// lock by another caller or every request is taken by such writes: the caller completes
+    /// what it started, lets the lock go and tries again.
+    /// <paramref name="prepared"/>, when given, holds the block's name (and fragment) at
+    /// <paramref name="index"/>, computed by the caller before it took the lock.
+    /// </summary>
+    public bool TryStart(long lbn, ReadOnlySpan<byte> data, PreparedBlocks? prepared, int index, List<DataVio> started)
     {
+        if (IsWritingOutside(lbn))
+            return false;
         ResolveLogicalConflict(lbn);
-        var vio = Acquire(VioOperation.Write, lbn);
+        if (!TryAcquire(VioOperation.Write, lbn, out var vio))
+            return false;
         data.CopyTo(vio.Data);
         _z.Counters.WritesIn++;
-        var owned = true; // false once the request is handed to Finish, the packer or a hash lock
+        var owned = true; // false once the request is handed to Finish, the packer, a hash lock or the caller
         try
         {
-            _z.Hash.Run(vio);
+            if (prepared is null)
+                _z.Hash.Run(vio);
+            else
+            {
+                vio.IsZero = prepared.IsZero(index);
+                vio.Name = prepared.Name(index);
+            }
             if (vio.IsZero)
             {
                 _z.Counters.ZeroBlocksWritten++;
@@ -54,7 +81,7 @@ internal sealed partial class InlineScheduler
                 LookUp(vio);
                 owned = false;
                 Finish(vio);
-                return;
+                return true;
             }
             LookUp(vio);
             if (_dedupe && _z.HashZoneOf(vio.Name).TryJoin(vio))
@@ -62,9 +89,9 @@ internal sealed partial class InlineScheduler
                 // Identical data is already in flight: share its result when it lands (hash lock).
                 owned = false;
                 _pending[lbn] = vio;
-                if (_sync)
+                if (_sync && !vio.Agent!.WritingOutside)
                     ResolveLogicalConflict(lbn);
-                return;
+                return true;
             }
             if (TryAllocate(out var pbn))
                 vio.Allocation = pbn;
@@ -76,31 +103,39 @@ internal sealed partial class InlineScheduler
                     ReleaseAllocation(vio);
                     owned = false;
                     Finish(vio);
-                    return;
+                    return true;
                 }
             }
             if (vio.Allocation == 0)
                 throw new OutOfSpaceException($"pool is full: no free physical block for LBN {lbn} ({_z.Geometry.DataBlocks} data blocks all in use); discard data to free space");
             if (_compression)
             {
-                _z.Compress.Run(vio);
+                if (prepared is { Compressed: true })
+                    vio.FragmentSize = prepared.FragmentSize(index);
+                else
+                    _z.Compress.Run(vio);
                 if (vio.FragmentSize > 0 && _z.Packer.WorthPacking(vio.FragmentSize))
                 {
+                    if (prepared is { Compressed: true })
+                        prepared.Fragment(index).CopyTo(vio.Fragment);
                     owned = false;
                     Pack(vio);
                     if (_sync)
                         ResolveLogicalConflict(lbn); // Sync: acknowledged only once durable
-                    return;
+                    return true;
                 }
             }
-            _z.Device.Write(vio.Allocation, vio.Data);
-            _z.Counters.DataBlocksWritten++;
-            vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
-            vio.Allocation = 0; // the mapping owns it now
-            if (_dedupe)
-                _z.HashZoneOf(vio.Name).Update(vio);
+            // Stored whole: the caller writes the data outside the lock. Duplicates that arrive
+            // meanwhile wait on it (Async only: in Sync a waiter could not be made durable before
+            // its caller returns), so a request full of repeated blocks still stores one copy.
+            vio.WritingOutside = true;
+            WritingOutside++;
+            _pending[lbn] = vio;
+            if (_dedupe && !_sync)
+                _z.HashZoneOf(vio.Name).Lock(vio);
+            started.Add(vio);
             owned = false;
-            Finish(vio);
+            return true;
         }
         catch when (owned)
         {
@@ -109,13 +144,82 @@ internal sealed partial class InlineScheduler
         }
     }
 
-    public void Discard(long lbn)
+    /// <summary>
+    /// Finishes the requests <see cref="TryStart"/> handed out, once their caller has written
+    /// their data (<paramref name="written"/>) or failed to (the requests, and the duplicates
+    /// waiting on them, are dropped; their LBNs keep their old mappings). Caller holds the lock.
+    /// </summary>
+    public void Complete(List<DataVio> started, bool written)
     {
+        // Out of the "writing outside" state first, so that a failure below leaves no LBN locked for good.
+        foreach (var vio in started)
+        {
+            vio.WritingOutside = false;
+            WritingOutside--;
+        }
+        foreach (var vio in started)
+        {
+            if (!written)
+            {
+                Drop(vio);
+                continue;
+            }
+            _z.Counters.DataBlocksWritten++;
+            vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
+            vio.Allocation = 0; // the mapping owns it now
+            if (_dedupe)
+            {
+                _z.HashZoneOf(vio.Name).Update(vio);
+                _z.HashZoneOf(vio.Name).Unlock(vio);
+            }
+            foreach (var w in vio.Waiters)
+            {
+                w.NewMapping = vio.NewMapping;
+                _z.Counters.DedupeAdviceValid++;
+                Finish(w);
+            }
+            Finish(vio);
+        }
+    }
+
+    /// <summary>Drops a request whose data write failed, and the duplicates waiting on it.</summary>
+    private void Drop(DataVio vio)
+    {
+        if (_dedupe)
+            _z.HashZoneOf(vio.Name).Unlock(vio);
+        foreach (var w in vio.Waiters)
+        {
+            Unpending(w);
+            Abandon(w);
+        }
+        Unpending(vio);
+        Abandon(vio);
+    }
+
+    private void Unpending(DataVio vio)
+    {
+        if (_pending.TryGetValue(vio.Lbn, out var p) && ReferenceEquals(p, vio))
+            _pending.Remove(vio.Lbn);
+    }
+
+    /// <summary>
+    /// Unmaps <paramref name="lbn"/> (caller holds the lock). Returns false, having done nothing,
+    /// when a caller is writing it outside the lock (or holds every request doing so): the caller
+    /// lets the lock go and tries again.
+    /// </summary>
+    public bool TryDiscard(long lbn)
+    {
+        if (IsWritingOutside(lbn))
+            return false;
         ResolveLogicalConflict(lbn);
-        _z.Counters.DiscardsIn++;
         if (_z.BlockMap.NeedsPage(lbn))
-            return; // never written: nothing to unmap
-        var vio = Acquire(VioOperation.Discard, lbn);
+        {
+            _z.Counters.DiscardsIn++;
+            return true; // never written: nothing to unmap
+        }
+        if (!TryAcquire(VioOperation.Discard, lbn, out var vio))
+            return false;
+        _z.Counters.DiscardsIn++;
         try
         {
             vio.OldMapping = _z.BlockMap.Get(lbn);
@@ -127,6 +231,7 @@ internal sealed partial class InlineScheduler
             throw;
         }
         Finish(vio);
+        return true;
     }
 
     public void Read(long lbn, Span<byte> destination)
@@ -157,24 +262,30 @@ internal sealed partial class InlineScheduler
         _z.JournalZone.Commit();
     }
 
-    private DataVio Acquire(VioOperation op, long lbn)
+    /// <summary>Takes a request from the pool; false when every request is held by a caller writing outside the lock.</summary>
+    private bool TryAcquire(VioOperation op, long lbn, [NotNullWhen(true)] out DataVio? vio)
     {
-        DataVio? vio;
         while (!_pool.TryAcquire(out vio))
         {
             // Every request is waiting in the packer: push out the fullest bin (back-pressure, I8).
             if (!_z.Packer.CloseFullest(_closed))
+            {
+                if (WritingOutside > 0)
+                    return false;
                 throw new InvalidOperationException("request pool exhausted with nothing in flight (bug)");
+            }
             WriteClosedBins();
         }
         vio.Reset(op, lbn);
-        return vio;
+        return true;
     }
 
     private void ResolveLogicalConflict(long lbn)
     {
         if (!_pending.TryGetValue(lbn, out var inFlight))
             return;
+        if (inFlight.WritingOutside || inFlight.Agent?.WritingOutside == true)
+            throw new InvalidOperationException($"LBN {lbn} is being written outside the lock (bug: the caller must wait for it)");
         // Logical lock: the earlier write to this LBN must land before this one is looked up.
         _closed.Add(_z.Packer.CloseBinOf(inFlight.Agent ?? inFlight));
         WriteClosedBins();

@@ -132,8 +132,8 @@ public sealed partial class Volume
         {
             if (_mp is not null)
                 _mp.Discard(lbn, 1);
-            else
-                _scheduler.Discard(lbn);
+            else if (!_scheduler.TryDiscard(lbn))
+                throw new InvalidOperationException($"image '{entry.Name}' is being written while it is removed (LBN {lbn}); stop writing to it first");
         }
         if (mapped.Count > 0)
             FlushScheduler();

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.ExceptionServices;
 using DataflowVdo.Blocks;
 using DataflowVdo.Config;
 using DataflowVdo.Storage;
@@ -19,6 +20,12 @@ public sealed partial class Volume : IDisposable
     private readonly ZonedScheduler? _mp;
     private readonly bool _ownsDevice;
     private bool _closed;
+
+    [ThreadStatic]
+    private static List<DataVio>? t_started; // inline: the requests whose data this thread writes outside the lock
+
+    [ThreadStatic]
+    private static List<ReadOnlyMemory<byte>>? t_sources; // inline: one vectored write's buffers
 
     private Volume(VolumeZones zones, bool ownsDevice)
     {
@@ -111,20 +118,49 @@ public sealed partial class Volume : IDisposable
             VolumeMetrics.RecordDuration(start, "write");
             return;
         }
-        lock (_sync)
+        // Inline: the caller names (and compresses) its blocks before it takes the lock, a chunk
+        // at a time, so that callers on other cores do that in parallel. Under the lock it runs
+        // the steps on shared structures up to the data writes, which it then does outside the
+        // lock (adjacent blocks in one vectored write), and it takes the lock again to journal
+        // them and update the block map.
+        var prepared = PreparedBlocks.ForThisThread();
+        var started = t_started ??= new List<DataVio>(PreparedBlocks.MaxBlocks);
+        var compress = _z.Options.Pipeline.Compression && _z.Options.Pipeline.CompressOnSubmit;
+        for (var done = 0; done < count;)
         {
-            CheckWritable();
-            try
+            var n = Math.Min(count - done, PreparedBlocks.MaxBlocks);
+            var chunk = blocks.Slice(done * VdoConstants.BlockSize, n * VdoConstants.BlockSize);
+            prepared.Prepare(_z.Hash, compress, chunk, n);
+            for (var i = 0; i < n;)
             {
-                for (var i = 0; i < count; i++)
-                    _scheduler.Write(lbn + i, blocks.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize));
+                var before = i;
+                Exception? failure = null;
+                lock (_sync)
+                {
+                    CheckWritable();
+                    try
+                    {
+                        while (i < n && _scheduler.TryStart(lbn + done + i, chunk.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize), prepared, i, started))
+                            i++;
+                    }
+                    catch (Exception e)
+                    {
+                        failure = e; // the blocks started before it are still written
+                    }
+                }
+                if (started.Count > 0)
+                    WriteStarted(started);
+                if (failure is not null)
+                {
+                    Failed(failure);
+                    ExceptionDispatchInfo.Throw(failure);
+                }
+                if (i == before)
+                    Thread.Yield(); // another caller is writing this LBN outside the lock: let it finish
             }
-            catch (Exception e) when (Failed(e))
-            {
-                throw;
-            }
+            done += n;
         }
-        VolumeMetrics.RecordDuration(start, "write");
+                VolumeMetrics.RecordDuration(start, "write");
     }
 
     private void ReadCore(long lbn, Span<byte> blocks, int count)
@@ -162,6 +198,60 @@ public sealed partial class Volume : IDisposable
         VolumeMetrics.RecordDuration(start, "read");
     }
 
+    /// <summary>
+    /// Writes the data of requests <see cref="InlineScheduler.TryStart"/> handed out, outside the
+    /// lock: runs of consecutive blocks go out as one vectored write. Then, under the lock, they
+    /// are journaled and mapped; their data was written first (I1).
+    /// </summary>
+    private void WriteStarted(List<DataVio> started)
+    {
+        Exception? failure = null;
+        try
+        {
+            var sources = t_sources ??= new List<ReadOnlyMemory<byte>>(PreparedBlocks.MaxBlocks);
+            for (var i = 0; i < started.Count;)
+            {
+                var first = started[i].Allocation;
+                sources.Clear();
+                do
+                    sources.Add(started[i].Data);
+                while (++i < started.Count && started[i].Allocation == first + sources.Count);
+                if (sources.Count == 1)
+                    _z.Device.Write(first, started[i - 1].Data);
+                else
+                    _z.Device.Write(first, sources);
+            }
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        finally
+        {
+            t_sources?.Clear();
+        }
+        lock (_sync)
+        {
+            try
+            {
+                _scheduler.Complete(started, written: failure is null);
+            }
+            catch (Exception e) when (Failed(e))
+            {
+                throw;
+            }
+            finally
+            {
+                started.Clear();
+            }
+        }
+        if (failure is not null)
+        {
+            Failed(failure);
+            ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
     private int CheckBlocks(long lbn, int length)
     {
         if (length == 0 || length % VdoConstants.BlockSize != 0)
@@ -191,20 +281,24 @@ public sealed partial class Volume : IDisposable
             }
             return;
         }
-        lock (_sync)
+        for (var i = 0L; i < count;)
         {
-            CheckWritable();
-            for (var i = 0L; i < count; i++)
+            var before = i;
+            lock (_sync)
             {
+                CheckWritable();
                 try
                 {
-                    _scheduler.Discard(lbn + i);
+                    while (i < count && _scheduler.TryDiscard(lbn + i))
+                        i++;
                 }
                 catch (Exception e) when (Failed(e))
                 {
                     throw;
                 }
             }
+            if (i == before)
+                Thread.Yield(); // a caller is writing this LBN outside the lock: let it finish
         }
     }
 
@@ -298,6 +392,15 @@ public sealed partial class Volume : IDisposable
         {
             if (_closed)
                 return;
+            while (_scheduler.WritingOutside > 0)
+            {
+                // Callers are writing data outside the lock: let them journal it first.
+                _sync.Exit();
+                Thread.Yield();
+                _sync.Enter();
+                if (_closed)
+                    return;
+            }
             _closed = true;
             VolumeMetrics.Unregister(this);
             try

@@ -291,6 +291,60 @@ public sealed class BadInputTests(SchemeKind scheme)
         Assert.That(reopened.Check(), Is.Empty);
     }
 
+    [Test]
+    [CancelAfter(60_000)]
+    public void AFailedDataWriteOfAMultiBlockRequestLeavesEveryBlockOldOrNewAndTheVolumeRecovers()
+    {
+        // Inline writes a request's data outside its lock, after the blocks are allocated: a
+        // failure there must drop those blocks (old mappings stay), not map them to unwritten blocks.
+        const int Blocks = 24;
+        var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());
+        var device = new FaultInjectingDevice(inner);
+        var old = new byte[Blocks * VdoConstants.BlockSize];
+        var fresh = new byte[Blocks * VdoConstants.BlockSize];
+        for (var i = 0; i < Blocks; i++)
+        {
+            Content.Random(300 + i).CopyTo(old, i * VdoConstants.BlockSize);
+            Content.Random(400 + i).CopyTo(fresh, i * VdoConstants.BlockSize);
+        }
+        bool OldOrNew(byte[] read, int i) =>
+            read.AsSpan(i * VdoConstants.BlockSize, VdoConstants.BlockSize).SequenceEqual(old.AsSpan(i * VdoConstants.BlockSize, VdoConstants.BlockSize))
+            || read.AsSpan(i * VdoConstants.BlockSize, VdoConstants.BlockSize).SequenceEqual(fresh.AsSpan(i * VdoConstants.BlockSize, VdoConstants.BlockSize));
+        using (var guard = new HangGuard(Volume.Format(device, TestPools.Small(), Options)))
+        {
+            var v = guard.Volume;
+            v.WriteBlocks(0, old);
+            v.Flush();
+            var geometry = GeometryOf(inner);
+            device.FailNextWrite = geometry.IsDataBlock; // the first data block of the next request
+            var error = guard.Run(x => x.WriteBlocks(0, fresh), "the failing multi-block write");
+            Assert.That(device.FailNextWrite, Is.Null, "the injected write error fired");
+            Assert.That(error, Is.InstanceOf<IOException>().Or.InstanceOf<ReadOnlyVolumeException>());
+            Assert.That(() => v.Write(100, Content.Random(3)), Throws.InstanceOf<ReadOnlyVolumeException>(), "a failed data write leaves the volume read-only");
+            var read = new byte[old.Length];
+            for (var i = 0; i < Blocks; i++)
+            {
+                var one = new byte[VdoConstants.BlockSize];
+                try
+                {
+                    v.Read(i, one);
+                }
+                catch (IOException)
+                {
+                    continue; // refusing to read is allowed; returning another block's data is not
+                }
+                one.CopyTo(read, i * VdoConstants.BlockSize);
+                Assert.That(OldOrNew(read, i), $"LBN {i} after the failure reads neither its old nor its new data");
+            }
+        }
+        using var reopened = Volume.Open(device, Options);
+        var back = new byte[old.Length];
+        reopened.ReadBlocks(0, back);
+        for (var i = 0; i < Blocks; i++)
+            Assert.That(OldOrNew(back, i), $"LBN {i} after reopen reads neither its old nor its new data");
+        Assert.That(reopened.Check(), Is.Empty);
+    }
+
     /// <summary>
     /// Runs calls on a volume with a deadline: a call that hangs fails the test instead of hanging
     /// it, and the volume is then left open (closing would wait forever for the stuck request).

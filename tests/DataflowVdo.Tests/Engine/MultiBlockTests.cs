@@ -29,6 +29,26 @@ public sealed class MultiBlockTests(SchemeKind scheme)
     }
 
     [Test]
+    public void RepeatedBlocksInOneRequestAreStoredOnce()
+    {
+        // A request's blocks may be in flight together (inline writes a request's data outside
+        // its lock): identical ones must still share one block (hash lock: one agent, 15 waiters).
+        using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), TestPools.Options(scheme));
+        var data = new byte[16 * VdoConstants.BlockSize];
+        for (var i = 0; i < 16; i++)
+            Content.Random(9).CopyTo(data, i * VdoConstants.BlockSize);
+        v.WriteBlocks(200, data);
+        v.Flush();
+        var stats = v.GetStatistics();
+        Assert.That(stats.LogicalBlocksUsed, Is.EqualTo(16));
+        Assert.That(stats.DataBlocksUsed, Is.EqualTo(1), "16 identical blocks of one request share one data block");
+        var back = new byte[data.Length];
+        v.ReadBlocks(200, back);
+        Assert.That(back, Is.EqualTo(data));
+        Assert.That(v.Check(), Is.Empty);
+    }
+
+    [Test]
     public void MultiBlockRequestsOutsideTheVolumeOrOfPartialBlocksAreRefused()
     {
         using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), TestPools.Options(scheme));
