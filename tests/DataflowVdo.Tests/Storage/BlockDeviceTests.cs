@@ -78,6 +78,50 @@ public sealed class BlockDeviceTests
     }
 
     [Test]
+    public void LargeVectoredWritesBypassThePageCacheAndStayCoherentWithBufferedOnes()
+    {
+        // /tmp's file system takes O_DIRECT here (ext4 or tmpfs); elsewhere everything stays buffered.
+        var path = Path.Combine(_dir, "pool");
+        const int Run = 300; // more than one 1 MiB staging buffer
+        var directBefore = 0L;
+        using (var device = FileBlockDevice.Create(path, 4096))
+        {
+            // Cached (and dirty) blocks first, then a direct run over them: reads must see the run.
+            for (var i = 0; i < 8; i++)
+                device.Write(10 + i, Content.Random(i));
+            var run = Enumerable.Range(0, Run).Select(i => (ReadOnlyMemory<byte>)Content.Random(100 + i)).ToList();
+            device.Write(0, run);
+            if (OperatingSystem.IsLinux())
+                Assert.That(device.DirectWrites, Is.True, "this machine's /tmp takes O_DIRECT");
+            Assert.That(device.DirectWriteCount, Is.EqualTo(device.DirectWrites ? 1 : 0));
+            directBefore = device.DirectWriteCount;
+            var back = new byte[VdoConstants.BlockSize];
+            for (var i = 0; i < Run; i++)
+            {
+                device.Read(i, back);
+                Assert.That(back, Is.EqualTo(Content.Random(100 + i)), $"block {i} after the direct run");
+            }
+            // A small vectored write stays buffered, and a buffered write after a direct one wins.
+            device.Write(20, [Content.Random(7), Content.Random(8)]);
+            Assert.That(device.DirectWriteCount, Is.EqualTo(directBefore), "a 2-block write is not worth a direct write");
+            device.Write(21, Content.Random(9));
+            device.Read(21, back);
+            Assert.That(back, Is.EqualTo(Content.Random(9)));
+            device.Flush();
+        }
+        using var reopened = FileBlockDevice.Open(path);
+        var block = new byte[VdoConstants.BlockSize];
+        reopened.Read(0, block);
+        Assert.That(block, Is.EqualTo(Content.Random(100)));
+        reopened.Read(20, block);
+        Assert.That(block, Is.EqualTo(Content.Random(7)));
+        reopened.Read(21, block);
+        Assert.That(block, Is.EqualTo(Content.Random(9)));
+        reopened.Read(Run - 1, block);
+        Assert.That(block, Is.EqualTo(Content.Random(100 + Run - 1)));
+    }
+
+    [Test]
     public void AFileThatIsNotWholeBlocksOrMissingIsRefusedClearly()
     {
         var odd = Path.Combine(_dir, "odd");
