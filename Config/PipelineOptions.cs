@@ -47,6 +47,14 @@ public sealed class PipelineOptions
     public bool CompressOnSubmit { get; set; } = true;
 
     /// <summary>
+    /// After this many blocks in a row whose compression was wasted (incompressible, or a
+    /// fragment no recent one could share a packed block with), only one block in 16 is
+    /// compressed, as a probe, until one packs again; the others are stored whole without LZ4.
+    /// 0 = always compress.
+    /// </summary>
+    public int CompressionProbeAfter { get; set; } = 256;
+
+    /// <summary>
     /// StructureLocking: a caller's requests (the blocks of one read or write, up to 64) run
     /// together in batches of up to this many, each zone's lock taken once per batch and stage
     /// instead of once per request. 1 = every request alone.

@@ -27,6 +27,8 @@ public sealed class VdoOptions
         }
         if (!Enum.IsDefined(Volume.WritePolicy))
             errors.Add($"Volume:WritePolicy = {Volume.WritePolicy} is not one of {string.Join(", ", Enum.GetNames<WritePolicy>())}");
+        if (Pipeline.CompressionProbeAfter is < 0 or > 1 << 20)
+            errors.Add($"Pipeline:CompressionProbeAfter = {Pipeline.CompressionProbeAfter} is out of range (0..{1 << 20}; 0 = always compress)");
         if (!Enum.IsDefined(Pipeline.Scheme))
             errors.Add($"Pipeline:Scheme = {Pipeline.Scheme} is not one of {string.Join(", ", Enum.GetNames<SchemeKind>())}");
         foreach (var (name, step, isZone) in Pipeline.Steps.All())

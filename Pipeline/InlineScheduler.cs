@@ -110,11 +110,20 @@ internal sealed partial class InlineScheduler
                 throw new OutOfSpaceException($"pool is full: no free physical block for LBN {lbn} ({_z.Geometry.DataBlocks} data blocks all in use); discard data to free space");
             if (_compression)
             {
+                var tried = true;
                 if (prepared is { Compressed: true })
-                    vio.FragmentSize = prepared.FragmentSize(index);
-                else
+                {
+                    tried = prepared.FragmentSize(index) != PreparedBlocks.Skipped;
+                    vio.FragmentSize = Math.Max(0, prepared.FragmentSize(index));
+                }
+                else if (_z.Probe.ShouldCompress())
                     _z.Compress.Run(vio);
-                if (vio.FragmentSize > 0 && _z.Packer.WorthPacking(vio.FragmentSize))
+                else
+                    tried = false;
+                var packs = vio.FragmentSize > 0 && _z.Packer.WorthPacking(vio.FragmentSize);
+                if (tried)
+                    _z.Probe.Record(packs);
+                if (packs)
                 {
                     if (prepared is { Compressed: true })
                         prepared.Fragment(index).CopyTo(vio.Fragment);

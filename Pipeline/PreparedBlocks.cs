@@ -35,7 +35,7 @@ internal sealed class PreparedBlocks
     /// <paramref name="compress"/> (speculatively: a block that turns out to be a duplicate has
     /// been compressed for nothing, but outside the lock).
     /// </summary>
-    public void Prepare(HashStep hash, bool compress, ReadOnlySpan<byte> blocks, int count)
+    public void Prepare(HashStep hash, bool compress, CompressionProbe probe, ReadOnlySpan<byte> blocks, int count)
     {
         if (count > MaxBlocks)
             throw new ArgumentOutOfRangeException(nameof(count), $"at most {MaxBlocks} blocks are prepared at a time, got {count}");
@@ -46,7 +46,11 @@ internal sealed class PreparedBlocks
             var block = blocks.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize);
             _names[i] = hash.Name(block, out _zero[i]);
             if (compress)
-                _fragmentSizes[i] = _zero[i] ? 0 : CompressStep.Compress(block, _fragments.AsSpan(i * CompressStep.MaxFragment, CompressStep.MaxFragment));
+            {
+                _fragmentSizes[i] = _zero[i] ? 0
+                    : probe.ShouldCompress() ? CompressStep.Compress(block, _fragments.AsSpan(i * CompressStep.MaxFragment, CompressStep.MaxFragment))
+                    : Skipped;
+            }
         }
     }
 
@@ -56,7 +60,10 @@ internal sealed class PreparedBlocks
     /// <summary>Whether block <paramref name="i"/> is all zeros.</summary>
     public bool IsZero(int i) => _zero[i];
 
-    /// <summary>Block <paramref name="i"/>'s fragment size (0 = store it uncompressed).</summary>
+    /// <summary>A <see cref="FragmentSize"/>: compression was skipped (<see cref="CompressionProbe"/>).</summary>
+    public const int Skipped = -1;
+
+    /// <summary>Block <paramref name="i"/>'s fragment size (0 = incompressible, <see cref="Skipped"/> = not tried).</summary>
     public int FragmentSize(int i) => _fragmentSizes[i];
 
     /// <summary>Block <paramref name="i"/>'s fragment.</summary>

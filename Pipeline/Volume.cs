@@ -130,7 +130,7 @@ public sealed partial class Volume : IDisposable
         {
             var n = Math.Min(count - done, PreparedBlocks.MaxBlocks);
             var chunk = blocks.Slice(done * VdoConstants.BlockSize, n * VdoConstants.BlockSize);
-            prepared.Prepare(_z.Hash, compress, chunk, n);
+            prepared.Prepare(_z.Hash, compress, _z.Probe, chunk, n);
             for (var i = 0; i < n;)
             {
                 var before = i;
@@ -362,6 +362,7 @@ public sealed partial class Volume : IDisposable
                 SlabJournalBlocksWritten = depot.SlabJournalBlocksWritten,
                 RefCountBlocksWritten = depot.RefCountBlocksWritten,
                 BlockMapPagesWritten = _z.BlockMap.PagesWritten,
+                CompressionSkipped = _z.Probe.Skipped,
                 MetadataBlocksWritten = _z.MetadataWriter.BlocksWritten,
             };
         }
@@ -516,6 +517,7 @@ public sealed partial class Volume : IDisposable
             Packer = new Packer(options.Pipeline.PackerBins),
             Hash = new HashStep(hooks.Namer),
             Compress = new CompressStep(),
+            Probe = new CompressionProbe(options.Pipeline.CompressionProbeAfter),
             Verify = new VerifyStep(device),
             Counters = counters,
             MetadataWriter = writer,

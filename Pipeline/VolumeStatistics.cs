@@ -55,6 +55,9 @@ public sealed record VolumeStatistics
     /// <summary>Cumulative counters (writes, dedupe, compression, journal...).</summary>
     public required PersistentCounters Counters { get; init; }
 
+    /// <summary>Blocks stored whole without trying to compress them since open, because compression kept being wasted (<c>Pipeline:CompressionProbeAfter</c>).</summary>
+    public long CompressionSkipped { get; init; }
+
     /// <summary>1K-blocks of the pool (vdostats column).</summary>
     public long OneKBlocks => PhysicalBlocks * (BlockSize / 1024);
     /// <summary>1K-blocks used: data + overhead.</summary>

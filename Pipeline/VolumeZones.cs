@@ -42,6 +42,9 @@ internal sealed class VolumeZones
     public required Packer Packer { get; init; }
     public required HashStep Hash { get; init; }
     public required CompressStep Compress { get; init; }
+
+    /// <summary>Skips compression while it keeps being wasted (shared by every compressing thread).</summary>
+    public required CompressionProbe Probe { get; init; }
     public required VerifyStep Verify { get; init; }
     public required PersistentCounters Counters { get; init; }
     public required MetadataWriter MetadataWriter { get; init; }

@@ -167,7 +167,10 @@ internal sealed partial class ZonedScheduler
                 return vio.HoldsHashLock ? Stage.IndexUpdate : Stage.Journal;
             case Stage.Compress:
                 _z.Compress.Run(vio);
-                return vio.FragmentSize > 0 ? Stage.Pack : Stage.WriteData;
+                if (vio.FragmentSize > 0)
+                    return Stage.Pack;
+                _z.Probe.Record(packs: false);
+                return Stage.WriteData;
             case Stage.Pack:
                 return Pack(vio);
             case Stage.SpaceRetry:
@@ -535,7 +538,7 @@ internal sealed partial class ZonedScheduler
         {
             vio.ZonesTried = 0;
             vio.Allocation = pbn;
-            return _compression ? Stage.Compress : Stage.WriteData;
+            return _compression && _z.Probe.ShouldCompress() ? Stage.Compress : Stage.WriteData;
         }
         if (NextAllocationZone(vio))
             return Stage.Allocate;
@@ -548,7 +551,9 @@ internal sealed partial class ZonedScheduler
 
     private Stage Pack(DataVio vio)
     {
-        if (!_z.Packer.WorthPacking(vio.FragmentSize))
+        var packs = _z.Packer.WorthPacking(vio.FragmentSize);
+        _z.Probe.Record(packs);
+        if (!packs)
             return Stage.WriteData;
         _z.Packer.Add(vio, _closed);
         if (!_sync)

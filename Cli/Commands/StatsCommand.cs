@@ -106,6 +106,7 @@ internal static class StatsCommand
             ["compressedBlocksWritten"] = c.CompressedBlocksWritten,
             ["compressedFragmentBytes"] = c.CompressedFragmentBytes,
             ["compressedFragmentsInPacker"] = s.PackerFragmentsWaiting,
+            ["compressionSkipped"] = s.CompressionSkipped,
             ["index"] = new Dictionary<string, object?> { ["entriesIndexed"] = s.IndexEntries, ["capacity"] = s.IndexCapacity },
             ["journal"] = new Dictionary<string, object?>
             {

@@ -1,3 +1,4 @@
+using DataflowVdo.Blocks;
 using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
@@ -94,6 +95,60 @@ public sealed class DataReductionTests(SchemeKind scheme)
             v.Read(i, buffer);
             Assert.That(buffer, Is.EqualTo(Content.Compressible(i)), $"LBN {i}");
         }
+    }
+
+    /// <summary>Like fio's "50% compressible" buffers: each 512-byte chunk half random, half zeros (LZ4: ~2,100 bytes, too big for two to share a block).</summary>
+    private static byte[] HalfCompressible(int id)
+    {
+        var b = Content.Random(id);
+        for (var chunk = 0; chunk < VdoConstants.BlockSize; chunk += 512)
+            b.AsSpan(chunk + 256, 256).Clear();
+        return b;
+    }
+
+    [Test]
+    public void CompressionThatKeepsBeingWastedIsSkippedUntilAProbePacksAgain()
+    {
+        const int Wasted = 600, Packable = 64;
+        using var v = NewVolume(out _, o => o.Pipeline.CompressionProbeAfter = 256);
+        var batch = new byte[8 * VdoConstants.BlockSize];
+        for (var i = 0; i < Wasted; i += 8)
+        {
+            for (var j = 0; j < 8; j++)
+                HalfCompressible(i + j).CopyTo(batch, j * VdoConstants.BlockSize);
+            v.WriteBlocks(i, batch);
+        }
+        var streak = v.GetStatistics();
+        Assert.That(streak.Counters.CompressedFragmentsWritten, Is.LessThanOrEqualTo(1), "no two such fragments share a block (the very first one is tried)");
+        // After 256 wasted attempts only one block in 16 is compressed: most of the rest were skipped.
+        Assert.That(streak.CompressionSkipped, Is.GreaterThan((Wasted - 256 - 16) * 14 / 16));
+        for (var i = 0; i < Packable; i++)
+            v.Write(Wasted + i, Content.Compressible(i));
+        v.Flush();
+        var after = v.GetStatistics();
+        Assert.That(after.Counters.CompressedFragmentsWritten, Is.GreaterThanOrEqualTo(Packable - CompressionProbe.ProbeEvery), "a probe found the packable blocks within 16 blocks");
+        var back = new byte[VdoConstants.BlockSize];
+        for (var i = 0; i < Wasted; i += 37)
+        {
+            v.Read(i, back);
+            Assert.That(back, Is.EqualTo(HalfCompressible(i)));
+        }
+        for (var i = 0; i < Packable; i++)
+        {
+            v.Read(Wasted + i, back);
+            Assert.That(back, Is.EqualTo(Content.Compressible(i)));
+        }
+        Assert.That(v.Check(), Is.Empty);
+    }
+
+    [Test]
+    public void CompressionProbeAfterZeroCompressesEveryBlock()
+    {
+        using var v = NewVolume(out _, o => o.Pipeline.CompressionProbeAfter = 0);
+        for (var i = 0; i < 400; i++)
+            v.Write(i, HalfCompressible(i));
+        v.Flush();
+        Assert.That(v.GetStatistics().CompressionSkipped, Is.Zero);
     }
 
     [Test]
