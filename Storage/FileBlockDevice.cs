@@ -12,13 +12,8 @@ namespace DataflowVdo.Storage;
 /// </summary>
 public sealed partial class FileBlockDevice : IBlockDevice
 {
-    /// <summary>Bytes written after which the kernel is asked to start writing them back (see <see cref="NoteWritten"/>).</summary>
-    public const long WritebackChunk = 8L * 1024 * 1024;
-
     private readonly SafeFileHandle _handle;
     private FileStream? _owner;
-    private long _notStarted; // bytes written since writeback was last started
-    private int _writebackQueued;
 
     private FileBlockDevice(SafeFileHandle handle, string path, long blockCount)
     {
@@ -176,39 +171,6 @@ public sealed partial class FileBlockDevice : IBlockDevice
         NoteWritten(total);
     }
 
-    /// <summary>
-    /// Write-behind: once <see cref="WritebackChunk"/> bytes sit dirty in the page cache, a
-    /// thread-pool thread asks the kernel to start writing them back (<c>sync_file_range</c>
-    /// with <c>SYNC_FILE_RANGE_WRITE</c>, which waits for nothing). Otherwise the kernel leaves
-    /// them dirty for up to 30 s, and the next <see cref="Flush"/> (the recovery journal's
-    /// preflush) has to write tens of megabytes while the caller, and everyone waiting for the
-    /// structures it holds, stands still. Durability is unchanged: only a flush makes writes
-    /// durable; this only makes the flush short.
-    /// </summary>
-    private void NoteWritten(long bytes)
-    {
-        if (Interlocked.Add(ref _notStarted, bytes) < WritebackChunk || Interlocked.CompareExchange(ref _writebackQueued, 1, 0) != 0)
-            return;
-        ThreadPool.UnsafeQueueUserWorkItem(static device => device.StartWriteback(), this, preferLocal: false);
-    }
-
-    private void StartWriteback()
-    {
-        try
-        {
-            Interlocked.Exchange(ref _notStarted, 0);
-            _ = SyncFileRange(_handle, 0, 0, SyncFileRangeWrite); // a hint: errors surface at the next fdatasync
-        }
-        catch (ObjectDisposedException)
-        {
-            // Closed meanwhile: nothing left to start.
-        }
-        finally
-        {
-            Volatile.Write(ref _writebackQueued, 0);
-        }
-    }
-
     /// <inheritdoc />
     public void Flush()
     {
@@ -223,6 +185,7 @@ public sealed partial class FileBlockDevice : IBlockDevice
     /// <inheritdoc />
     public void Dispose()
     {
+        StopWriteBehind();
         _direct?.Dispose();
         _handle.Dispose();
         _owner?.Dispose();
@@ -256,11 +219,6 @@ public sealed partial class FileBlockDevice : IBlockDevice
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int Flock(SafeFileHandle fd, int operation);
-
-    private const uint SyncFileRangeWrite = 2;
-
-    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
-    private static partial int SyncFileRange(SafeFileHandle fd, long offset, long length, uint flags);
 
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     private static partial int FdataSync(SafeFileHandle fd);

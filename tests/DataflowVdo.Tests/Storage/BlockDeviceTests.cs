@@ -122,6 +122,27 @@ public sealed class BlockDeviceTests
     }
 
     [Test]
+    [CancelAfter(30_000)]
+    public void BufferedWritesAreWrittenBackBehindAndTheDeviceClosesCleanly()
+    {
+        var path = Path.Combine(_dir, "pool");
+        var blocks = (int)(FileBlockDevice.WritebackChunk / VdoConstants.BlockSize) + 16;
+        var device = FileBlockDevice.Create(path, blocks);
+        for (var i = 0; i < blocks; i++)
+            device.Write(i, Content.Random(i % 50));
+        // The writeback thread was kicked once the chunk was passed; wait for it (no timing assumption).
+        var spin = new SpinWait();
+        while (device.WritebacksStarted == 0)
+            spin.SpinOnce(sleep1Threshold: 10);
+        device.Dispose();
+        device.Dispose(); // twice is harmless
+        using var reopened = FileBlockDevice.Open(path);
+        var back = new byte[VdoConstants.BlockSize];
+        reopened.Read(blocks - 1, back);
+        Assert.That(back, Is.EqualTo(Content.Random((blocks - 1) % 50)));
+    }
+
+    [Test]
     public void AFileThatIsNotWholeBlocksOrMissingIsRefusedClearly()
     {
         var odd = Path.Combine(_dir, "odd");
