@@ -160,7 +160,7 @@ public sealed partial class Volume : IDisposable
             }
             done += n;
         }
-                VolumeMetrics.RecordDuration(start, "write");
+        VolumeMetrics.RecordDuration(start, "write");
     }
 
     private void ReadCore(long lbn, Span<byte> blocks, int count)
@@ -205,7 +205,16 @@ public sealed partial class Volume : IDisposable
     /// </summary>
     private void WriteStarted(List<DataVio> started)
     {
-        Exception? failure = null;
+        var failure = WriteStartedData(started);
+        lock (_sync)
+            CompleteStarted(started, failure);
+        if (failure is not null)
+            ExceptionDispatchInfo.Throw(failure);
+    }
+
+    /// <summary>Writes the started requests' data; returns the error instead of throwing it.</summary>
+    private Exception? WriteStartedData(List<DataVio> started)
+    {
         try
         {
             var sources = t_sources ??= new List<ReadOnlyMemory<byte>>(PreparedBlocks.MaxBlocks);
@@ -221,35 +230,35 @@ public sealed partial class Volume : IDisposable
                 else
                     _z.Device.Write(first, sources);
             }
+            return null;
         }
         catch (Exception e)
         {
-            failure = e;
+            return e;
         }
         finally
         {
             t_sources?.Clear();
         }
-        lock (_sync)
+    }
+
+    /// <summary>Journals and maps the started requests, or drops them when their data write failed (caller holds the lock).</summary>
+    private void CompleteStarted(List<DataVio> started, Exception? failure)
+    {
+        try
         {
-            try
-            {
-                _scheduler.Complete(started, written: failure is null);
-            }
-            catch (Exception e) when (Failed(e))
-            {
-                throw;
-            }
-            finally
-            {
-                started.Clear();
-            }
+            _scheduler.Complete(started, written: failure is null);
+        }
+        catch (Exception e) when (Failed(e))
+        {
+            throw;
+        }
+        finally
+        {
+            started.Clear();
         }
         if (failure is not null)
-        {
             Failed(failure);
-            ExceptionDispatchInfo.Throw(failure);
-        }
     }
 
     private int CheckBlocks(long lbn, int length)
