@@ -131,26 +131,11 @@ internal static class BenchCommand
         };
     }
 
-    private static VdoOptions Clone(VdoOptions o) => new()
-    {
-        Volume = new VolumeOptions { WritePolicy = o.Volume.WritePolicy, BlockMapCacheMb = o.Volume.BlockMapCacheMb },
-        Pipeline = new PipelineOptions
-        {
-            Scheme = o.Pipeline.Scheme,
-            Dedupe = o.Pipeline.Dedupe,
-            Compression = o.Pipeline.Compression,
-            RequestPoolSize = o.Pipeline.RequestPoolSize,
-            PackerBins = o.Pipeline.PackerBins,
-            LogicalZones = o.Pipeline.LogicalZones,
-            PhysicalZones = o.Pipeline.PhysicalZones,
-            HashZones = o.Pipeline.HashZones,
-            StepsPerRequeue = o.Pipeline.StepsPerRequeue,
-            LockBatch = o.Pipeline.LockBatch,
-            HashOnSubmit = o.Pipeline.HashOnSubmit,
-            Steps = o.Pipeline.Steps,
-        },
-        Index = new IndexOptions { MemoryMb = o.Index.MemoryMb, Chapters = o.Index.Chapters },
-    };
+    /// <summary>
+    /// A deep copy of every option (through JSON, so that an option added later is copied too:
+    /// a hand-written copy once dropped two, and the bench silently ran their defaults).
+    /// </summary>
+    internal static VdoOptions Clone(VdoOptions o) => JsonSerializer.Deserialize<VdoOptions>(JsonSerializer.Serialize(o))!;
 
     private static void Print(BenchReport report)
     {

@@ -108,6 +108,43 @@ public sealed class CliTests
     }
 
     [Test]
+    public void BenchRunsEachSchemeWithEveryOptionItWasGiven()
+    {
+        // Every settable number and switch of every section, changed from its default: the copy
+        // each scheme runs with must carry all of them (a hand-written copy once dropped two).
+        var options = new DataflowVdo.Config.VdoOptions();
+        var changed = new List<string>();
+        foreach (var section in new object[] { options.Volume, options.Pipeline, options.Index, options.Fuse })
+        {
+            foreach (var p in section.GetType().GetProperties().Where(p => p.CanWrite))
+            {
+                if (p.PropertyType == typeof(int))
+                    p.SetValue(section, (int)p.GetValue(section)! + 3);
+                else if (p.PropertyType == typeof(bool))
+                    p.SetValue(section, !(bool)p.GetValue(section)!);
+                else
+                    continue;
+                changed.Add($"{section.GetType().Name}.{p.Name}");
+            }
+        }
+        Assert.That(changed, Does.Contain("PipelineOptions.CompressOnSubmit").And.Contain("PipelineOptions.CompressionProbeAfter"));
+        var copy = DataflowVdo.Cli.Commands.BenchCommand.Clone(options);
+        foreach (var name in changed)
+        {
+            var (sectionName, property) = (name.Split('.')[0], name.Split('.')[1]);
+            object Section(DataflowVdo.Config.VdoOptions o) => sectionName switch
+            {
+                "VolumeOptions" => o.Volume,
+                "PipelineOptions" => o.Pipeline,
+                "IndexOptions" => o.Index,
+                _ => o.Fuse,
+            };
+            var prop = Section(options).GetType().GetProperty(property)!;
+            Assert.That(prop.GetValue(Section(copy)), Is.EqualTo(prop.GetValue(Section(options))), name);
+        }
+    }
+
+    [Test]
     public void BenchPrintsOneJsonObjectWithTheDocumentedNames()
     {
         var r = Run("bench", "--workload", "mixed", "--blocks", "3000", "--working-set", "3000", "--seconds", "2", "--queue-depth", "2", "--json");
