@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using DataflowVdo.Storage;
 
 namespace DataflowVdo.Blocks;
@@ -32,6 +33,9 @@ public sealed class HashZone(DedupeIndex index)
         vio.Agent = agent;
         return true;
     }
+
+    /// <summary>The in-flight write holding <paramref name="name"/>'s lock, if any.</summary>
+    public bool TryGetAgent(UInt128 name, [NotNullWhen(true)] out DataVio? agent) => _locks.TryGetValue(name, out agent);
 
     /// <summary>Makes <paramref name="agent"/> the holder of its name's lock unless another write holds it; true when it does now.</summary>
     public bool TryLock(DataVio agent) => _locks.TryAdd(agent.Name, agent);

@@ -57,7 +57,7 @@ internal sealed partial class InlineScheduler
     /// </summary>
     public bool TryStart(long lbn, ReadOnlySpan<byte> data, PreparedBlocks? prepared, int index, List<DataVio> started)
     {
-        if (IsWritingOutside(lbn))
+        if (IsWritingOutside(lbn) || (prepared is not null && DuplicatesAnotherCallersOutsideWrite(prepared, index, started)))
             return false;
         ResolveLogicalConflict(lbn);
         if (!TryAcquire(VioOperation.Write, lbn, out var vio))
@@ -134,9 +134,10 @@ internal sealed partial class InlineScheduler
                     return true;
                 }
             }
-            // Stored whole: the caller writes the data outside the lock. Duplicates that arrive
-            // meanwhile wait on it (Async only: in Sync a waiter could not be made durable before
-            // its caller returns), so a request full of repeated blocks still stores one copy.
+            // Stored whole: the caller writes the data outside the lock. Duplicates in the same
+            // request wait on it (Async only: in Sync a waiter could not be made durable before
+            // its caller returns), so a request full of repeated blocks still stores one copy;
+            // other callers' duplicates wait for it to land (DuplicatesAnotherCallersOutsideWrite).
             vio.WritingOutside = true;
             WritingOutside++;
             _pending[lbn] = vio;
@@ -151,6 +152,20 @@ internal sealed partial class InlineScheduler
             Abandon(vio);
             throw;
         }
+    }
+
+    /// <summary>
+    /// True when the block duplicates one that another caller is writing outside the lock. It
+    /// must not wait on that write as a hash-lock waiter: it would be acknowledged before that
+    /// caller journals the write, so a flush in between would not cover it (I5). Its caller
+    /// waits instead; by then the index knows the block, and the duplicate shares it.
+    /// </summary>
+    private bool DuplicatesAnotherCallersOutsideWrite(PreparedBlocks prepared, int index, List<DataVio> started)
+    {
+        if (!_dedupe || _sync || prepared.IsZero(index))
+            return false;
+        var name = prepared.Name(index);
+        return _z.HashZoneOf(name).TryGetAgent(name, out var agent) && agent.WritingOutside && !started.Contains(agent);
     }
 
     /// <summary>

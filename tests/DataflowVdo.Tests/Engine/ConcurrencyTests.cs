@@ -99,6 +99,92 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
     }
 
     [Test]
+    [CancelAfter(120_000)]
+    public void AFlushCoversADuplicateAcknowledgedWhileItsTwinIsStillBeingWritten()
+    {
+        // Caller A's block is held at its data write; caller B writes the same content elsewhere
+        // and flushes. Whenever B's flush returns, B's block must survive a power cut (I5).
+        var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());
+        var twin = Content.Random(4242);
+        using var device = new GatedDevice(inner, data => data.Span.SequenceEqual(twin));
+        var options = TestPools.Options(scheme);
+        MemoryBlockDevice image;
+        var volume = Volume.Format(device, TestPools.Small(), options);
+        try
+        {
+            volume.Flush();
+            var a = Task.Run(() => volume.Write(100, twin));
+            Assert.That(device.Reached.Wait(TimeSpan.FromSeconds(30)), Is.True, "A's data write reached the device");
+            var b = Task.Run(() =>
+            {
+                volume.Write(200, twin);
+                volume.Flush();
+            });
+            // B may finish while A is held (it must then be durable on its own) or only after A.
+            MemoryBlockDevice? early = null;
+            if (b.Wait(TimeSpan.FromSeconds(2)))
+                early = inner.Crash(new Random(1), tear: false, keep: 0); // power cut before A goes on
+            device.Open();
+            Assert.That(Task.WaitAll([a, b], Deadline), Is.True, "writers did not finish");
+            image = early ?? inner.Crash(new Random(1), tear: false, keep: 0);
+        }
+        finally
+        {
+            device.Open();
+            volume.Dispose();
+        }
+        using var reopened = Volume.Open(image, options);
+        var back = new byte[VdoConstants.BlockSize];
+        reopened.Read(200, back);
+        Assert.That(back, Is.EqualTo(twin), "B's flushed write survived the power cut");
+        Assert.That(reopened.Check(), Is.Empty);
+    }
+
+    /// <summary>Holds the first write of a matching block until <see cref="Open"/> (outside the inner device's lock).</summary>
+    private sealed class GatedDevice(CrashSimulatingDevice inner, Func<ReadOnlyMemory<byte>, bool> match) : IBlockDevice
+    {
+        private readonly ManualResetEventSlim _gate = new(false);
+        private int _armed = 1;
+
+        public ManualResetEventSlim Reached { get; } = new(false);
+
+        public long BlockCount => inner.BlockCount;
+
+        public void Open() => _gate.Set();
+
+        public void Read(long pbn, Span<byte> destination) => inner.Read(pbn, destination);
+
+        public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations) => inner.Read(pbn, destinations);
+
+        public void Write(long pbn, ReadOnlySpan<byte> source)
+        {
+            if (source.Length == VdoConstants.BlockSize && Volatile.Read(ref _armed) == 1 && match(source.ToArray()) && Interlocked.Exchange(ref _armed, 0) == 1)
+            {
+                Reached.Set();
+                _gate.Wait();
+            }
+            inner.Write(pbn, source);
+        }
+
+        public void Write(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources)
+        {
+            foreach (var s in sources)
+            {
+                Write(pbn, s.Span);
+                pbn += s.Length / VdoConstants.BlockSize;
+            }
+        }
+
+        public void Flush() => inner.Flush();
+
+        public void Dispose()
+        {
+            _gate.Dispose();
+            Reached.Dispose();
+        }
+    }
+
+    [Test]
     [CancelAfter(300_000)]
     public void UnserializedWritersOnTheSameLbnsNeverMixBlocks()
     {
