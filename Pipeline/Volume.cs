@@ -207,7 +207,7 @@ public sealed partial class Volume : IDisposable
     {
         var failure = WriteStartedData(started);
         lock (_sync)
-            CompleteStarted(started, failure);
+            failure = CompleteStarted(started, failure);
         if (failure is not null)
             ExceptionDispatchInfo.Throw(failure);
     }
@@ -242,9 +242,15 @@ public sealed partial class Volume : IDisposable
         }
     }
 
-    /// <summary>Journals and maps the started requests, or drops them when their data write failed (caller holds the lock).</summary>
-    private void CompleteStarted(List<DataVio> started, Exception? failure)
+    /// <summary>
+    /// Journals and maps the started requests, or drops them when their data write failed or the
+    /// volume went read-only meanwhile (another caller's failure: nothing more may be written).
+    /// Returns the error the caller must throw. Caller holds the lock.
+    /// </summary>
+    private Exception? CompleteStarted(List<DataVio> started, Exception? failure)
     {
+        if (failure is null && ReadOnlyReason is not null)
+            failure = new ReadOnlyVolumeException(ReadOnlyReason);
         try
         {
             _scheduler.Complete(started, written: failure is null);
@@ -259,6 +265,7 @@ public sealed partial class Volume : IDisposable
         }
         if (failure is not null)
             Failed(failure);
+        return failure;
     }
 
     private int CheckBlocks(long lbn, int length)

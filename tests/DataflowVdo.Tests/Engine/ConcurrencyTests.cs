@@ -140,11 +140,58 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         Assert.That(reopened.Check(), Is.Empty);
     }
 
+    [Test]
+    [CancelAfter(120_000)]
+    public void AWriteStillInFlightWhenTheVolumeGoesReadOnlyLeavesItsLbnOldOrNewAndRecovers()
+    {
+        // A's data write is held; B's data write fails, which makes the volume read-only. When A
+        // goes on, nothing more may be written for it (inline: its write fails).
+        var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());
+        var held = Content.Random(5151);
+        var broken = Content.Random(5252);
+        using var device = new GatedDevice(inner, data => data.Span.SequenceEqual(held), data => data.Span.SequenceEqual(broken));
+        var options = TestPools.Options(scheme);
+        Exception? aError = null;
+        var volume = Volume.Format(device, TestPools.Small(), options);
+        try
+        {
+            volume.Write(100, Content.Random(1));
+            volume.Flush();
+            var a = Task.Run(() => volume.Write(100, held));
+            Assert.That(device.Reached.Wait(TimeSpan.FromSeconds(30)), Is.True, "A's data write reached the device");
+            // (Each call runs with a deadline: a hang fails the test instead of stopping the run.)
+            var b = Task.Run(() => volume.Write(200, broken));
+            Assert.That(((IAsyncResult)b).AsyncWaitHandle.WaitOne(Deadline), Is.True, "B's write did not finish while A was held");
+            Assert.That(b.Exception?.InnerException, Is.InstanceOf<IOException>().Or.InstanceOf<ReadOnlyVolumeException>());
+            var c = Task.Run(() => volume.Write(300, Content.Random(3)));
+            Assert.That(((IAsyncResult)c).AsyncWaitHandle.WaitOne(Deadline), Is.True, "a write after B's failure did not finish");
+            Assert.That(c.Exception?.InnerException, Is.InstanceOf<ReadOnlyVolumeException>(), "B's failed data write made the volume read-only");
+            device.Open();
+            Assert.That(((IAsyncResult)a).AsyncWaitHandle.WaitOne(Deadline), Is.True, "A did not finish");
+            aError = a.Exception?.InnerException;
+            if (scheme == SchemeKind.Inline)
+                Assert.That(aError, Is.InstanceOf<ReadOnlyVolumeException>(), "inline journals nothing once the volume is read-only");
+        }
+        finally
+        {
+            device.Open();
+            volume.Dispose();
+        }
+        using var reopened = Volume.Open(inner.Crash(new Random(2), tear: false, keep: 1), options);
+        var back = new byte[VdoConstants.BlockSize];
+        reopened.Read(100, back);
+        Assert.That(back.AsSpan().SequenceEqual(Content.Random(1)) || back.AsSpan().SequenceEqual(held), Is.True, "LBN 100 is old or new");
+        reopened.Read(200, back);
+        Assert.That(back, Is.EqualTo(Content.Zero()), "B's failed write left nothing");
+        Assert.That(reopened.Check(), Is.Empty);
+    }
+
     /// <summary>Holds the first write of a matching block until <see cref="Open"/> (outside the inner device's lock).</summary>
-    private sealed class GatedDevice(CrashSimulatingDevice inner, Func<ReadOnlyMemory<byte>, bool> match) : IBlockDevice
+    private sealed class GatedDevice(CrashSimulatingDevice inner, Func<ReadOnlyMemory<byte>, bool> match, Func<ReadOnlyMemory<byte>, bool>? fail = null) : IBlockDevice
     {
         private readonly ManualResetEventSlim _gate = new(false);
         private int _armed = 1;
+        private int _failArmed = 1;
 
         public ManualResetEventSlim Reached { get; } = new(false);
 
@@ -158,6 +205,8 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
 
         public void Write(long pbn, ReadOnlySpan<byte> source)
         {
+            if (fail is not null && source.Length == VdoConstants.BlockSize && fail(source.ToArray()) && Interlocked.Exchange(ref _failArmed, 0) == 1)
+                throw new IOException($"injected write error at PBN {pbn}");
             if (source.Length == VdoConstants.BlockSize && Volatile.Read(ref _armed) == 1 && match(source.ToArray()) && Interlocked.Exchange(ref _armed, 0) == 1)
             {
                 Reached.Set();
