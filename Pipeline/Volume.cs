@@ -145,16 +145,25 @@ public sealed partial class Volume : IDisposable
                     }
                     catch (Exception e)
                     {
-                        failure = e; // the blocks started before it are still written
+                        // The blocks started before it are still written, unless the error made
+                        // the volume read-only: then they are dropped (CompleteStarted).
+                        failure = e;
+                        Failed(e);
                     }
                 }
                 if (started.Count > 0)
-                    WriteStarted(started);
-                if (failure is not null)
                 {
-                    Failed(failure);
-                    ExceptionDispatchInfo.Throw(failure);
+                    try
+                    {
+                        WriteStarted(started);
+                    }
+                    catch when (failure is not null)
+                    {
+                        // The first error is the one to report.
+                    }
                 }
+                if (failure is not null)
+                    ExceptionDispatchInfo.Throw(failure);
                 if (i == before)
                     Thread.Yield(); // another caller is writing this LBN outside the lock: let it finish
             }
