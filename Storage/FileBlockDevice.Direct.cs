@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -22,9 +23,7 @@ public sealed partial class FileBlockDevice
     /// <summary>Bytes copied into the aligned buffer per direct write.</summary>
     private const int StagingBytes = 1024 * 1024;
 
-    [ThreadStatic]
-    private static unsafe byte* t_staging; // per writing thread, 4 KiB-aligned, kept for the thread's life
-
+    private readonly ConcurrentBag<DirectSlot> _slots = []; // idle staging buffers with their AIO contexts
     private SafeFileHandle? _direct;
 
     /// <summary>Whether large writes bypass the page cache (the file system supports <c>O_DIRECT</c>).</summary>
@@ -52,9 +51,25 @@ public sealed partial class FileBlockDevice
         var direct = _direct;
         if (direct is null || total < DirectMinBytes || total % VdoConstants.BlockSize != 0)
             return false;
-        var staging = t_staging;
-        if (staging == null)
-            t_staging = staging = (byte*)NativeMemory.AlignedAlloc(StagingBytes, VdoConstants.BlockSize);
+        // One slot per concurrent direct writer, kept for reuse and freed with the device (I8:
+        // bounded by the writers, a thread that exits leaves nothing behind).
+        if (!_slots.TryTake(out var slot))
+            slot = DirectSlot.Create();
+        try
+        {
+            WriteStaged(direct, slot, sources, offset);
+        }
+        finally
+        {
+            _slots.Add(slot);
+        }
+        Interlocked.Increment(ref _directWrites);
+        return true;
+    }
+
+    private static unsafe void WriteStaged(SafeFileHandle direct, DirectSlot slot, IReadOnlyList<ReadOnlyMemory<byte>> sources, long offset)
+    {
+        var staging = slot.Buffer;
         var used = 0;
         foreach (var s in sources)
         {
@@ -67,16 +82,21 @@ public sealed partial class FileBlockDevice
                 source = source[n..];
                 if (used == StagingBytes)
                 {
-                    WriteDirect(direct, staging, used, offset);
+                    WriteDirect(direct, slot.Aio, staging, used, offset);
                     offset += used;
                     used = 0;
                 }
             }
         }
         if (used > 0)
-            WriteDirect(direct, staging, used, offset);
-        Interlocked.Increment(ref _directWrites);
-        return true;
+            WriteDirect(direct, slot.Aio, staging, used, offset);
+    }
+
+    /// <summary>Frees the staging buffers and AIO contexts (the device is being disposed: no direct write is running).</summary>
+    private void FreeDirectSlots()
+    {
+        while (_slots.TryTake(out var slot))
+            slot.Free();
     }
 
     /// <summary>
@@ -85,9 +105,8 @@ public sealed partial class FileBlockDevice
     /// write of a block), so the writers of a 1 MiB stream went one at a time; an asynchronous one
     /// lets the lock go once it is submitted. Where AIO is unavailable, a plain <c>pwrite</c>.
     /// </summary>
-    private static unsafe void WriteDirect(SafeFileHandle direct, byte* buffer, int length, long offset)
+    private static unsafe void WriteDirect(SafeFileHandle direct, nint context, byte* buffer, int length, long offset)
     {
-        var context = AioContext();
         if (context == 0)
         {
             RandomAccess.Write(direct, new ReadOnlySpan<byte>(buffer, length), offset);
@@ -137,23 +156,40 @@ public sealed partial class FileBlockDevice
         }
     }
 
-    [ThreadStatic]
-    private static nint t_aio; // this thread's AIO context (one request at a time), -1 = unavailable
-
-    private static unsafe nint AioContext()
+    /// <summary>A 4 KiB-aligned staging buffer and the AIO context its writes go through (0: none, <c>pwrite</c>).</summary>
+    private sealed unsafe class DirectSlot
     {
-        if (t_aio == 0)
+        private DirectSlot(byte* buffer, nint aio)
+        {
+            Buffer = buffer;
+            Aio = aio;
+        }
+
+        public byte* Buffer { get; }
+
+        public nint Aio { get; }
+
+        public static DirectSlot Create()
         {
             nint context = 0;
-            t_aio = OperatingSystem.IsLinux() && SysIoSetup != 0 && Syscall(SysIoSetup, 1, (nint)(&context), 0, 0, 0) == 0 ? context : -1;
+            var aio = OperatingSystem.IsLinux() && HasAio && Syscall(SysIoSetup, 1, (nint)(&context), 0, 0, 0) == 0 ? context : 0;
+            return new DirectSlot((byte*)NativeMemory.AlignedAlloc(StagingBytes, VdoConstants.BlockSize), aio);
         }
-        return t_aio == -1 ? 0 : t_aio;
+
+        public void Free()
+        {
+            if (Aio != 0)
+                _ = Syscall(SysIoDestroy, Aio, 0, 0, 0, 0);
+            NativeMemory.AlignedFree(Buffer);
+        }
     }
 
     private const ushort IocbCmdPwrite = 1;
     private const int EIntr = 4;
+    private static readonly bool HasAio = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
     private static readonly nint SysIoSetup = RuntimeInformation.ProcessArchitecture switch { Architecture.X64 => 206, Architecture.Arm64 => 0, _ => 0 };
     private static readonly nint SysIoSubmit = RuntimeInformation.ProcessArchitecture switch { Architecture.X64 => 209, Architecture.Arm64 => 2, _ => 0 };
+    private static readonly nint SysIoDestroy = RuntimeInformation.ProcessArchitecture switch { Architecture.X64 => 207, Architecture.Arm64 => 1, _ => 0 };
     private static readonly nint SysIoGetEvents = RuntimeInformation.ProcessArchitecture switch { Architecture.X64 => 208, Architecture.Arm64 => 4, _ => 0 };
 
     /// <summary>Linux <c>struct iocb</c> (little-endian, 64 bytes).</summary>

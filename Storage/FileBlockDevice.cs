@@ -187,6 +187,7 @@ public sealed partial class FileBlockDevice : IBlockDevice
     {
         StopWriteBehind();
         _direct?.Dispose();
+        FreeDirectSlots();
         _handle.Dispose();
         _owner?.Dispose();
     }
