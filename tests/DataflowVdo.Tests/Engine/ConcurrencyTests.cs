@@ -98,6 +98,13 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         Assert.That(reopened.Check(), Is.Empty);
     }
 
+    private static byte[] ReadBlock(IBlockDevice device, long pbn)
+    {
+        var block = new byte[VdoConstants.BlockSize];
+        device.Read(pbn, block);
+        return block;
+    }
+
     [Test]
     [CancelAfter(120_000)]
     public void AFlushCoversADuplicateAcknowledgedWhileItsTwinIsStillBeingWritten()
@@ -106,7 +113,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         // and flushes. Whenever B's flush returns, B's block must survive a power cut (I5).
         var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());
         var twin = Content.Random(4242);
-        using var device = new GatedDevice(inner, data => data.Span.SequenceEqual(twin));
+        using var device = new FaultInjectingDevice(inner) { HoldNextWrite = data => data.Span.SequenceEqual(twin) };
         var options = TestPools.Options(scheme);
         MemoryBlockDevice image;
         var volume = Volume.Format(device, TestPools.Small(), options);
@@ -114,7 +121,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         {
             volume.Flush();
             var a = Task.Run(() => volume.Write(100, twin));
-            Assert.That(device.Reached.Wait(TimeSpan.FromSeconds(30)), Is.True, "A's data write reached the device");
+            Assert.That(device.Holding.Wait(TimeSpan.FromSeconds(30)), Is.True, "A's data write reached the device");
             var b = Task.Run(() =>
             {
                 volume.Write(200, twin);
@@ -124,13 +131,13 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
             MemoryBlockDevice? early = null;
             if (b.Wait(TimeSpan.FromSeconds(2)))
                 early = inner.Crash(new Random(1), tear: false, keep: 0); // power cut before A goes on
-            device.Open();
+            device.Release();
             Assert.That(Task.WaitAll([a, b], Deadline), Is.True, "writers did not finish");
             image = early ?? inner.Crash(new Random(1), tear: false, keep: 0);
         }
         finally
         {
-            device.Open();
+            device.Release();
             volume.Dispose();
         }
         using var reopened = Volume.Open(image, options);
@@ -149,7 +156,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());
         var held = Content.Random(5151);
         var broken = Content.Random(5252);
-        using var device = new GatedDevice(inner, data => data.Span.SequenceEqual(held), data => data.Span.SequenceEqual(broken));
+        using var device = new FaultInjectingDevice(inner) { HoldNextWrite = data => data.Span.SequenceEqual(held) };
         var options = TestPools.Options(scheme);
         Exception? aError = null;
         var volume = Volume.Format(device, TestPools.Small(), options);
@@ -158,7 +165,9 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
             volume.Write(100, Content.Random(1));
             volume.Flush();
             var a = Task.Run(() => volume.Write(100, held));
-            Assert.That(device.Reached.Wait(TimeSpan.FromSeconds(30)), Is.True, "A's data write reached the device");
+            Assert.That(device.Holding.Wait(TimeSpan.FromSeconds(30)), Is.True, "A's data write reached the device");
+            var geometry = Geometry.Decode(ReadBlock(inner, 0), inner.BlockCount);
+            device.FailNextWrite = geometry.IsDataBlock; // B's data block: A is held, nothing else writes data
             // (Each call runs with a deadline: a hang fails the test instead of stopping the run.)
             var b = Task.Run(() => volume.Write(200, broken));
             Assert.That(((IAsyncResult)b).AsyncWaitHandle.WaitOne(Deadline), Is.True, "B's write did not finish while A was held");
@@ -166,7 +175,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
             var c = Task.Run(() => volume.Write(300, Content.Random(3)));
             Assert.That(((IAsyncResult)c).AsyncWaitHandle.WaitOne(Deadline), Is.True, "a write after B's failure did not finish");
             Assert.That(c.Exception?.InnerException, Is.InstanceOf<ReadOnlyVolumeException>(), "B's failed data write made the volume read-only");
-            device.Open();
+            device.Release();
             Assert.That(((IAsyncResult)a).AsyncWaitHandle.WaitOne(Deadline), Is.True, "A did not finish");
             aError = a.Exception?.InnerException;
             if (scheme == SchemeKind.Inline)
@@ -174,7 +183,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         }
         finally
         {
-            device.Open();
+            device.Release();
             volume.Dispose();
         }
         using var reopened = Volume.Open(inner.Crash(new Random(2), tear: false, keep: 1), options);

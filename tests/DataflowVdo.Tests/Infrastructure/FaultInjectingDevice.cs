@@ -1,10 +1,25 @@
 using DataflowVdo.Storage;
 namespace DataflowVdo.Tests.Infrastructure;
 
-/// <summary>A device that fails chosen writes or reads with an I/O error (EIO), passing everything else to a crash-simulating device.</summary>
+/// <summary>
+/// A device that fails chosen writes or reads with an I/O error (EIO), or holds a chosen write
+/// until released (outside the inner device's lock, so every other I/O goes on: a request caught
+/// between its data write and its journal entry), passing everything else to a crash-simulating device.
+/// </summary>
 public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDevice
 {
+    private readonly ManualResetEventSlim _release = new(false);
+
     public CrashSimulatingDevice Inner => inner;
+
+    /// <summary>When set, the next single-block write whose data it returns true for waits until <see cref="Release"/>.</summary>
+    public Func<ReadOnlyMemory<byte>, bool>? HoldNextWrite { get; set; }
+
+    /// <summary>Set once the held write has arrived.</summary>
+    public ManualResetEventSlim Holding { get; } = new(false);
+
+    /// <summary>Lets the held write (and any later one) go on.</summary>
+    public void Release() => _release.Set();
 
     /// <summary>When set, the next write for which it returns true fails once.</summary>
     public Func<long, bool>? FailNextWrite { get; set; }
@@ -28,6 +43,12 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
 
     public void Write(long pbn, ReadOnlySpan<byte> source)
     {
+        if (HoldNextWrite is { } hold && source.Length == VdoConstants.BlockSize && hold(source.ToArray()))
+        {
+            HoldNextWrite = null;
+            Holding.Set();
+            _release.Wait();
+        }
         for (var i = 0; i < source.Length / VdoConstants.BlockSize; i++)
         {
             if (FailNextWrite is { } fail && fail(pbn + i))
@@ -52,6 +73,7 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
 
     public void Dispose()
     {
+        _release.Set();
     }
 }
 
