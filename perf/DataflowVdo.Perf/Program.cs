@@ -1,5 +1,6 @@
 using DataflowVdo.Perf.Baseline;
 using DataflowVdo.Perf.Micro;
+using DataflowVdo.Perf.NullMount;
 
 namespace DataflowVdo.Perf;
 
@@ -10,6 +11,7 @@ internal static class Program
         usage: dotnet run -c Release --project perf/DataflowVdo.Perf -- <mode> [args]
           baseline [options]   the issue-2 baseline over the WORKLOADS.md workloads (baseline --help)
           bdn [BDN args]       BenchmarkDotNet micro-benchmarks, e.g. bdn --filter '*'
+          nullmount MOUNTPOINT a do-nothing FUSE image file, the FUSE layer's ceiling (perf/fio)
         """;
 
     public static int Main(string[] args)
@@ -30,6 +32,8 @@ internal static class Program
                 return BaselineCommand.Run(rest);
             case "bdn":
                 return MicroBenchmarks.Run(rest);
+            case "nullmount":
+                return NullMountCommand.Run(rest);
             default:
                 Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
                 Console.Error.WriteLine(Usage);

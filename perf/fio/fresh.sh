@@ -3,7 +3,9 @@
 # tmpfs with POOLDIR=/dev/shm), so that no job inherits another's dirty pages, free-space holes or
 # compression-probe state; compare.sh runs them one after another on the same pools instead.
 # Usage (root): perf/fio/fresh.sh [SECONDS] [SCHEME] [RUNS]   Needs fio and fuse3.
-# Environment: POOLDIR (default /tmp/dvdo-fresh), SETS (extra "--set Section:Key=Value" for the mount).
+# Environment: POOLDIR (default /tmp/dvdo-fresh), SETS (extra "--set Section:Key=Value" for the mount),
+#              NULLFS (1 = also run every job on a do-nothing FUSE file of our binding, the FUSE
+#              layer's own ceiling on this machine, right after the job on the pool).
 # Prints per job: throughput, the mount's CPU (% of one core, and per I/O) and the whole machine's.
 set -euo pipefail
 secs=${1:-5}
@@ -11,6 +13,7 @@ scheme=${2:-Inline}
 runs=${3:-1}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dvdo=(dotnet "$repo/Cli/bin/Release/net10.0/dvdo.dll")
+nullfs=(dotnet "$repo/perf/DataflowVdo.Perf/bin/Release/net10.0/DataflowVdo.Perf.dll" nullmount)
 work=${POOLDIR:-/tmp/dvdo-fresh}
 mnt=$work/mnt
 pool=$work/pool
@@ -23,6 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 dotnet build "$repo/Cli" -c Release -v quiet -nologo >/dev/null
+[ "${NULLFS:-0}" = 1 ] && dotnet build "$repo/perf/DataflowVdo.Perf" -c Release -v quiet -nologo >/dev/null
 mkdir -p "$mnt"
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
@@ -31,14 +35,22 @@ jobs=(
   "4k-randwrite-qd32|--rw=randwrite --bs=4k --ioengine=libaio --iodepth=32 --size=2G"
   "1M-seqwrite-qd8|--rw=write --bs=1M --ioengine=libaio --iodepth=8 --size=4G"
 )
-printf "%-20s %10s %10s %10s %12s %8s\n" job IOPS MB/s mount-cpu cpu-per-io busy
+printf "%-32s %10s %10s %10s %12s %8s\n" job IOPS MB/s mount-cpu cpu-per-io busy
 for _ in $(seq "$runs"); do
   for j in "${jobs[@]}"; do
     job=${j%%|*}; args=${j#*|}
-    rm -f "$pool"
-    "${dvdo[@]}" format "$pool" --physical-size 12G --logical-size 64G --image vol=6G >/dev/null
-    # shellcheck disable=SC2086 # SETS is a list of arguments
-    "${dvdo[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" ${SETS:-} 2>"$work/mount.log" &
+    targets=(dvdo); [ "${NULLFS:-0}" = 1 ] && targets+=(null)
+    for target in "${targets[@]}"; do
+    if [ "$target" = dvdo ]; then
+      rm -f "$pool"
+      "${dvdo[@]}" format "$pool" --physical-size 12G --logical-size 64G --image vol=6G >/dev/null
+      # shellcheck disable=SC2086 # SETS is a list of arguments
+      "${dvdo[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" ${SETS:-} 2>"$work/mount.log" &
+      label=$job
+    else
+      "${nullfs[@]}" "$mnt" 2>"$work/mount.log" &
+      label="$job (null FUSE)"
+    fi
     mp=$!
     for _ in $(seq 100); do [ -e "$mnt/vol" ] && break; sleep 0.1; done
     [ -e "$mnt/vol" ] || { echo "mount did not come up: $(cat "$work/mount.log")" >&2; exit 1; }
@@ -47,10 +59,11 @@ for _ in $(seq "$runs"); do
     out=$(fio --name=j --filename="$mnt/vol" --direct=1 --refill_buffers --buffer_compress_percentage=50 \
       --runtime="$secs" --time_based --group_reporting --output-format=terse --terse-version=3 $args)
     c1=$(ticks "$mp"); b1=$(busy); t1=$(date +%s%N)
-    echo "$out" | awk -F';' -v j="$job" -v c=$((c1 - c0)) -v b=$((b1 - b0)) -v ms=$(((t1 - t0) / 1000000)) '{
+    echo "$out" | awk -F';' -v j="$label" -v c=$((c1 - c0)) -v b=$((b1 - b0)) -v ms=$(((t1 - t0) / 1000000)) '{
       ios = $49 * ms / 1000
-      printf "%-20s %10.0f %10.0f %9.0f%% %10.1fus %7.0f%%\n", j, $49, $48 / 1000, c * 1000 / ms, (ios > 0 ? c * 10000 / ios : 0), b * 1000 / ms }'
+      printf "%-32s %10.0f %10.0f %9.0f%% %10.1fus %7.0f%%\n", j, $49, $48 / 1000, c * 1000 / ms, (ios > 0 ? c * 10000 / ios : 0), b * 1000 / ms }'
     for _ in $(seq 50); do fusermount3 -u "$mnt" 2>/dev/null && break; sleep 0.2; done
     wait "$mp"; mp=""
+    done
   done
 done
