@@ -5,8 +5,8 @@ namespace DataflowVdo.Perf.NullMount;
 /// <summary>
 /// <c>nullmount MOUNTPOINT [--size BYTES] [--threads N]</c>: mounts one do-nothing image file
 /// (<c>MOUNTPOINT/vol</c>) with the same FUSE options <c>dvdo mount</c> uses by default, until
-/// SIGINT/SIGTERM or <c>fusermount3 -u</c>. perf/fio/compare.sh and fresh.sh run their jobs on it
-/// beside the real targets, as the FUSE layer's own ceiling.
+/// SIGINT/SIGTERM or <c>fusermount3 -u</c>. <c>NULLFS=1 perf/fio/fresh.sh</c> runs every job on it
+/// right after the job on a pool, as the FUSE layer's own ceiling.
 /// </summary>
 internal static class NullMountCommand
 {
