@@ -105,6 +105,19 @@ internal sealed class DvdoProcess : IDisposable
         return result.Out;
     }
 
+    /// <summary>
+    /// Waits up to the deadline for the process to exit and then for the end of its redirected
+    /// output: <see cref="Process.WaitForExit(TimeSpan)"/> alone returns before the last stderr
+    /// lines (such as "unmounted") have been delivered.
+    /// </summary>
+    public bool WaitForExit()
+    {
+        if (!Process.WaitForExit(Deadline))
+            return false;
+        Process.WaitForExit();
+        return true;
+    }
+
     /// <summary>Kills the process if it still runs.</summary>
     public void Dispose()
     {
