@@ -63,9 +63,12 @@ internal static class MountCommand
                 Log($"mounted {path} on {mount.MountPoint}: {images.Count} image(s){(images.Count == 0 ? " (create one with 'dvdo image create')" : ": " + string.Join(", ", images.Select(i => $"{i.Name} ({SizeParser.Format(i.SizeBytes)})")))}");
                 Log("Ctrl-C, SIGTERM or 'fusermount3 -u " + mount.MountPoint + "' unmounts");
                 mount.WaitAsync().GetAwaiter().GetResult();
+                Log("session ended; stopping the live-figures socket");
             }
             Log("unmounted; closing the pool");
-            // Disposing the volume (using above) flushes, checkpoints and marks the pool clean.
+            // Flushes, checkpoints and marks the pool clean (the using above only covers errors).
+            volume.Dispose();
+            Log($"closed {path} cleanly");
             return 0;
         }));
         return command;

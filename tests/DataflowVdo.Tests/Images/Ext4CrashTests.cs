@@ -75,7 +75,7 @@ public sealed class Ext4CrashTests
             Must("losetup -d", Exec("losetup", "-d", loop));
             loop = null;
             Must("fusermount3 -u", Exec("fusermount3", "-u", mnt));
-            Assert.That(mount.WaitForExit(), Is.True);
+            Assert.That(mount.WaitForExit(), Is.True, () => "dvdo mount did not exit: " + mount.Stderr);
             Assert.That(mount.Process.ExitCode, Is.Zero, mount.Stderr);
         }
         finally

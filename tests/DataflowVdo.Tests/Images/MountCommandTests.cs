@@ -83,7 +83,7 @@ public sealed class MountCommandTests
                 _ => DvdoProcess.Exec("fusermount3", "-u", mnt),
             };
             Assert.That(signal.Code, Is.Zero, signal.Err);
-            Assert.That(mount.WaitForExit(), Is.True, "dvdo mount did not exit");
+            Assert.That(mount.WaitForExit(), Is.True, () => "dvdo mount did not exit: " + mount.Stderr);
             Assert.That(mount.Process.ExitCode, Is.Zero, mount.Stderr);
             Assert.That(mount.Stderr, Does.Contain("unmounted"));
             Assert.That(File.ReadAllText("/proc/self/mountinfo"), Does.Not.Contain(mnt));
@@ -135,7 +135,7 @@ public sealed class MountCommandTests
         Assert.That(long.Parse(hash.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(0), "writes went through the hash pool during that second");
 
         Assert.That(DvdoProcess.Exec("fusermount3", "-u", mnt).Code, Is.Zero);
-        Assert.That(mount.WaitForExit(), Is.True, "dvdo mount did not exit");
+        Assert.That(mount.WaitForExit(), Is.True, () => "dvdo mount did not exit: " + mount.Stderr);
         Assert.That(mount.Process.ExitCode, Is.Zero, mount.Stderr);
     }
 
