@@ -61,7 +61,9 @@ internal static class MountCommand
             {
                 var images = volume.Images;
                 Log($"mounted {path} on {mount.MountPoint}: {images.Count} image(s){(images.Count == 0 ? " (create one with 'dvdo image create')" : ": " + string.Join(", ", images.Select(i => $"{i.Name} ({SizeParser.Format(i.SizeBytes)})")))}");
-                Log("Ctrl-C, SIGTERM or 'fusermount3 -u " + mount.MountPoint + "' unmounts");
+                Log(SigIntIgnored()
+                    ? "SIGINT is ignored (this process was started as a background job): SIGTERM or 'fusermount3 -u " + mount.MountPoint + "' unmounts"
+                    : "Ctrl-C, SIGTERM or 'fusermount3 -u " + mount.MountPoint + "' unmounts");
                 mount.WaitAsync().GetAwaiter().GetResult();
                 Log("session ended; stopping the live-figures socket");
             }
@@ -82,6 +84,27 @@ internal static class MountCommand
         "graph dot" or "graph mermaid" => GraphCommand.RenderLive(options, volume, request[6..], TimeSpan.FromSeconds(1)),
         _ => throw new ArgumentException($"unknown request '{request}'"),
     };
+
+    /// <summary>
+    /// Whether SIGINT was ignored when this process started. A shell starts a background job
+    /// (<c>dvdo mount ... &amp;</c> in a script) with SIGINT and SIGQUIT ignored, and the runtime,
+    /// like libfuse, leaves an ignored signal ignored; so Ctrl-C or <c>kill -INT</c> cannot
+    /// reach such a mount, and the log says so instead of promising it.
+    /// </summary>
+    private static bool SigIntIgnored()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+            return line is not null
+                && ulong.TryParse(line.AsSpan(7).Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var mask)
+                && (mask & (1UL << (2 - 1))) != 0; // SIGINT is signal 2: bit 1
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     private static void Log(string message) =>
         Console.Error.WriteLine($"{DateTime.UtcNow.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)} dvdo mount: {message}");

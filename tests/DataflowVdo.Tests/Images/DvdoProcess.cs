@@ -42,7 +42,13 @@ internal sealed class DvdoProcess : IDisposable
     /// <summary>Starts <c>dvdo args...</c> in the background, collecting its stderr.</summary>
     public static DvdoProcess Start(params string[] args)
     {
-        var start = new ProcessStartInfo(Executable) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        // As a terminal would start it: a test run launched as a background job (`.ci/run &`)
+        // has SIGINT and SIGQUIT ignored, every child inherits that, and the SIGINT case would
+        // then wait for an unmount that never comes. env execs, so the pid is dvdo's.
+        var start = new ProcessStartInfo("env") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add("--default-signal=INT,QUIT");
+        start.ArgumentList.Add("--");
+        start.ArgumentList.Add(Executable);
         foreach (var a in args)
             start.ArgumentList.Add(a);
         var running = new DvdoProcess(System.Diagnostics.Process.Start(start)!);
