@@ -5,15 +5,17 @@ using Microsoft.Win32.SafeHandles;
 namespace DataflowVdo.Storage;
 
 /// <summary>
-/// Large writes that bypass the page cache. A vectored write of at least
-/// <see cref="DirectMinBytes"/> (a run of a request's data blocks) goes through a second
-/// descriptor opened with <c>O_DIRECT</c>: the disk reads it from our buffer, where a buffered
-/// write would first copy it into the page cache under the file's inode lock, and the kernel
-/// would write it back later. Measured here: 1 MiB of data cost the mount ~1.8 ms of CPU
-/// buffered, most of the engine's per-block cost. Small writes stay buffered: a 4 KiB direct
-/// write waits for the disk (~60 µs here), a buffered one for a copy. The kernel keeps the two
-/// paths coherent (a direct write writes back and drops cached pages of its range), and
-/// <c>fdatasync</c> covers both (I1, I5). File systems without <c>O_DIRECT</c> keep everything buffered.
+/// Large writes that bypass both the write cache and the page cache. A vectored write of at
+/// least <see cref="DirectMinBytes"/> (a run of a request's data blocks) goes through a second
+/// descriptor opened with <c>O_DIRECT</c>, from the caller's thread: the disk reads it from our
+/// buffer, where a buffered write would first copy it into the page cache under the file's inode
+/// lock. Measured here: 1 MiB of data cost the mount ~1.8 ms of CPU buffered, and through the
+/// write cache's single writer thread 1 MiB sequential writes fell to 0.47x of this path
+/// (perf/README.md). Small writes go to the write cache: a 4 KiB direct write waits for the disk
+/// (~60 µs here), a cached one for a copy. Older cached copies of the run's blocks are dropped or
+/// waited for first (<see cref="WriteCache.Evict"/>), so a stale cached write never lands over
+/// the direct one; the kernel keeps page cache and direct writes coherent, and <c>fdatasync</c>
+/// covers both (I1, I5). File systems without <c>O_DIRECT</c> keep everything in the cache.
 /// </summary>
 public sealed partial class FileBlockDevice
 {
@@ -51,6 +53,8 @@ public sealed partial class FileBlockDevice
         var direct = _direct;
         if (direct is null || total < DirectMinBytes || total % VdoConstants.BlockSize != 0)
             return false;
+        // Whatever the cache still holds of these blocks is older: it must not land after this write.
+        Cache.Evict(offset / VdoConstants.BlockSize, (int)(total / VdoConstants.BlockSize));
         // One slot per concurrent direct writer, kept for reuse and freed with the device (I8:
         // bounded by the writers, a thread that exits leaves nothing behind).
         if (!_slots.TryTake(out var slot))
@@ -185,7 +189,6 @@ public sealed partial class FileBlockDevice
     }
 
     private const ushort IocbCmdPwrite = 1;
-    private const int EIntr = 4;
     private static readonly bool HasAio = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
     private static readonly nint SysIoSetup = RuntimeInformation.ProcessArchitecture switch { Architecture.X64 => 206, Architecture.Arm64 => 0, _ => 0 };
     private static readonly nint SysIoSubmit = RuntimeInformation.ProcessArchitecture switch { Architecture.X64 => 209, Architecture.Arm64 => 2, _ => 0 };

@@ -4,8 +4,11 @@ using Microsoft.Win32.SafeHandles;
 namespace DataflowVdo.Storage;
 
 /// <summary>
-/// A device in a plain file (or a block device node): positional I/O through
-/// <see cref="RandomAccess"/> on one <see cref="SafeFileHandle"/>, and <c>fdatasync</c> on flush.
+/// A device in a plain file (or a block device node). Small writes go into a volatile
+/// <see cref="WriteCache"/> and reach the file as coalesced runs (FileBlockDevice.Runs.cs);
+/// runs of <see cref="DirectMinBytes"/> and more go straight to the disk (FileBlockDevice.Direct.cs);
+/// reads are positional reads through <see cref="RandomAccess"/>, with the cached blocks laid
+/// over them; a flush writes out the cache and calls <c>fdatasync</c>.
 /// New backing files are created with mode 0600: they hold the users' data. A writable device
 /// holds an exclusive <c>flock</c> on the file for its lifetime, so a second writer (another
 /// command, a second mount) is refused instead of corrupting the pool.
@@ -14,6 +17,7 @@ public sealed partial class FileBlockDevice : IBlockDevice
 {
     private readonly SafeFileHandle _handle;
     private FileStream? _owner;
+    private WriteCache? _cache; // null when opened read-only
 
     private FileBlockDevice(SafeFileHandle handle, string path, long blockCount)
     {
@@ -64,7 +68,7 @@ public sealed partial class FileBlockDevice : IBlockDevice
         RandomAccess.SetLength(handle, 0);
         RandomAccess.SetLength(handle, blockCount * VdoConstants.BlockSize);
         var created = new FileBlockDevice(handle, path, blockCount) { _owner = stream };
-        created.OpenDirect();
+        created.OpenForWriting();
         return created;
     }
 
@@ -102,14 +106,66 @@ public sealed partial class FileBlockDevice : IBlockDevice
         }
         var device = new FileBlockDevice(handle, path, length / VdoConstants.BlockSize);
         if (!readOnly)
-            device.OpenDirect();
+            device.OpenForWriting();
         return device;
+    }
+
+    /// <summary>Blocks written and not yet known to be in the file (they are in the write cache).</summary>
+    public int CachedBlocks => _cache?.Cached ?? 0;
+
+    /// <summary>Batches the write cache has written to the file so far.</summary>
+    public long CacheBatches => _cache?.Batches ?? 0;
+
+    /// <summary>Blocks the write cache has written to the file so far.</summary>
+    public long CacheBlocksWritten => _cache?.BlocksWritten ?? 0;
+
+    /// <summary>Runs of consecutive blocks (one file write each) the write cache has written so far.</summary>
+    public long CacheRunsWritten => _cache?.RunsWritten ?? 0;
+
+    private void OpenForWriting()
+    {
+        _cache = new WriteCache(this);
+        OpenDirect();
     }
 
     /// <inheritdoc />
     public void Read(long pbn, Span<byte> destination)
     {
         DeviceChecks.CheckRange(pbn, destination.Length, BlockCount);
+        var cache = _cache;
+        if (cache is null || cache.Cached == 0)
+        {
+            ReadFile(pbn, destination);
+            return;
+        }
+        var blocks = destination.Length / VdoConstants.BlockSize;
+        var rented = blocks > 256 ? new bool[blocks] : null;
+        var hit = rented ?? stackalloc bool[blocks];
+        // The cache first, then the file for the rest: a block not cached now is in the file.
+        var hits = cache.Overlay(pbn, destination, hit);
+        if (hits == blocks)
+            return;
+        if (hits == 0)
+        {
+            ReadFile(pbn, destination);
+            return;
+        }
+        for (var i = 0; i < blocks;)
+        {
+            if (hit[i])
+            {
+                i++;
+                continue;
+            }
+            var first = i;
+            while (i < blocks && !hit[i])
+                i++;
+            ReadFile(pbn + first, destination.Slice(first * VdoConstants.BlockSize, (i - first) * VdoConstants.BlockSize));
+        }
+    }
+
+    private void ReadFile(long pbn, Span<byte> destination)
+    {
         var offset = pbn * VdoConstants.BlockSize;
         while (!destination.IsEmpty)
         {
@@ -131,6 +187,19 @@ public sealed partial class FileBlockDevice : IBlockDevice
         foreach (var d in destinations)
             total += d.Length;
         DeviceChecks.CheckRange(pbn, (int)Math.Min(int.MaxValue, total), BlockCount);
+        if (_cache is { } cache && cache.AnyCached(pbn, (int)(total / VdoConstants.BlockSize)))
+        {
+            // Some of it is cached: read the range whole through the cache, then scatter it.
+            var whole = new byte[total];
+            Read(pbn, whole);
+            var at = 0;
+            foreach (var d in destinations)
+            {
+                whole.AsSpan(at, d.Length).CopyTo(d.Span);
+                at += d.Length;
+            }
+            return;
+        }
         var offset = pbn * VdoConstants.BlockSize;
         var n = RandomAccess.Read(_handle, destinations, offset);
         if (n < total)
@@ -154,8 +223,7 @@ public sealed partial class FileBlockDevice : IBlockDevice
     public void Write(long pbn, ReadOnlySpan<byte> source)
     {
         DeviceChecks.CheckRange(pbn, source.Length, BlockCount);
-        RandomAccess.Write(_handle, source, pbn * VdoConstants.BlockSize);
-        NoteWritten(source.Length);
+        Cache.Write(pbn, source);
     }
 
     /// <inheritdoc />
@@ -165,15 +233,37 @@ public sealed partial class FileBlockDevice : IBlockDevice
         foreach (var s in sources)
             total += s.Length;
         DeviceChecks.CheckRange(pbn, total, BlockCount);
+        var cache = Cache;
         if (TryWriteDirect(sources, total, pbn * VdoConstants.BlockSize))
             return;
-        RandomAccess.Write(_handle, sources, pbn * VdoConstants.BlockSize);
-        NoteWritten(total);
+        var at = 0L;
+        for (var part = 0; part < sources.Count; part++)
+        {
+            var s = sources[part];
+            if (s.Length % VdoConstants.BlockSize != 0)
+            {
+                // A part that is not whole blocks: gather the rest (rare; the engine writes whole blocks).
+                var rest = new byte[total - at];
+                var used = 0;
+                for (var i = part; i < sources.Count; i++)
+                {
+                    sources[i].Span.CopyTo(rest.AsSpan(used));
+                    used += sources[i].Length;
+                }
+                cache.Write(pbn + at / VdoConstants.BlockSize, rest);
+                return;
+            }
+            cache.Write(pbn + at / VdoConstants.BlockSize, s.Span);
+            at += s.Length;
+        }
     }
+
+    private WriteCache Cache => _cache ?? throw new IOException($"pool '{Path}' was opened read-only.");
 
     /// <inheritdoc />
     public void Flush()
     {
+        _cache?.Flush();
         // fdatasync: the data and the metadata needed to read it back, which is all a pool needs.
         if (FdataSync(_handle) != 0)
         {
@@ -185,7 +275,8 @@ public sealed partial class FileBlockDevice : IBlockDevice
     /// <inheritdoc />
     public void Dispose()
     {
-        StopWriteBehind();
+        // Writes out what is cached (a clean close has flushed already; this covers the rest).
+        _cache?.Dispose();
         _direct?.Dispose();
         FreeDirectSlots();
         _handle.Dispose();

@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace DataflowVdo.Storage;
+
+/// <summary>
+/// How the write cache's batches reach the file: each run of consecutive blocks is one buffered
+/// <c>pwritev</c>, from the cache's writer thread alone, so the FUSE threads never wait on the
+/// file's inode lock and a stream of random 4 KiB writes reaches the page cache as ~1 MiB runs.
+/// Every <see cref="WritebackChunk"/> the writer asks the kernel to start writing back
+/// (<c>sync_file_range(SYNC_FILE_RANGE_WRITE)</c>, which waits for nothing), so that a flush does
+/// not find tens of megabytes dirty. Buffered, not <c>O_DIRECT</c>: measured here, direct runs
+/// sent the dedupe verify reads of recently written blocks to the disk, under the volume's lock
+/// (`mixed` on a pool file: 0.6x, p99 26 ms against 70 µs), and were slower through FUSE too.
+/// </summary>
+public sealed partial class FileBlockDevice : ICacheRunWriter
+{
+    /// <summary>Bytes written by the cache after which the kernel is asked to start writing them back.</summary>
+    public const long WritebackChunk = 8L * 1024 * 1024;
+
+    private long _notStarted;
+    private long _writebacksStarted;
+
+    /// <summary>Times writeback was started early.</summary>
+    public long WritebacksStarted => Interlocked.Read(ref _writebacksStarted);
+
+    /// <inheritdoc />
+    unsafe void ICacheRunWriter.WriteRuns(ReadOnlySpan<CacheRun> runs, Iovec* iovecs)
+    {
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            var fd = (int)_handle.DangerousGetHandle();
+            foreach (var run in runs)
+            {
+                WriteRun(fd, run, iovecs);
+                _notStarted += (long)run.Count * VdoConstants.BlockSize;
+            }
+        }
+        finally
+        {
+            if (added)
+                _handle.DangerousRelease();
+        }
+        if (_notStarted >= WritebackChunk && OperatingSystem.IsLinux())
+        {
+            _notStarted = 0;
+            _ = SyncFileRange(_handle, 0, 0, SyncFileRangeWrite); // a hint: errors surface at the next fdatasync
+            Interlocked.Increment(ref _writebacksStarted);
+        }
+    }
+
+    /// <summary>One run with <c>pwritev</c>, finishing short writes.</summary>
+    private unsafe void WriteRun(int fd, CacheRun run, Iovec* iovecs)
+    {
+        var offset = run.Pbn * VdoConstants.BlockSize;
+        var total = (long)run.Count * VdoConstants.BlockSize;
+        for (var done = 0L; done < total;)
+        {
+            // Blocks are whole iovecs of 4 KiB: restart in the block the last write stopped in.
+            var first = (int)(done / VdoConstants.BlockSize);
+            var within = (int)(done % VdoConstants.BlockSize);
+            var iov = iovecs + run.FirstIovec + first;
+            long n;
+            if (within == 0)
+                n = Pwritev(fd, iov, run.Count - first, offset + done);
+            else
+            {
+                var partial = new Iovec { Base = iov->Base + within, Length = (nuint)(VdoConstants.BlockSize - within) };
+                n = Pwritev(fd, &partial, 1, offset + done);
+            }
+            if (n < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == EIntr)
+                    continue;
+                throw WriteFailed(run, errno);
+            }
+            if (n == 0)
+                throw WriteFailed(run, ENoSpc);
+            done += n;
+        }
+    }
+
+    private IOException WriteFailed(CacheRun run, int errno) =>
+        new($"writing blocks {run.Pbn}..{run.Pbn + run.Count - 1} of pool '{Path}' failed: errno {errno} ({Marshal.GetPInvokeErrorMessage(errno)}).");
+
+    private const int EIntr = 4;
+    private const int ENoSpc = 28;
+    private const uint SyncFileRangeWrite = 2;
+
+    [LibraryImport("libc", EntryPoint = "pwritev", SetLastError = true)]
+    private static unsafe partial nint Pwritev(int fd, Iovec* iov, int count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    private static partial int SyncFileRange(SafeFileHandle fd, long offset, long length, uint flags);
+}
