@@ -51,6 +51,21 @@ public sealed partial class FileBlockDevice : ICacheRunWriter
         }
     }
 
+    private long _aroundNotStarted;
+
+    /// <summary>
+    /// Counts buffered bytes written around the cache; every <see cref="WritebackChunk"/> the
+    /// caller that crosses it starts their writeback (outside the volume's lock: it only queues I/O).
+    /// </summary>
+    private void NoteBufferedAround(long bytes)
+    {
+        if (Interlocked.Add(ref _aroundNotStarted, bytes) < WritebackChunk || !OperatingSystem.IsLinux())
+            return;
+        Interlocked.Exchange(ref _aroundNotStarted, 0);
+        _ = SyncFileRange(_handle, 0, 0, SyncFileRangeWrite); // a hint: errors surface at the next fdatasync
+        Interlocked.Increment(ref _writebacksStarted);
+    }
+
     /// <summary>One run with <c>pwritev</c>, finishing short writes.</summary>
     private unsafe void WriteRun(int fd, CacheRun run, Iovec* iovecs)
     {

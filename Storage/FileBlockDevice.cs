@@ -258,6 +258,33 @@ public sealed partial class FileBlockDevice : IBlockDevice
         }
     }
 
+    /// <summary>
+    /// Writes a large request's run from the caller's thread, around the write cache (whose
+    /// older copies of these blocks are dropped or waited for first): runs of
+    /// <see cref="DirectMinBytes"/> and more go direct, shorter ones (a used pool's scattered free
+    /// blocks) are one buffered <c>pwritev</c> each, so the callers of large requests share the
+    /// page-cache copying instead of queuing it on the cache's single writer thread.
+    /// </summary>
+    public void WriteAround(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources)
+    {
+        var total = 0;
+        foreach (var s in sources)
+            total += s.Length;
+        DeviceChecks.CheckRange(pbn, total, BlockCount);
+        var cache = Cache;
+        if (TryWriteDirect(sources, total, pbn * VdoConstants.BlockSize))
+            return;
+        cache.Evict(pbn, total / VdoConstants.BlockSize);
+        RandomAccess.Write(_handle, sources, pbn * VdoConstants.BlockSize);
+        Interlocked.Increment(ref _aroundWrites);
+        NoteBufferedAround(total);
+    }
+
+    /// <summary>Buffered writes made around the write cache so far (<see cref="WriteAround"/>).</summary>
+    public long AroundWriteCount => Interlocked.Read(ref _aroundWrites);
+
+    private long _aroundWrites;
+
     private WriteCache Cache => _cache ?? throw new IOException($"pool '{Path}' was opened read-only.");
 
     /// <inheritdoc />

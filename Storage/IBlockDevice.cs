@@ -22,6 +22,14 @@ public interface IBlockDevice : IDisposable
     /// <summary>Writes several buffers as consecutive blocks starting at <paramref name="pbn"/> (vectored I/O).</summary>
     void Write(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources);
 
+    /// <summary>
+    /// Writes consecutive blocks like <see cref="Write(long, IReadOnlyList{ReadOnlyMemory{byte}})"/>,
+    /// hinting that they belong to a large request whose caller will write them itself: a device
+    /// with a write cache of its own may go around it (the blocks are no less volatile until
+    /// <see cref="Flush"/>). Devices without one just write.
+    /// </summary>
+    void WriteAround(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources) => Write(pbn, sources);
+
     /// <summary>Makes every completed write durable (fdatasync for a file).</summary>
     void Flush();
 }

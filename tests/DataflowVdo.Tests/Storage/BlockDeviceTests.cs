@@ -224,6 +224,50 @@ public sealed class BlockDeviceTests
     }
 
     [Test]
+    public void AShortRunWrittenAroundTheCacheWinsOverOlderCachedCopiesAndIsNotCached()
+    {
+        // A large request on a used pool: its blocks land in short runs, written by the caller.
+        var path = Path.Combine(_dir, "pool");
+        using (var device = FileBlockDevice.Create(path, 4096))
+        {
+            var back = new byte[VdoConstants.BlockSize];
+            for (var round = 0; round < 20; round++)
+            {
+                for (var copy = 0; copy < 2; copy++)
+                {
+                    for (var i = 0; i < 300; i++)
+                        device.Write(i, Content.Random(10_000 * copy + i + round));
+                }
+                // Runs of 3 blocks at every 4th block: short, so buffered, not direct.
+                for (var i = 0; i + 3 <= 300; i += 4)
+                    device.WriteAround(i, [Content.Random(100_000 + i + round), Content.Random(100_001 + i + round), Content.Random(100_002 + i + round)]);
+                for (var i = 0; i < 300; i++)
+                {
+                    device.Read(i, back);
+                    var expected = i % 4 == 3 ? Content.Random(10_000 + i + round) : Content.Random(100_000 + i + round);
+                    Assert.That(back, Is.EqualTo(expected), $"round {round}: block {i} read back");
+                }
+                device.Flush();
+                for (var i = 0; i < 300; i += 5)
+                {
+                    var expected = i % 4 == 3 ? Content.Random(10_000 + i + round) : Content.Random(100_000 + i + round);
+                    Assert.That(OnFile(path, i), Is.EqualTo(expected), $"round {round}: block {i} in the file");
+                }
+            }
+            Assert.That(device.AroundWriteCount, Is.EqualTo(20 * 75), "every short run went around the cache");
+            Assert.That(device.DirectWriteCount, Is.Zero, "12 KiB runs are not worth a direct write");
+            var cachedBefore = device.CacheBlocksWritten;
+            device.WriteAround(400, [Content.Random(1), Content.Random(2)]);
+            device.Flush();
+            Assert.That(device.CacheBlocksWritten, Is.EqualTo(cachedBefore), "a run written around the cache is not copied into it");
+        }
+        using var reopened = FileBlockDevice.Open(path);
+        var block = new byte[VdoConstants.BlockSize];
+        reopened.Read(401, block);
+        Assert.That(block, Is.EqualTo(Content.Random(2)));
+    }
+
+    [Test]
     [CancelAfter(60_000)]
     public void EveryWriteMadeBeforeAFlushIsInTheFileWhenItReturnsWhileOthersKeepWriting()
     {
