@@ -229,12 +229,7 @@ public sealed partial class FileBlockDevice : IBlockDevice
     /// <inheritdoc />
     public void Write(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources)
     {
-        var total = 0;
-        foreach (var s in sources)
-            total += s.Length;
-        DeviceChecks.CheckRange(pbn, total, BlockCount);
-        var cache = Cache;
-        if (TryWriteDirect(sources, total, pbn * VdoConstants.BlockSize))
+        if (WroteDirect(pbn, sources, out var cache, out var total))
             return;
         var at = 0L;
         for (var part = 0; part < sources.Count; part++)
@@ -267,17 +262,26 @@ public sealed partial class FileBlockDevice : IBlockDevice
     /// </summary>
     public void WriteAround(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources)
     {
-        var total = 0;
-        foreach (var s in sources)
-            total += s.Length;
-        DeviceChecks.CheckRange(pbn, total, BlockCount);
-        var cache = Cache;
-        if (TryWriteDirect(sources, total, pbn * VdoConstants.BlockSize))
+        if (WroteDirect(pbn, sources, out var cache, out var total))
             return;
         cache.Evict(pbn, total / VdoConstants.BlockSize);
         RandomAccess.Write(_handle, sources, pbn * VdoConstants.BlockSize);
         Interlocked.Increment(ref _aroundWrites);
         NoteBufferedAround(total);
+    }
+
+    /// <summary>
+    /// Checks a vectored write's range and writes it direct when it is long enough; otherwise
+    /// returns false with the cache (a read-only device throws) and the byte count for the caller's path.
+    /// </summary>
+    private bool WroteDirect(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources, out WriteCache cache, out int total)
+    {
+        total = 0;
+        foreach (var s in sources)
+            total += s.Length;
+        DeviceChecks.CheckRange(pbn, total, BlockCount);
+        cache = Cache;
+        return TryWriteDirect(sources, total, pbn * VdoConstants.BlockSize);
     }
 
     /// <summary>Buffered writes made around the write cache so far (<see cref="WriteAround"/>).</summary>
