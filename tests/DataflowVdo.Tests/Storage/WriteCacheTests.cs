@@ -69,6 +69,39 @@ public sealed class WriteCacheTests
         Assert.That(device.Writes(4), Is.Zero, "an evicted copy is never written");
     }
 
+    [Test]
+    [CancelAfter(30_000)]
+    public void AWriterThatFindsTheCacheFullWaitsForTheBatchOnItsWay()
+    {
+        // I8: the cache never grows; a writer waits for slots instead.
+        const int Slots = 16;
+        var device = new HeldDevice();
+        using var cache = new WriteCache(device, Slots);
+        using var held = device.HoldOn(cache);
+        held.Start(0, Content.Random(0)); // one slot on its way, held
+        for (var i = 1; i < Slots; i++)
+            cache.Write(i, Content.Random(i)); // fills the other slots
+        Assert.That(cache.Cached, Is.EqualTo(Slots));
+        var released = false;
+        var finishedAfterRelease = (bool?)null;
+        var writer = new Thread(() =>
+        {
+            cache.Write(100, Content.Random(100)); // no free slot until the held batch is written
+            finishedAfterRelease = Volatile.Read(ref released);
+        });
+        writer.Start();
+        // Give a cache that grows the chance to take the write at once.
+        writer.Join(TimeSpan.FromMilliseconds(500));
+        Assert.That(cache.Cached, Is.LessThanOrEqualTo(Slots), "the cache never holds more than its slots");
+        Volatile.Write(ref released, true);
+        held.Release();
+        writer.Join();
+        Assert.That(finishedAfterRelease, Is.True, "the write waited for slots to come free");
+        cache.Flush();
+        Assert.That(device.Block(100), Is.EqualTo(Content.Random(100)));
+        Assert.That(device.Block(Slots - 1), Is.EqualTo(Content.Random(Slots - 1)));
+    }
+
     /// <summary>
     /// Puts one block on its way and holds it there: a flushing thread takes it as a batch (an
     /// idle cache's writer leaves a lone block for the next flush) and the device holds that
