@@ -25,13 +25,25 @@ public sealed class HashZone(DedupeIndex index)
     /// </summary>
     public bool TryJoin(DataVio vio)
     {
-        if (!_locks.TryGetValue(vio.Name, out var agent) || agent.Waiters.Count >= MaxWaiters)
+        if (!TryGetAgentWithRoom(vio.Name, out var agent) || !agent.Data.AsSpan().SequenceEqual(vio.Data))
             return false;
-        if (!agent.Data.AsSpan().SequenceEqual(vio.Data))
-            return false;
+        Join(vio, agent);
+        return true;
+    }
+
+    /// <summary>
+    /// The in-flight write holding <paramref name="name"/>'s lock, if it can take another waiter.
+    /// The caller compares the data itself (when the agent's data is not in its request yet),
+    /// then calls <see cref="Join"/>.
+    /// </summary>
+    public bool TryGetAgentWithRoom(UInt128 name, [NotNullWhen(true)] out DataVio? agent) =>
+        _locks.TryGetValue(name, out agent) && agent.Waiters.Count < MaxWaiters;
+
+    /// <summary>Makes <paramref name="vio"/> wait on <paramref name="agent"/>, whose data is byte-identical (I4: the caller compared them).</summary>
+    public static void Join(DataVio vio, DataVio agent)
+    {
         agent.Waiters.Add(vio);
         vio.Agent = agent;
-        return true;
     }
 
     /// <summary>The in-flight write holding <paramref name="name"/>'s lock, if any.</summary>

@@ -46,34 +46,34 @@ internal sealed partial class InlineScheduler
 
     /// <summary>
     /// Runs a block write up to its data write (caller holds the lock). A block stored whole is
-    /// added to <paramref name="started"/>: the caller writes its data outside the lock (its
-    /// provisional block is its own, and its LBN is locked meanwhile) and then passes the list
-    /// to <see cref="Complete"/>; everything else (zero block, duplicate, packed fragment) is
-    /// done here. Returns false, having done nothing, when the LBN is being written outside the
-    /// lock by another caller or every request is taken by such writes: the caller completes
-    /// what it started, lets the lock go and tries again.
-    /// <paramref name="prepared"/>, when given, holds the block's name (and fragment) at
-    /// <paramref name="index"/>, computed by the caller before it took the lock.
+    /// added to <paramref name="started"/>: the caller writes its data outside the lock, from its
+    /// own buffer (its provisional block is its own, and its LBN is locked meanwhile), and then
+    /// passes the list to <see cref="Complete"/>; everything else (zero block, duplicate, packed
+    /// fragment) is finished or parked here. Returns false, having done nothing, when the LBN is
+    /// being written outside the lock by another caller or every request is taken by such
+    /// writes: the caller completes what it started, lets the lock go and tries again.
+    /// Block <paramref name="block"/> of <paramref name="request"/> is written; its name (and
+    /// fragment) is at <paramref name="index"/> of <paramref name="prepared"/>, computed by the
+    /// caller before it took the lock. Its data is copied into the request only when a step
+    /// under the lock needs it (verify, compress, pack, a hash-lock compare) or when it stays
+    /// pending: a 1 MiB request stored whole copied 1 MiB under the lock for nothing.
     /// </summary>
-    public bool TryStart(long lbn, ReadOnlySpan<byte> data, PreparedBlocks? prepared, int index, List<DataVio> started)
+    public bool TryStart(in RequestBlocks request, int block, PreparedBlocks prepared, int index, List<DataVio> started)
     {
-        if (IsWritingOutside(lbn) || (prepared is not null && DuplicatesAnotherCallersOutsideWrite(prepared, index, started)))
+        var lbn = request.Lbn + block;
+        if (IsWritingOutside(lbn) || DuplicatesAnotherCallersOutsideWrite(prepared, index, started))
             return false;
         ResolveLogicalConflict(lbn);
         if (!TryAcquire(VioOperation.Write, lbn, out var vio))
             return false;
-        data.CopyTo(vio.Data);
+        var data = request.Block(block);
+        var copied = false; // whether vio.Data holds the block yet
         _z.Counters.WritesIn++;
         var owned = true; // false once the request is handed to Finish, the packer, a hash lock or the caller
         try
         {
-            if (prepared is null)
-                _z.Hash.Run(vio);
-            else
-            {
-                vio.IsZero = prepared.IsZero(index);
-                vio.Name = prepared.Name(index);
-            }
+            vio.IsZero = prepared.IsZero(index);
+            vio.Name = prepared.Name(index);
             if (vio.IsZero)
             {
                 _z.Counters.ZeroBlocksWritten++;
@@ -84,7 +84,7 @@ internal sealed partial class InlineScheduler
                 return true;
             }
             LookUp(vio);
-            if (_dedupe && _z.HashZoneOf(vio.Name).TryJoin(vio))
+            if (_dedupe && TryJoin(vio, data, ref copied, in request))
             {
                 // Identical data is already in flight: share its result when it lands (hash lock).
                 owned = false;
@@ -98,7 +98,7 @@ internal sealed partial class InlineScheduler
             if (_dedupe)
             {
                 _z.HashZoneOf(vio.Name).Query(vio);
-                if (vio.HasCandidate && TryShare(vio))
+                if (vio.HasCandidate && TryShare(vio, data, ref copied))
                 {
                     ReleaseAllocation(vio);
                     owned = false;
@@ -111,13 +111,16 @@ internal sealed partial class InlineScheduler
             if (_compression)
             {
                 var tried = true;
-                if (prepared is { Compressed: true })
+                if (prepared.Compressed)
                 {
                     tried = prepared.FragmentSize(index) != PreparedBlocks.Skipped;
                     vio.FragmentSize = Math.Max(0, prepared.FragmentSize(index));
                 }
                 else if (_z.Probe.ShouldCompress())
+                {
+                    Take(vio, data, ref copied);
                     _z.Compress.Run(vio);
+                }
                 else
                     tried = false;
                 var packs = vio.FragmentSize > 0 && _z.Packer.WorthPacking(vio.FragmentSize);
@@ -125,8 +128,9 @@ internal sealed partial class InlineScheduler
                     _z.Probe.Record(packs);
                 if (packs)
                 {
-                    if (prepared is { Compressed: true })
+                    if (prepared.Compressed)
                         prepared.Fragment(index).CopyTo(vio.Fragment);
+                    Take(vio, data, ref copied); // pending in the packer: a read of its LBN is served from it
                     owned = false;
                     Pack(vio);
                     if (_sync)
@@ -134,10 +138,12 @@ internal sealed partial class InlineScheduler
                     return true;
                 }
             }
-            // Stored whole: the caller writes the data outside the lock. Duplicates in the same
-            // request wait on it (Async only: in Sync a waiter could not be made durable before
-            // its caller returns), so a request full of repeated blocks still stores one copy;
-            // other callers' duplicates wait for it to land (DuplicatesAnotherCallersOutsideWrite).
+            // Stored whole: the caller writes the data outside the lock, from its own buffer
+            // (vio.Data is not filled: a read of the LBN meanwhile sees the old mapping).
+            // Duplicates in the same request wait on it (Async only: in Sync a waiter could not
+            // be made durable before its caller returns), so a request full of repeated blocks
+            // still stores one copy; other callers' duplicates wait for it to land
+            // (DuplicatesAnotherCallersOutsideWrite).
             vio.WritingOutside = true;
             WritingOutside++;
             _pending[lbn] = vio;
@@ -152,6 +158,33 @@ internal sealed partial class InlineScheduler
             Abandon(vio);
             throw;
         }
+    }
+
+    /// <summary>Copies the block into its request, once.</summary>
+    private static void Take(DataVio vio, ReadOnlySpan<byte> data, ref bool copied)
+    {
+        if (copied)
+            return;
+        data.CopyTo(vio.Data);
+        copied = true;
+    }
+
+    /// <summary>
+    /// Joins an in-flight write of byte-identical data (I4), if there is one with room. An agent
+    /// still being written outside the lock is one of this request's own blocks (another
+    /// caller's makes this one wait: <see cref="DuplicatesAnotherCallersOutsideWrite"/>), and
+    /// its data is in the request, not in the agent.
+    /// </summary>
+    private bool TryJoin(DataVio vio, ReadOnlySpan<byte> data, ref bool copied, in RequestBlocks request)
+    {
+        if (!_z.HashZoneOf(vio.Name).TryGetAgentWithRoom(vio.Name, out var agent))
+            return false;
+        var agentData = agent.WritingOutside ? request.DataOf(agent.Lbn) : agent.Data;
+        if (!agentData.SequenceEqual(data))
+            return false;
+        Take(vio, data, ref copied); // pending on its agent: a read of its LBN is served from it
+        HashZone.Join(vio, agent);
+        return true;
     }
 
     /// <summary>
@@ -261,7 +294,10 @@ internal sealed partial class InlineScheduler
     public void Read(long lbn, Span<byte> destination)
     {
         _z.Counters.ReadsIn++;
-        if (_pending.TryGetValue(lbn, out var inFlight))
+        // A write pending in the packer or on an agent is served from its request. One whose
+        // caller is writing its data outside the lock is not acknowledged yet, and its data is
+        // in its caller's buffer, not in its request: the read sees the old mapping.
+        if (_pending.TryGetValue(lbn, out var inFlight) && !inFlight.WritingOutside)
         {
             inFlight.Data.CopyTo(destination);
             return;
@@ -346,7 +382,7 @@ internal sealed partial class InlineScheduler
     }
 
     /// <summary>Checks a dedupe hint: the block must be live, below 254 references, and byte-equal (I4).</summary>
-    private bool TryShare(DataVio vio)
+    private bool TryShare(DataVio vio, ReadOnlySpan<byte> data, ref bool copied)
     {
         var c = vio.Candidate;
         if (!c.HasPhysicalBlock || !_z.Geometry.IsDataBlock(c.Pbn))
@@ -366,6 +402,7 @@ internal sealed partial class InlineScheduler
                 vio.Pinned = true;
                 break;
         }
+        Take(vio, data, ref copied);
         if (!_z.Verify.Run(vio))
         {
             Unpin(vio);

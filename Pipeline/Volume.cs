@@ -104,7 +104,7 @@ public sealed partial class Volume : IDisposable
     /// <summary>Reads consecutive 4 KiB blocks from <paramref name="lbn"/> under one acquisition of the volume.</summary>
     public void ReadBlocks(long lbn, Span<byte> blocks) => ReadCore(lbn, blocks, CheckBlocks(lbn, blocks.Length));
 
-    private void WriteCore(long lbn, ReadOnlySpan<byte> blocks, int count)
+    private unsafe void WriteCore(long lbn, ReadOnlySpan<byte> blocks, int count)
     {
         var start = VolumeMetrics.StartTiming();
         if (_mp is not null)
@@ -124,53 +124,64 @@ public sealed partial class Volume : IDisposable
         // Inline: the caller names (and compresses) its blocks before it takes the lock, a chunk
         // at a time, so that callers on other cores do that in parallel. Under the lock it runs
         // the steps on shared structures up to the data writes, which it then does outside the
-        // lock (adjacent blocks in one vectored write), and it takes the lock again to journal
-        // them and update the block map.
+        // lock from its own buffer (adjacent blocks in one vectored write), and it takes the
+        // lock again to journal them and update the block map.
         var prepared = PreparedBlocks.ForThisThread();
         var started = t_started ??= new List<DataVio>(PreparedBlocks.MaxBlocks);
         var compress = _z.Options.Pipeline.Compression && _z.Options.Pipeline.CompressOnSubmit;
-        for (var done = 0; done < count;)
+        fixed (byte* pinned = blocks)
         {
-            var n = Math.Min(count - done, PreparedBlocks.MaxBlocks);
-            var chunk = blocks.Slice(done * VdoConstants.BlockSize, n * VdoConstants.BlockSize);
-            prepared.Prepare(_z.Hash, compress, _z.Probe, chunk, n);
-            for (var i = 0; i < n;)
+            var memory = PinnedRequestMemory.Over(pinned, blocks.Length);
+            try
             {
-                var before = i;
-                Exception? failure = null;
-                lock (_sync)
+                var request = new RequestBlocks(lbn, memory.Memory, blocks);
+                for (var done = 0; done < count;)
                 {
-                    CheckWritable();
-                    try
+                    var n = Math.Min(count - done, PreparedBlocks.MaxBlocks);
+                    prepared.Prepare(_z.Hash, compress, _z.Probe, blocks.Slice(done * VdoConstants.BlockSize, n * VdoConstants.BlockSize), n);
+                    for (var i = 0; i < n;)
                     {
-                        while (i < n && _scheduler.TryStart(lbn + done + i, chunk.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize), prepared, i, started))
-                            i++;
+                        var before = i;
+                        Exception? failure = null;
+                        lock (_sync)
+                        {
+                            CheckWritable();
+                            try
+                            {
+                                while (i < n && _scheduler.TryStart(in request, done + i, prepared, i, started))
+                                    i++;
+                            }
+                            catch (Exception e)
+                            {
+                                // The blocks started before it are still written, unless the error made
+                                // the volume read-only: then they are dropped (CompleteStarted).
+                                failure = e;
+                                Failed(e);
+                            }
+                        }
+                        if (started.Count > 0)
+                        {
+                            try
+                            {
+                                WriteStarted(started, in request);
+                            }
+                            catch when (failure is not null)
+                            {
+                                // The first error is the one to report.
+                            }
+                        }
+                        if (failure is not null)
+                            ExceptionDispatchInfo.Throw(failure);
+                        if (i == before)
+                            Thread.Yield(); // another caller is writing this LBN outside the lock: let it finish
                     }
-                    catch (Exception e)
-                    {
-                        // The blocks started before it are still written, unless the error made
-                        // the volume read-only: then they are dropped (CompleteStarted).
-                        failure = e;
-                        Failed(e);
-                    }
+                    done += n;
                 }
-                if (started.Count > 0)
-                {
-                    try
-                    {
-                        WriteStarted(started);
-                    }
-                    catch when (failure is not null)
-                    {
-                        // The first error is the one to report.
-                    }
-                }
-                if (failure is not null)
-                    ExceptionDispatchInfo.Throw(failure);
-                if (i == before)
-                    Thread.Yield(); // another caller is writing this LBN outside the lock: let it finish
             }
-            done += n;
+            finally
+            {
+                memory.Release();
+            }
         }
         VolumeMetrics.RecordDuration(start, "write");
     }
@@ -212,12 +223,12 @@ public sealed partial class Volume : IDisposable
 
     /// <summary>
     /// Writes the data of requests <see cref="InlineScheduler.TryStart"/> handed out, outside the
-    /// lock: runs of consecutive blocks go out as one vectored write. Then, under the lock, they
-    /// are journaled and mapped; their data was written first (I1).
+    /// lock, from the caller's buffer: runs of consecutive blocks go out as one vectored write.
+    /// Then, under the lock, they are journaled and mapped; their data was written first (I1).
     /// </summary>
-    private void WriteStarted(List<DataVio> started)
+    private void WriteStarted(List<DataVio> started, in RequestBlocks request)
     {
-        var failure = WriteStartedData(started);
+        var failure = WriteStartedData(started, in request);
         lock (_sync)
             failure = CompleteStarted(started, failure);
         if (failure is not null)
@@ -225,7 +236,7 @@ public sealed partial class Volume : IDisposable
     }
 
     /// <summary>Writes the started requests' data; returns the error instead of throwing it.</summary>
-    private Exception? WriteStartedData(List<DataVio> started)
+    private Exception? WriteStartedData(List<DataVio> started, in RequestBlocks request)
     {
         try
         {
@@ -239,12 +250,12 @@ public sealed partial class Volume : IDisposable
                 var first = started[i].Allocation;
                 sources.Clear();
                 do
-                    sources.Add(started[i].Data);
+                    sources.Add(request.MemoryOf(started[i].Lbn));
                 while (++i < started.Count && started[i].Allocation == first + sources.Count);
                 if (around)
                     _z.Device.WriteAround(first, sources);
                 else if (sources.Count == 1)
-                    _z.Device.Write(first, started[i - 1].Data);
+                    _z.Device.Write(first, request.DataOf(started[i - 1].Lbn));
                 else
                     _z.Device.Write(first, sources);
             }
