@@ -61,6 +61,8 @@ internal sealed partial class InlineScheduler
     public bool TryStart(in RequestBlocks request, int block, PreparedBlocks prepared, int index, List<DataVio> started)
     {
         var lbn = request.Lbn + block;
+        if (_dedupe)
+            PrefetchIndex(prepared, index + DedupeIndex.PrefetchAhead, 1);
         if (IsWritingOutside(lbn) || DuplicatesAnotherCallersOutsideWrite(prepared, index, started))
             return false;
         ResolveLogicalConflict(lbn);
@@ -160,6 +162,23 @@ internal sealed partial class InlineScheduler
         }
     }
 
+    /// <summary>
+    /// Starts loading the index records of <paramref name="count"/> prepared blocks from
+    /// <paramref name="from"/>: a caller does this for the first few when it takes the lock, and
+    /// <see cref="TryStart"/> for the block <see cref="DedupeIndex.PrefetchAhead"/> on, so the
+    /// index's cache misses overlap instead of each stalling the lock holder in turn.
+    /// </summary>
+    public void PrefetchIndex(PreparedBlocks prepared, int from, int count)
+    {
+        if (!_dedupe)
+            return;
+        for (var i = from; i < from + count && i < prepared.Count; i++)
+        {
+            if (!prepared.IsZero(i))
+                _z.HashZoneOf(prepared.Name(i)).Index.Prefetch(prepared.Name(i));
+        }
+    }
+
     /// <summary>Copies the block into its request, once.</summary>
     private static void Take(DataVio vio, ReadOnlySpan<byte> data, ref bool copied)
     {
@@ -209,13 +228,18 @@ internal sealed partial class InlineScheduler
     public void Complete(List<DataVio> started, bool written)
     {
         // Out of the "writing outside" state first, so that a failure below leaves no LBN locked for good.
-        foreach (var vio in started)
+        for (var i = 0; i < started.Count; i++)
         {
-            vio.WritingOutside = false;
+            started[i].WritingOutside = false;
             WritingOutside--;
+            if (_dedupe && written && i < DedupeIndex.PrefetchAhead)
+                _z.HashZoneOf(started[i].Name).Index.Prefetch(started[i].Name);
         }
-        foreach (var vio in started)
+        for (var i = 0; i < started.Count; i++)
         {
+            var vio = started[i];
+            if (_dedupe && written && i + DedupeIndex.PrefetchAhead < started.Count)
+                _z.HashZoneOf(started[i + DedupeIndex.PrefetchAhead].Name).Index.Prefetch(started[i + DedupeIndex.PrefetchAhead].Name);
             if (!written)
             {
                 Drop(vio);

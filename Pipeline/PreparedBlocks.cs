@@ -40,6 +40,7 @@ internal sealed class PreparedBlocks
         if (count > MaxBlocks)
             throw new ArgumentOutOfRangeException(nameof(count), $"at most {MaxBlocks} blocks are prepared at a time, got {count}");
         Grow(count, compress);
+        Count = count;
         Compressed = compress;
         for (var i = 0; i < count; i++)
         {
@@ -53,6 +54,9 @@ internal sealed class PreparedBlocks
             }
         }
     }
+
+    /// <summary>Blocks prepared by the last <see cref="Prepare"/>.</summary>
+    public int Count { get; private set; }
 
     /// <summary>Block <paramref name="i"/>'s name.</summary>
     public UInt128 Name(int i) => _names[i];

@@ -148,6 +148,7 @@ public sealed partial class Volume : IDisposable
                             CheckWritable();
                             try
                             {
+                                _scheduler.PrefetchIndex(prepared, i, DedupeIndex.PrefetchAhead);
                                 while (i < n && _scheduler.TryStart(in request, done + i, prepared, i, started))
                                     i++;
                             }

@@ -10,13 +10,13 @@ namespace DataflowVdo.Storage;
 /// </summary>
 public sealed class DedupeIndex
 {
-    /// <summary>Approximate memory per record: dictionary entry plus chapter slot.</summary>
-    public const int BytesPerRecord = 64;
+    /// <summary>Approximate memory per record: two table slots (half load) plus a chapter slot.</summary>
+    public const int BytesPerRecord = 80;
 
     private const int RecordSize = 21; // 16-byte name + 5-byte mapping
     private const int RecordsPerBlock = MetadataBlock.PayloadSize / RecordSize;
 
-    private readonly Dictionary<UInt128, Record> _records;
+    private readonly IndexRecordTable _records;
     private readonly UInt128[][] _chapters;
     private readonly int _chapterCapacity;
     private long _newestChapter;   // absolute chapter number being filled
@@ -27,11 +27,12 @@ public sealed class DedupeIndex
     public DedupeIndex(int capacity, int chapters)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chapters, 2);
-        _chapterCapacity = Math.Max(16, capacity / chapters);
+        var chapterCapacity = Math.Max(16, capacity / chapters);
+        _records = new IndexRecordTable(checked(chapterCapacity * chapters));
+        _chapterCapacity = Math.Min(chapterCapacity, _records.Capacity / chapters);
         _chapters = new UInt128[chapters][];
         for (var i = 0; i < chapters; i++)
             _chapters[i] = new UInt128[_chapterCapacity];
-        _records = new Dictionary<UInt128, Record>(_chapterCapacity * chapters);
     }
 
     /// <summary>Records currently held.</summary>
@@ -49,16 +50,17 @@ public sealed class DedupeIndex
     /// <summary>The hint for <paramref name="name"/>, if any.</summary>
     public bool TryGet(UInt128 name, out BlockMapping mapping)
     {
-        if (_records.TryGetValue(name, out var r))
+        if (_records.TryGet(name, out mapping, out _))
         {
             Hits++;
-            mapping = r.Mapping;
             return true;
         }
         Misses++;
-        mapping = default;
         return false;
     }
+
+    /// <summary>Starts loading <paramref name="name"/>'s record into the cache for a lookup or update shortly after (safe without the owner's lock).</summary>
+    public void Prefetch(UInt128 name) => _records.Prefetch(name);
 
     /// <summary>Records (or refreshes) the newest location of <paramref name="name"/>.</summary>
     public void Put(UInt128 name, BlockMapping mapping)
@@ -66,14 +68,13 @@ public sealed class DedupeIndex
         if (_filled == _chapterCapacity)
             CloseChapter();
         _chapters[_newestChapter % _chapters.Length][_filled++] = name;
-        _records[name] = new Record(mapping, _newestChapter);
+        _records.Set(name, mapping, _newestChapter);
     }
 
     /// <summary>Forgets <paramref name="name"/> if it still points at <paramref name="mapping"/> (stale hint).</summary>
     public void Forget(UInt128 name, BlockMapping mapping)
     {
-        if (_records.TryGetValue(name, out var r) && r.Mapping == mapping)
-            _records.Remove(name);
+        _records.RemoveIf(name, mapping, 0);
     }
 
     private void CloseChapter()
@@ -84,10 +85,11 @@ public sealed class DedupeIndex
             return;
         // Expire the oldest chapter: only records whose newest copy lives there go.
         var expired = _chapters[_oldestChapter % _chapters.Length];
-        foreach (var name in expired)
+        for (var i = 0; i < expired.Length; i++)
         {
-            if (_records.TryGetValue(name, out var r) && r.Chapter == _oldestChapter)
-                _records.Remove(name);
+            if (i + PrefetchAhead < expired.Length)
+                _records.Prefetch(expired[i + PrefetchAhead]);
+            _records.RemoveIf(expired[i], null, _oldestChapter);
         }
         _oldestChapter++;
     }
@@ -108,8 +110,8 @@ public sealed class DedupeIndex
         var ordered = new List<(UInt128 Name, BlockMapping Mapping, long Age)>();
         foreach (var part in parts)
         {
-            foreach (var (name, r) in part._records)
-                ordered.Add((name, r.Mapping, part._newestChapter - r.Chapter));
+            foreach (var (name, mapping, chapter) in part._records.Records())
+                ordered.Add((name, mapping, part._newestChapter - chapter));
         }
         ordered.Sort((a, b) => b.Age.CompareTo(a.Age));
         var skip = (int)Math.Max(0, ordered.Count - maxRecords);
@@ -167,5 +169,6 @@ public sealed class DedupeIndex
         return true;
     }
 
-    private readonly record struct Record(BlockMapping Mapping, long Chapter);
+    /// <summary>How far ahead a walk over many records starts loading them (enough to overlap the cache misses).</summary>
+    public const int PrefetchAhead = 8;
 }
