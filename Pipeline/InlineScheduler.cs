@@ -112,13 +112,11 @@ internal sealed partial class InlineScheduler
                 throw new OutOfSpaceException($"pool is full: no free physical block for LBN {lbn} ({_z.Geometry.DataBlocks} data blocks all in use); discard data to free space");
             if (_compression)
             {
-                var tried = true;
-                if (prepared.Compressed)
-                {
-                    tried = prepared.FragmentSize(index) != PreparedBlocks.Skipped;
-                    vio.FragmentSize = Math.Max(0, prepared.FragmentSize(index));
-                }
-                else if (_z.Probe.ShouldCompress())
+                var size = prepared.FragmentSize(index);
+                var tried = size != PreparedBlocks.Skipped;
+                if (size >= 0)
+                    vio.FragmentSize = size; // compressed by the caller, before the lock
+                else if (size == PreparedBlocks.NotTried && _z.Probe.ShouldCompress())
                 {
                     Take(vio, data, ref copied);
                     _z.Compress.Run(vio);
@@ -130,7 +128,7 @@ internal sealed partial class InlineScheduler
                     _z.Probe.Record(packs);
                 if (packs)
                 {
-                    if (prepared.Compressed)
+                    if (size >= 0)
                         prepared.Fragment(index).CopyTo(vio.Fragment);
                     Take(vio, data, ref copied); // pending in the packer: a read of its LBN is served from it
                     owned = false;

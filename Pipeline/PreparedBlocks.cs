@@ -26,32 +26,32 @@ internal sealed class PreparedBlocks
     /// <summary>The calling thread's instance.</summary>
     public static PreparedBlocks ForThisThread() => t_current ??= new PreparedBlocks();
 
-    /// <summary>Whether <see cref="Fragment"/> and <see cref="FragmentSize"/> hold the compress step's result.</summary>
-    public bool Compressed { get; private set; }
-
     /// <summary>
     /// Runs the hash step on each of the <paramref name="count"/> blocks of
-    /// <paramref name="blocks"/>, and the compress step on each non-zero one when
-    /// <paramref name="compress"/> (speculatively: a block that turns out to be a duplicate has
-    /// been compressed for nothing, but outside the lock).
+    /// <paramref name="blocks"/>, and the compress step on non-zero ones: on all of them when
+    /// <paramref name="compressAll"/> (speculatively: a block that turns out to be a duplicate
+    /// has been compressed for nothing, but outside the lock); otherwise, when
+    /// <paramref name="compression"/> is on and the <paramref name="probe"/> is skipping data
+    /// that does not pack, on its one-in-<see cref="CompressionProbe.ProbeEvery"/> probes (at
+    /// most that share of the blocks is compressed for nothing; under the lock those probes were
+    /// a third of its time at 1 MiB writes). Every other block is left to the compress step
+    /// under the lock (<see cref="NotTried"/>), after dedupe, as in dm-vdo.
     /// </summary>
-    public void Prepare(HashStep hash, bool compress, CompressionProbe probe, ReadOnlySpan<byte> blocks, int count)
+    public void Prepare(HashStep hash, bool compressAll, bool compression, CompressionProbe probe, ReadOnlySpan<byte> blocks, int count)
     {
         if (count > MaxBlocks)
             throw new ArgumentOutOfRangeException(nameof(count), $"at most {MaxBlocks} blocks are prepared at a time, got {count}");
-        Grow(count, compress);
+        var compressHere = compressAll || (compression && probe.Skipping);
+        Grow(count, compressHere);
         Count = count;
-        Compressed = compress;
         for (var i = 0; i < count; i++)
         {
             var block = blocks.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize);
             _names[i] = hash.Name(block, out _zero[i]);
-            if (compress)
-            {
-                _fragmentSizes[i] = _zero[i] ? 0
-                    : probe.ShouldCompress() ? CompressStep.Compress(block, _fragments.AsSpan(i * CompressStep.MaxFragment, CompressStep.MaxFragment))
-                    : Skipped;
-            }
+            _fragmentSizes[i] = _zero[i] ? 0
+                : !compressHere ? NotTried
+                : probe.ShouldCompress() ? CompressStep.Compress(block, _fragments.AsSpan(i * CompressStep.MaxFragment, CompressStep.MaxFragment))
+                : Skipped;
         }
     }
 
@@ -67,7 +67,10 @@ internal sealed class PreparedBlocks
     /// <summary>A <see cref="FragmentSize"/>: compression was skipped (<see cref="CompressionProbe"/>).</summary>
     public const int Skipped = -1;
 
-    /// <summary>Block <paramref name="i"/>'s fragment size (0 = incompressible, <see cref="Skipped"/> = not tried).</summary>
+    /// <summary>A <see cref="FragmentSize"/>: not compressed here; the compress step under the lock decides.</summary>
+    public const int NotTried = -2;
+
+    /// <summary>Block <paramref name="i"/>'s fragment size (0 = incompressible or zero, <see cref="Skipped"/>, <see cref="NotTried"/>); at least 0 means <see cref="Fragment"/> holds the result.</summary>
     public int FragmentSize(int i) => _fragmentSizes[i];
 
     /// <summary>Block <paramref name="i"/>'s fragment.</summary>

@@ -128,7 +128,8 @@ public sealed partial class Volume : IDisposable
         // lock again to journal them and update the block map.
         var prepared = PreparedBlocks.ForThisThread();
         var started = t_started ??= new List<DataVio>(PreparedBlocks.MaxBlocks);
-        var compress = _z.Options.Pipeline.Compression && _z.Options.Pipeline.CompressOnSubmit;
+        var compression = _z.Options.Pipeline.Compression;
+        var compressAll = compression && _z.Options.Pipeline.CompressOnSubmit;
         fixed (byte* pinned = blocks)
         {
             var memory = PinnedRequestMemory.Over(pinned, blocks.Length);
@@ -138,7 +139,7 @@ public sealed partial class Volume : IDisposable
                 for (var done = 0; done < count;)
                 {
                     var n = Math.Min(count - done, PreparedBlocks.MaxBlocks);
-                    prepared.Prepare(_z.Hash, compress, _z.Probe, blocks.Slice(done * VdoConstants.BlockSize, n * VdoConstants.BlockSize), n);
+                    prepared.Prepare(_z.Hash, compressAll, compression, _z.Probe, blocks.Slice(done * VdoConstants.BlockSize, n * VdoConstants.BlockSize), n);
                     for (var i = 0; i < n;)
                     {
                         var before = i;
