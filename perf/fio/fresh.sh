@@ -9,6 +9,9 @@
 #              WARM (1 = first touch the machine's free memory once through tmpfs: on this VM a page
 #              the guest never touched costs a host fault, ~390 MB/s against ~2 GB/s after, and
 #              the pool's page cache would pay it inside the measurement).
+#              SETTLE (seconds, default 2: before each job, sync and wait, so that the previous
+#              job's writeback and the memory its deleted pool freed, which this VM hands back
+#              to its host, are not paid inside the next measurement).
 # Prints per job: throughput, the mount's CPU (% of one core, and per I/O) and the whole machine's.
 set -euo pipefail
 secs=${1:-5}
@@ -53,8 +56,10 @@ for _ in $(seq "$runs"); do
     job=${j%%|*}; args=${j#*|}
     targets=(dvdo); [ "${NULLFS:-0}" = 1 ] && targets+=(null)
     for target in "${targets[@]}"; do
+    rm -f "$pool"
+    sync
+    sleep "${SETTLE:-2}"
     if [ "$target" = dvdo ]; then
-      rm -f "$pool"
       "${dvdo[@]}" format "$pool" --physical-size 12G --logical-size 64G --image vol=6G >/dev/null
       # shellcheck disable=SC2086 # SETS is a list of arguments
       "${dvdo[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" ${SETS:-} 2>"$work/mount.log" &
