@@ -146,6 +146,9 @@ public sealed partial class SlabDepot
             z.Free += free;
             z.Provisional += _counts[s].AsSpan().Count(VdoConstants.ProvisionalReferenceCount);
         }
+        // A reopened pool writes on from the emptiest slab, not into slab 0's holes.
+        foreach (var z in _zones)
+            z.CurrentSlab = Emptiest(z);
     }
 
     /// <summary>Sets the number of block-map pages (known from the block-map root).</summary>

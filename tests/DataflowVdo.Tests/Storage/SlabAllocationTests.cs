@@ -56,4 +56,20 @@ public sealed class SlabAllocationTests
         Assert.That(rest, Is.EqualTo(Enumerable.Range(0, 8).Select(i => g.SlabDataStart(last) + 3 + i)), "then the holes that are left");
         Assert.That(depot.TryAllocate(0, out _), Is.False);
     }
+
+    [Test]
+    public void AReopenedOrRebuiltPoolWritesOnFromTheEmptiestSlab()
+    {
+        var (depot, g) = NewDepot(slabs: 3);
+        // Counts as a reopen or a rebuild finds them: every slab used, slab 1 with the most holes.
+        depot.ReplaceAll(slab =>
+        {
+            var counts = new byte[g.SlabBlocks];
+            Array.Fill(counts, (byte)1);
+            counts.AsSpan(20, slab == 1 ? 100 : 10).Clear();
+            return counts;
+        });
+        var next = Enumerable.Range(0, 100).Select(_ => Allocate(depot)).ToList();
+        Assert.That(next, Is.EqualTo(Enumerable.Range(0, 100).Select(i => g.SlabDataStart(1) + 20 + i)), "slab 1 first, not slab 0's holes");
+    }
 }
