@@ -61,8 +61,7 @@ internal sealed partial class InlineScheduler
     public bool TryStart(in RequestBlocks request, int block, PreparedBlocks prepared, int index, List<DataVio> started)
     {
         var lbn = request.Lbn + block;
-        if (_dedupe)
-            PrefetchIndex(prepared, index + DedupeIndex.PrefetchAhead, 1);
+        PrefetchIndex(prepared, index + DedupeIndex.PrefetchAhead, 1);
         if (IsWritingOutside(lbn) || DuplicatesAnotherCallersOutsideWrite(prepared, index, started))
             return false;
         ResolveLogicalConflict(lbn);
@@ -196,6 +195,8 @@ internal sealed partial class InlineScheduler
     {
         if (!_z.HashZoneOf(vio.Name).TryGetAgentWithRoom(vio.Name, out var agent))
             return false;
+        if (agent.WritingOutside && !request.Holds(agent.Lbn))
+            return false; // not this request's block (DuplicatesAnotherCallersOutsideWrite rules that out): never compare with the wrong data
         var agentData = agent.WritingOutside ? request.DataOf(agent.Lbn) : agent.Data;
         if (!agentData.SequenceEqual(data))
             return false;

@@ -18,6 +18,9 @@ internal readonly ref struct RequestBlocks(long lbn, ReadOnlyMemory<byte> memory
     /// <summary>Blocks in the request.</summary>
     public int Count => _blocks.Length / VdoConstants.BlockSize;
 
+    /// <summary>Whether <paramref name="lbn"/> is one of the request's blocks.</summary>
+    public bool Holds(long lbn) => lbn >= Lbn && lbn < Lbn + Count;
+
     /// <summary>Block <paramref name="i"/>'s data.</summary>
     public ReadOnlySpan<byte> Block(int i) => _blocks.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize);
 
