@@ -6,7 +6,10 @@
 # (another build on the machine) hits one row, not one column.
 # Usage (root): perf/fio/compare.sh [WORKDIR] [SECONDS] [SCHEME]   Needs fio, fuse3, e2fsprogs.
 # Environment: REPS (default 1), TMPFS (default /dev/shm; empty = no tmpfs targets),
-#              SETS (extra "--set Section:Key=Value" arguments for the mounts), EXT4 (1 = run, default 1).
+#              SETS (extra "--set Section:Key=Value" arguments for the mounts), EXT4 (1 = run, default 1),
+#              SETTLE (seconds, default 0: sync and wait before each job, so that the writeback the
+#              previous job left on the same disk is not paid inside the next one; 0 keeps the
+#              figures comparable with the earlier runs in perf/README.md).
 # Columns: IOPS, MB/s, mount-cpu = CPU time of the mount process per I/O (µs), busy = whole-machine
 # CPU use during the job (% of one core; 200% = both cores of the 2-core machine).
 set -euo pipefail
@@ -60,6 +63,7 @@ busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 run() { # name target job-args... -> one table row
   local name=$1 target=$2; shift 2
   local p=${pid[$name]:-} c0=0 c1=0 b0 b1 t0 t1 out
+  if [ "${SETTLE:-0}" != 0 ]; then sync; sleep "$SETTLE"; fi
   [ -n "$p" ] && c0=$(ticks "$p"); b0=$(busy); t0=$(date +%s%N)
   out=$(fio --name=j --filename="$target" $common "$@")
   [ -n "$p" ] && c1=$(ticks "$p"); b1=$(busy); t1=$(date +%s%N)
