@@ -172,9 +172,12 @@ internal sealed partial class InlineScheduler
         for (var i = from; i < from + count && i < prepared.Count; i++)
         {
             if (!prepared.IsZero(i))
-                _z.HashZoneOf(prepared.Name(i)).Index.Prefetch(prepared.Name(i));
+                PrefetchRecord(prepared.Name(i));
         }
     }
+
+    /// <summary>Starts loading <paramref name="name"/>'s index record into the cache.</summary>
+    private void PrefetchRecord(UInt128 name) => _z.HashZoneOf(name).Index.Prefetch(name);
 
     /// <summary>Copies the block into its request, once.</summary>
     private static void Take(DataVio vio, ReadOnlySpan<byte> data, ref bool copied)
@@ -232,13 +235,13 @@ internal sealed partial class InlineScheduler
             started[i].WritingOutside = false;
             WritingOutside--;
             if (_dedupe && written && i < DedupeIndex.PrefetchAhead)
-                _z.HashZoneOf(started[i].Name).Index.Prefetch(started[i].Name);
+                PrefetchRecord(started[i].Name);
         }
         for (var i = 0; i < started.Count; i++)
         {
             var vio = started[i];
             if (_dedupe && written && i + DedupeIndex.PrefetchAhead < started.Count)
-                _z.HashZoneOf(started[i + DedupeIndex.PrefetchAhead].Name).Index.Prefetch(started[i + DedupeIndex.PrefetchAhead].Name);
+                PrefetchRecord(started[i + DedupeIndex.PrefetchAhead].Name);
             if (!written)
             {
                 Drop(vio);

@@ -28,5 +28,5 @@ internal readonly ref struct RequestBlocks(long lbn, ReadOnlyMemory<byte> memory
     public ReadOnlyMemory<byte> MemoryOf(long lbn) => memory.Slice(checked((int)(lbn - Lbn)) * VdoConstants.BlockSize, VdoConstants.BlockSize);
 
     /// <summary>The data the request writes to <paramref name="lbn"/>, which must be one of its blocks.</summary>
-    public ReadOnlySpan<byte> DataOf(long lbn) => _blocks.Slice(checked((int)(lbn - Lbn)) * VdoConstants.BlockSize, VdoConstants.BlockSize);
+    public ReadOnlySpan<byte> DataOf(long lbn) => Block(checked((int)(lbn - Lbn)));
 }
