@@ -112,18 +112,18 @@ internal sealed class VolumeZones
 
     /// <summary>
     /// Writes the ref counts of every slab whose journal is half full, so its ring can be reused.
-    /// The recovery journal is committed first so the counts are exactly what the journals say.
+    /// No journal commit first: a change reaches the counts only when it is logged in its slab's
+    /// journal, so the counts always say exactly what the slab journals say (the zoned schemes'
+    /// physical zones do the same).
     /// </summary>
     public void WriteFullSlabJournals()
     {
         if (!Depot.TryTakeSlabToWrite(out var slab))
             return;
-        JournalZone.Commit();
         do
             Depot.WriteRefCounts(slab, MetadataWriter);
         while (Depot.TryTakeSlabToWrite(out slab));
-        MetadataWriter.Commit();
-        Device.Flush(); // the ref counts are durable before the slab journals reuse their rings
+        MetadataWriter.CommitDurable(); // the ref counts are durable before the slab journals reuse their rings
     }
 
     /// <summary>Writes the next superblock copy and flushes it.</summary>

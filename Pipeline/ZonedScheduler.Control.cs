@@ -507,8 +507,7 @@ internal sealed partial class ZonedScheduler
     private void FinishCheckpoint()
     {
         _z.BlockMap.WriteRoot(_rootImage); // as each logical zone saw it at its part: every page it names is written
-        _z.MetadataWriter.Commit();
-        _z.Device.Flush();
+        _z.MetadataWriter.CommitDurable();
         lock (_z.JournalZone.SyncRoot)
             _z.Journal.Reclaim(_checkpointSequence);
         _z.Counters.Checkpoints++;
@@ -645,8 +644,7 @@ internal sealed partial class ZonedScheduler
             do
                 depot.WriteRefCounts(slab, _owner._z.MetadataWriter);
             while (depot.TryTakeSlabToWrite(zone, out slab));
-            _owner._z.MetadataWriter.Commit();
-            _owner._z.Device.Flush();
+            _owner._z.MetadataWriter.CommitDurable();
         }
 
         private sealed class Box

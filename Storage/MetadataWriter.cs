@@ -74,6 +74,23 @@ public sealed class MetadataWriter
             CommitLocked();
     }
 
+    /// <summary>
+    /// Writes the staged batch and flushes: every in-place write so far is durable. The next
+    /// batch then needs no flush before it overwrites the double-write area (a slab's ref-count
+    /// write cost three flushes instead of two with <see cref="Commit"/> and a device flush).
+    /// </summary>
+    public void CommitDurable()
+    {
+        lock (_lock)
+        {
+            CommitLocked();
+            if (!_inPlaceUnflushed)
+                return;
+            _device.Flush();
+            _inPlaceUnflushed = false;
+        }
+    }
+
     private void CommitLocked()
     {
         if (_count == 0)

@@ -47,11 +47,11 @@ public sealed class SlabJournal
 
     /// <summary>
     /// True when the slab's ref counts must be written so the ring can be reused. The rest of the
-    /// ring must absorb what can still arrive before that write: the rest of the burst that
-    /// crossed the line and the one the write's own journal commit releases, each at most two
-    /// changes per recovery-journal entry that was not yet durable (queued blocks + the open one,
-    /// <see cref="RecoveryJournal.QueueLimit"/>). With a queue of ring/8 blocks that is ring/2 + 4
-    /// blocks, hence the line at ring/2 - 6 (ring ≥ 16).
+    /// ring must absorb what can still arrive before that write: what becomes durable at once
+    /// (one journal commit: the batch written but not flushed, the queued blocks and the open
+    /// one, each at most <see cref="RecoveryJournal.QueueLimit"/> blocks), at most two changes
+    /// per recovery-journal entry. With a queue of ring/8 blocks that is ring/2 + 4 blocks, hence
+    /// the line at ring/2 - 6 (ring ≥ 16).
     /// </summary>
     public bool NeedsRefCountWrite => BlocksInUse >= Math.Max(1, (_geometry.SlabJournalBlocks / 2) - 6);
 
