@@ -462,6 +462,7 @@ public sealed partial class Volume : IDisposable
             finally
             {
                 _mp?.Dispose();
+                _z.Journal.WaitForWrites(); // a failed volume may still have a journal batch going out
                 if (_ownsDevice)
                     _z.Device.Dispose();
             }
