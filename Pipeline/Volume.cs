@@ -17,6 +17,7 @@ public sealed partial class Volume : IDisposable
     private readonly Lock _sync = new();
     private readonly VolumeZones _z;
     private readonly InlineScheduler _scheduler;
+    private readonly OutsideWriteSignal _outsideWrites = new();
     private readonly ZonedScheduler? _mp;
     private readonly bool _ownsDevice;
     private bool _closed;
@@ -144,9 +145,11 @@ public sealed partial class Volume : IDisposable
                     {
                         var before = i;
                         Exception? failure = null;
+                        long generation;
                         lock (_sync)
                         {
                             CheckWritable();
+                            generation = _outsideWrites.Generation;
                             try
                             {
                                 _scheduler.PrefetchIndex(prepared, i, DedupeIndex.PrefetchAhead);
@@ -175,7 +178,7 @@ public sealed partial class Volume : IDisposable
                         if (failure is not null)
                             ExceptionDispatchInfo.Throw(failure);
                         if (i == before)
-                            Thread.Yield(); // another caller is writing this LBN outside the lock: let it finish
+                            _outsideWrites.WaitAfter(generation); // another caller writes this LBN (or holds the pool) outside the lock
                     }
                     done += n;
                 }
@@ -231,8 +234,15 @@ public sealed partial class Volume : IDisposable
     private void WriteStarted(List<DataVio> started, in RequestBlocks request)
     {
         var failure = WriteStartedData(started, in request);
-        lock (_sync)
-            failure = CompleteStarted(started, failure);
+        try
+        {
+            lock (_sync)
+                failure = CompleteStarted(started, failure);
+        }
+        finally
+        {
+            _outsideWrites.Completed(); // callers waiting for these LBNs or requests may go on
+        }
         if (failure is not null)
             ExceptionDispatchInfo.Throw(failure);
     }
@@ -331,9 +341,11 @@ public sealed partial class Volume : IDisposable
         for (var i = 0L; i < count;)
         {
             var before = i;
+            long generation;
             lock (_sync)
             {
                 CheckWritable();
+                generation = _outsideWrites.Generation;
                 try
                 {
                     while (i < count && _scheduler.TryDiscard(lbn + i))
@@ -345,7 +357,7 @@ public sealed partial class Volume : IDisposable
                 }
             }
             if (i == before)
-                Thread.Yield(); // a caller is writing this LBN outside the lock: let it finish
+                _outsideWrites.WaitAfter(generation); // a caller is writing this LBN outside the lock: wait for it
         }
     }
 
