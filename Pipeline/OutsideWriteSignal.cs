@@ -5,8 +5,8 @@ namespace DataflowVdo.Pipeline;
 /// lock completes, instead of spinning: <c>TryStart</c> refuses a block while its LBN (or a
 /// duplicate of it) is written outside the lock, or while such writes hold every request of the
 /// pool. With 16 requests of 1 MiB in flight against a pool of 2,048 requests, the callers that
-/// found the pool taken yielded ~67,000 times a second and took 0.89x the throughput of 8 in
-/// flight (perf/README.md).
+/// found the pool taken yielded ~67,000 times a second; waiting here instead, the machine was
+/// 0.89x as busy at the same throughput (perf/README.md).
 /// </summary>
 internal sealed class OutsideWriteSignal
 {
