@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+
 namespace DataflowVdo.Storage;
 
 /// <summary>
@@ -157,6 +159,8 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
 
     private void QueueFullBlock()
     {
+        if (_filling.Count == _queueLimit)
+            HandOff(); // the last hand-off failed (its error was thrown): throw it again, never overrun the batch
         var batch = _filling;
         var block = batch.Blocks[batch.Count];
         _open.CopyTo(block, 0);
@@ -220,7 +224,7 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
     {
         AwaitWriter();
         if (_writerFailure is { } failure)
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            ExceptionDispatchInfo.Throw(failure);
     }
 
     /// <summary>
