@@ -507,7 +507,8 @@ internal sealed partial class ZonedScheduler
     private void FinishCheckpoint()
     {
         _z.BlockMap.WriteRoot(_rootImage); // as each logical zone saw it at its part: every page it names is written
-        _z.MetadataWriter.CommitDurable();
+        _z.MetadataWriter.Commit();
+        _z.Device.Flush(); // also the slab-journal blocks the physical parts wrote (not through the metadata writer)
         lock (_z.JournalZone.SyncRoot)
             _z.Journal.Reclaim(_checkpointSequence);
         _z.Counters.Checkpoints++;
