@@ -68,6 +68,7 @@ public sealed class OrderingInvariantTests(SchemeKind scheme)
         var checkpoints = volume.GetStatistics().Counters.Checkpoints;
         volume.Dispose();
         Assert.That(checkpoints, Is.GreaterThanOrEqualTo(2), "the ring must have wrapped");
+        Assert.That(audit.ReplayStartsChecked, Is.GreaterThanOrEqualTo(2));
         Assert.That(audit.Violations.Where(v => v.StartsWith("I6", StringComparison.Ordinal)), Is.Empty);
     }
 

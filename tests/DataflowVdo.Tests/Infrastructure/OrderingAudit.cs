@@ -11,7 +11,8 @@ namespace DataflowVdo.Tests.Infrastructure;
 /// I3 — each slab journal receives its entries in recovery-journal order (keys only grow; an
 /// increment's key precedes its paired decrement's);
 /// I6 — a journal block is never written over a ring slot that the durable superblock still
-/// needs for replay.
+/// needs for replay; and a superblock never moves the replay start past an entry whose
+/// reference changes are not durable in its slabs' journals (or ref-count blocks).
 /// </summary>
 public sealed class OrderingAudit
 {
@@ -42,6 +43,12 @@ public sealed class OrderingAudit
     public long SlabJournalEntriesChecked { get; private set; }
 
     private readonly Dictionary<int, long> _slabLastKey = [];
+    private readonly Dictionary<int, long> _unflushedSlabKey = []; // newest key each slab has written (journal or ref counts) since the last flush
+    private readonly Dictionary<int, long> _durableSlabKey = [];   // ... and that is durable
+    private readonly SortedDictionary<ulong, List<(int Slab, long Key)>> _changesBySequence = []; // reference changes of each journal block seen
+
+    /// <summary>Superblocks whose replay start was checked against the slab journals.</summary>
+    public long ReplayStartsChecked { get; private set; }
     private readonly Dictionary<(int, ulong), int> _slabEntriesWritten = [];
 
     private void OnWrite(long pbn, ReadOnlyMemory<byte> data)
@@ -50,10 +57,15 @@ public sealed class OrderingAudit
         if (pbn >= _g.JournalStart && pbn < _g.JournalStart + _g.JournalBlocks)
             CheckJournalBlock(pbn, block);
         else if (pbn is 1 or 2)
-            _unflushedSuper.Add((BinaryPrimitives.ReadUInt64LittleEndian(block[MetadataBlock.HeaderSize..]),
-                BinaryPrimitives.ReadUInt64LittleEndian(block[(MetadataBlock.HeaderSize + 16)..])));
+        {
+            var replayFrom = BinaryPrimitives.ReadUInt64LittleEndian(block[(MetadataBlock.HeaderSize + 16)..]);
+            CheckReplayStart(replayFrom);
+            _unflushedSuper.Add((BinaryPrimitives.ReadUInt64LittleEndian(block[MetadataBlock.HeaderSize..]), replayFrom));
+        }
         else if (SlabJournalSlot(pbn) is int slab)
             CheckSlabJournalBlock(slab, block);
+        else if (RefCountSlot(pbn) is int counted)
+            NoteSlabKey(counted, BinaryPrimitives.ReadInt64LittleEndian(block[(MetadataBlock.HeaderSize + 8)..]));
         else if (_g.IsDataBlock(pbn))
         {
             if (MetadataBlock.Validate(block, MetadataKind.BlockMapLeaf, _g.Nonce, BinaryPrimitives.ReadInt64LittleEndian(block[16..])) is null)
@@ -79,6 +91,63 @@ public sealed class OrderingAudit
         }
         _entriesWritten[sequence] = Math.Max(already, count);
         _unflushedJournal[pbn] = block.ToArray();
+        var changes = new List<(int Slab, long Key)>();
+        for (var i = 0; i < count; i++)
+        {
+            var e = JournalEntry.Decode(block.Slice(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize));
+            var point = ((long)sequence * JournalBlockFormat.EntriesPerBlock) + i;
+            if (e.Kind == JournalEntryKind.BlockMapPage)
+                changes.Add((_g.Locate(e.New.Pbn).Slab, SlabJournalEntry.KeyOf(point, SlabJournalOperation.BlockMapPage)));
+            else
+            {
+                if (e.New.HasPhysicalBlock)
+                    changes.Add((_g.Locate(e.New.Pbn).Slab, SlabJournalEntry.KeyOf(point, SlabJournalOperation.Increment)));
+                if (e.Old.HasPhysicalBlock)
+                    changes.Add((_g.Locate(e.Old.Pbn).Slab, SlabJournalEntry.KeyOf(point, SlabJournalOperation.Decrement)));
+            }
+        }
+        _changesBySequence[sequence] = changes;
+    }
+
+    /// <summary>
+    /// I6 for the slabs: a superblock that moves the replay start to <paramref name="replayFrom"/>
+    /// is written only once every reference change of the entries before it is durable in its
+    /// slab's journal or ref-count blocks (recovery will not replay those entries again).
+    /// </summary>
+    private void CheckReplayStart(ulong replayFrom)
+    {
+        ReplayStartsChecked++;
+        var done = new List<ulong>();
+        foreach (var (sequence, changes) in _changesBySequence)
+        {
+            if (sequence >= replayFrom)
+                break;
+            foreach (var (slab, key) in changes)
+            {
+                if (_durableSlabKey.GetValueOrDefault(slab, long.MinValue) < key)
+                {
+                    Violations.Add($"I6: a superblock moves the replay start to journal block {replayFrom}, but slab {slab} has not made key {key} (journal block {sequence}) durable");
+                    break;
+                }
+            }
+            done.Add(sequence);
+        }
+        foreach (var sequence in done)
+            _changesBySequence.Remove(sequence);
+    }
+
+    private void NoteSlabKey(int slab, long key)
+    {
+        if (key > _unflushedSlabKey.GetValueOrDefault(slab, long.MinValue))
+            _unflushedSlabKey[slab] = key;
+    }
+
+    private int? RefCountSlot(long pbn)
+    {
+        if (pbn < _g.DepotStart)
+            return null;
+        var rel = pbn - _g.DepotStart;
+        return rel % _g.SlabStride < _g.RefCountBlocksPerSlab ? (int)(rel / _g.SlabStride) : null;
     }
 
     private int? SlabJournalSlot(long pbn)
@@ -104,6 +173,7 @@ public sealed class OrderingAudit
             if (_slabLastKey.TryGetValue(slab, out var last) && e.Key <= last)
                 Violations.Add($"I3: slab {slab} journal block {sequence} holds key {e.Key} after key {last}: not recovery-journal order");
             _slabLastKey[slab] = e.Key;
+            NoteSlabKey(slab, e.Key);
         }
         _slabEntriesWritten[(slab, sequence)] = Math.Max(already, count);
     }
@@ -132,6 +202,12 @@ public sealed class OrderingAudit
     private void OnFlush()
     {
         _unflushedData.Clear();
+        foreach (var (slab, key) in _unflushedSlabKey)
+        {
+            if (key > _durableSlabKey.GetValueOrDefault(slab, long.MinValue))
+                _durableSlabKey[slab] = key;
+        }
+        _unflushedSlabKey.Clear();
         var blocks = new List<(ulong Sequence, byte[] Block)>();
         foreach (var (_, block) in _unflushedJournal)
             blocks.Add((BinaryPrimitives.ReadUInt64LittleEndian(block), block));
