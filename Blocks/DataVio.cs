@@ -99,8 +99,20 @@ public sealed class DataVio
     /// <summary>True once this request wrote the block its new mapping names (data or packed block): its group reserved it.</summary>
     public bool WroteData { get; set; }
 
-    /// <summary>Inline scheme: its caller is writing its data block outside the volume's lock (a logical lock on its LBN).</summary>
+    /// <summary>
+    /// Inline scheme: its caller is working on it outside the volume's lock (a logical lock on its
+    /// LBN): writing its data block, or, when <see cref="VerifyingOutside"/>, verifying its candidate.
+    /// </summary>
     public bool WritingOutside { get; set; }
+
+    /// <summary>
+    /// Inline scheme: its caller reads and compares its pinned <see cref="Candidate"/> outside the
+    /// volume's lock (I4) instead of writing its data; <see cref="Verified"/> holds the outcome.
+    /// </summary>
+    public bool VerifyingOutside { get; set; }
+
+    /// <summary>Inline scheme: the outside verification found the candidate byte-equal to the data.</summary>
+    public bool Verified { get; set; }
 
     /// <summary>Times the request went round the graph to free space before giving up.</summary>
     public int SpaceRetries { get; set; }
@@ -157,6 +169,8 @@ public sealed class DataVio
         SpaceRetries = 0;
         WroteData = false;
         WritingOutside = false;
+        VerifyingOutside = false;
+        Verified = false;
         Unapplied = false;
         AllocationZone = 0;
         ZonesTried = 0;

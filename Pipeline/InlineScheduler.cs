@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.ExceptionServices;
 using DataflowVdo.Blocks;
 using DataflowVdo.Config;
 using DataflowVdo.Storage;
@@ -48,14 +49,15 @@ internal sealed partial class InlineScheduler
     /// Runs a block write up to its data write (caller holds the lock). A block stored whole is
     /// added to <paramref name="started"/>: the caller writes its data outside the lock, from its
     /// own buffer (its provisional block is its own, and its LBN is locked meanwhile), and then
-    /// passes the list to <see cref="Complete"/>; everything else (zero block, duplicate, packed
-    /// fragment) is finished or parked here. Returns false, having done nothing, when the LBN is
+    /// passes the list to <see cref="Complete"/>; so is a block whose dedupe candidate is pinned,
+    /// which the caller verifies outside the lock (<see cref="DataVio.VerifyingOutside"/>);
+    /// everything else (zero block, duplicate in flight, packed fragment) is finished or parked here. Returns false, having done nothing, when the LBN is
     /// being written outside the lock by another caller or every request is taken by such
     /// writes: the caller completes what it started, lets the lock go and tries again.
     /// Block <paramref name="block"/> of <paramref name="request"/> is written; its name (and
     /// fragment) is at <paramref name="index"/> of <paramref name="prepared"/>, computed by the
     /// caller before it took the lock. Its data is copied into the request only when a step
-    /// under the lock needs it (verify, compress, pack, a hash-lock compare) or when it stays
+    /// under the lock needs it (compress, pack, a hash-lock compare) or when it stays
     /// pending: a 1 MiB request stored whole copied 1 MiB under the lock for nothing.
     /// </summary>
     public bool TryStart(in RequestBlocks request, int block, PreparedBlocks prepared, int index, List<DataVio> started)
@@ -99,11 +101,18 @@ internal sealed partial class InlineScheduler
             if (_dedupe)
             {
                 _z.HashZoneOf(vio.Name).Query(vio);
-                if (vio.HasCandidate && TryShare(vio, data, ref copied))
+                if (vio.HasCandidate && TryPinCandidate(vio))
                 {
-                    ReleaseAllocation(vio);
+                    // The caller reads the pinned candidate and compares it with its own buffer
+                    // outside the lock (I4), beside its data writes, and shares it in Complete. A
+                    // read under the lock stalled every other caller for each duplicate: a
+                    // rewrite of data already in the pool ran at one 4 KiB read at a time.
+                    vio.VerifyingOutside = true;
+                    vio.WritingOutside = true;
+                    WritingOutside++;
+                    _pending[lbn] = vio;
+                    started.Add(vio);
                     owned = false;
-                    Finish(vio);
                     return true;
                 }
             }
@@ -224,11 +233,13 @@ internal sealed partial class InlineScheduler
 
     /// <summary>
     /// Finishes the requests <see cref="TryStart"/> handed out, once their caller has written
-    /// their data (<paramref name="written"/>) or failed to (the requests, and the duplicates
-    /// waiting on them, are dropped; their LBNs keep their old mappings). Caller holds the lock.
+    /// their data and verified their candidates (<paramref name="written"/>) or failed to (the
+    /// requests, and the duplicates waiting on them, are dropped; their LBNs keep their old
+    /// mappings). <paramref name="request"/> holds their data. Caller holds the lock.
     /// </summary>
-    public void Complete(List<DataVio> started, bool written)
+    public void Complete(List<DataVio> started, bool written, in RequestBlocks request)
     {
+        OutOfSpaceException? outOfSpace = null;
         // Out of the "writing outside" state first, so that a failure below leaves no LBN locked for good.
         for (var i = 0; i < started.Count; i++)
         {
@@ -247,22 +258,42 @@ internal sealed partial class InlineScheduler
                 Drop(vio);
                 continue;
             }
-            _z.Counters.DataBlocksWritten++;
-            vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
-            vio.Allocation = 0; // the mapping owns it now
-            if (_dedupe)
+            if (vio.VerifyingOutside)
             {
-                _z.HashZoneOf(vio.Name).Update(vio);
-                _z.HashZoneOf(vio.Name).Unlock(vio);
+                try
+                {
+                    FinishVerified(vio, request.DataOf(vio.Lbn));
+                }
+                catch (OutOfSpaceException e)
+                {
+                    outOfSpace ??= e; // the others still finish; the caller then fails
+                }
+                continue;
             }
-            foreach (var w in vio.Waiters)
-            {
-                w.NewMapping = vio.NewMapping;
-                _z.Counters.DedupeAdviceValid++;
-                Finish(w);
-            }
-            Finish(vio);
+            Landed(vio);
         }
+        if (outOfSpace is not null)
+            ExceptionDispatchInfo.Throw(outOfSpace);
+    }
+
+    /// <summary>A request whose data block is written: its mapping, index entry and waiters follow.</summary>
+    private void Landed(DataVio vio)
+    {
+        _z.Counters.DataBlocksWritten++;
+        vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
+        vio.Allocation = 0; // the mapping owns it now
+        if (_dedupe)
+        {
+            _z.HashZoneOf(vio.Name).Update(vio);
+            _z.HashZoneOf(vio.Name).Unlock(vio);
+        }
+        foreach (var w in vio.Waiters)
+        {
+            w.NewMapping = vio.NewMapping;
+            _z.Counters.DedupeAdviceValid++;
+            Finish(w);
+        }
+        Finish(vio);
     }
 
     /// <summary>Drops a request whose data write failed, and the duplicates waiting on it.</summary>
@@ -407,8 +438,12 @@ internal sealed partial class InlineScheduler
         return _z.Depot.TryAllocate(out pbn);
     }
 
-    /// <summary>Checks a dedupe hint: the block must be live, below 254 references, and byte-equal (I4).</summary>
-    private bool TryShare(DataVio vio, ReadOnlySpan<byte> data, ref bool copied)
+    /// <summary>
+    /// Checks a dedupe hint and pins its block: the block must be live and below 254 references.
+    /// Its caller then compares it byte for byte (I4) outside the lock; the pin keeps it from
+    /// being freed and reused meanwhile.
+    /// </summary>
+    private bool TryPinCandidate(DataVio vio)
     {
         var c = vio.Candidate;
         if (!c.HasPhysicalBlock || !_z.Geometry.IsDataBlock(c.Pbn))
@@ -423,20 +458,58 @@ internal sealed partial class InlineScheduler
                 _z.Counters.DedupeRollovers++; // write a new copy; the index then points at it
                 return false;
             case PinResult.Full:
-                break; // rewriting the same mapping: no new reference
-            case PinResult.Pinned:
+                return true; // rewriting the same mapping: no new reference; the LBN's own keeps the block
+            default:
                 vio.Pinned = true;
-                break;
+                return true;
         }
-        Take(vio, data, ref copied);
-        if (!_z.Verify.Run(vio))
+    }
+
+    /// <summary>
+    /// Finishes a request whose caller verified its candidate outside the lock: it shares the
+    /// block, or, when the bytes differed (a stale hint, a hash collision), is stored anew here,
+    /// under the lock, since its caller's outside work is done: packed when it compresses,
+    /// otherwise written whole. Rare: a hint is dropped once it fails.
+    /// </summary>
+    private void FinishVerified(DataVio vio, ReadOnlySpan<byte> data)
+    {
+        if (vio.Verified)
         {
-            Unpin(vio);
-            return Stale(vio);
+            _z.Counters.DedupeAdviceValid++;
+            vio.NewMapping = vio.Candidate;
+            ReleaseAllocation(vio);
+            Finish(vio);
+            return;
         }
-        _z.Counters.DedupeAdviceValid++;
-        vio.NewMapping = c;
-        return true;
+        Unpin(vio);
+        Stale(vio);
+        if (vio.Allocation == 0)
+        {
+            if (!TryAllocate(out var pbn))
+            {
+                Unpending(vio);
+                Abandon(vio);
+                throw new OutOfSpaceException($"pool is full: no free physical block for LBN {vio.Lbn} ({_z.Geometry.DataBlocks} data blocks all in use); discard data to free space");
+            }
+            vio.Allocation = pbn;
+        }
+        var copied = false;
+        if (_compression && _z.Probe.ShouldCompress())
+        {
+            Take(vio, data, ref copied);
+            _z.Compress.Run(vio);
+            var packs = vio.FragmentSize > 0 && _z.Packer.WorthPacking(vio.FragmentSize);
+            _z.Probe.Record(packs);
+            if (packs)
+            {
+                Pack(vio);
+                if (_sync)
+                    ResolveLogicalConflict(vio.Lbn);
+                return;
+            }
+        }
+        _z.Device.Write(vio.Allocation, data);
+        Landed(vio);
     }
 
     private void Unpin(DataVio vio)

@@ -185,6 +185,66 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
 
     [Test]
     [CancelAfter(120_000)]
+    public void ADuplicateBeingVerifiedKeepsItsBlockWhileItsOtherMappingIsOverwrittenAndThePoolFills()
+    {
+        // A writes a copy of LBN 0's block; A's verify read is held just after it read the block.
+        // Meanwhile B overwrites LBN 0 (the block's only reference) and fills the pool with other
+        // data, so the block would be freed and reused if A's pin did not keep it: A would then
+        // map, as a verified duplicate, a block that holds B's data. B must not wait for A.
+        var format = TestPools.Small(logicalBlocks: 8192);
+        var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks(format, slabs: 2));
+        var original = Content.Random(7070);
+        using var device = new FaultInjectingDevice(inner);
+        var options = TestPools.Options(scheme);
+        var volume = Volume.Format(device, format, options);
+        try
+        {
+            volume.Write(0, original);
+            volume.Flush();
+            var geometry = Geometry.Decode(ReadBlock(inner, 0), inner.BlockCount);
+            device.HoldAfterNextRead = geometry.IsDataBlock; // nothing but A's verification reads data
+            var a = Task.Run(() => volume.Write(5000, original));
+            Assert.That(device.Holding.Wait(TimeSpan.FromSeconds(30)), Is.True, "A's verify read reached the device");
+            var filled = 0;
+            var b = Task.Run(() =>
+            {
+                volume.Write(0, Content.Random(7071));
+                try
+                {
+                    for (filled = 1; filled < 5000; filled++)
+                        volume.Write(filled, Content.Random(10_000 + filled));
+                }
+                catch (OutOfSpaceException)
+                {
+                    // the pool is full: every block B could be given is in use
+                }
+            });
+            // One slow verify read stalls no other writer (inline: A verifies outside the lock).
+            Assert.That(((IAsyncResult)b).AsyncWaitHandle.WaitOne(Deadline), Is.True, "B's writes did not finish while A's verification was held");
+            device.Release();
+            Assert.That(Task.WaitAll([a, b], Deadline), Is.True, "writers did not finish");
+            Assert.That(filled, Is.LessThan(5000), "B filled the pool");
+            var back = new byte[VdoConstants.BlockSize];
+            volume.Read(5000, back);
+            Assert.That(back, Is.EqualTo(original), "A's LBN holds A's data");
+            volume.Read(0, back);
+            Assert.That(back, Is.EqualTo(Content.Random(7071)), "B's overwrite of LBN 0");
+            for (var i = 1; i < filled; i++)
+            {
+                volume.Read(i, back);
+                Assert.That(back, Is.EqualTo(Content.Random(10_000 + i)), $"B's LBN {i}");
+            }
+            Assert.That(volume.Check(), Is.Empty);
+        }
+        finally
+        {
+            device.Release();
+            volume.Dispose();
+        }
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
     public void AWriteStillInFlightWhenTheVolumeGoesReadOnlyLeavesItsLbnOldOrNewAndRecovers()
     {
         // A's data write is held; B's data write fails, which makes the volume read-only. When A

@@ -55,6 +55,67 @@ public sealed class DataReductionTests(SchemeKind scheme)
     }
 
     [Test]
+    public void ALargeRequestRewritingStoredDataSharesEveryBlock()
+    {
+        // A second backup of the same data: whole blocks (their candidates in runs) and packed
+        // fragments, rewritten in one request elsewhere, take no new space.
+        const int Blocks = 200;
+        using var v = NewVolume(out _);
+        var request = new byte[Blocks * VdoConstants.BlockSize];
+        for (var i = 0; i < Blocks; i++)
+            (i % 3 == 0 ? Content.Compressible(i) : Content.Random(i)).CopyTo(request, i * VdoConstants.BlockSize);
+        v.WriteBlocks(0, request);
+        v.Flush();
+        var first = v.GetStatistics();
+        v.WriteBlocks(1000, request);
+        v.Flush();
+        var s = v.GetStatistics();
+        Assert.Multiple(() =>
+        {
+            Assert.That(s.DataBlocksUsed, Is.EqualTo(first.DataBlocksUsed), "the rewrite took no new block");
+            Assert.That(s.Counters.DedupeAdviceValid - first.Counters.DedupeAdviceValid, Is.EqualTo(Blocks));
+            Assert.That(s.LogicalBlocksUsed, Is.EqualTo(2 * Blocks));
+            Assert.That(v.Check(), Is.Empty);
+        });
+        var back = new byte[Blocks * VdoConstants.BlockSize];
+        v.ReadBlocks(1000, back);
+        Assert.That(back, Is.EqualTo(request));
+    }
+
+    [Test]
+    public void ACollidingHashInALargeRequestNeverSharesUnequalData()
+    {
+        // Every block gets the same name, and a request rewrites blocks that are partly the
+        // same as the stored ones: each hint is verified, and only equal bytes are shared.
+        const int Blocks = 64;
+        var hooks = new VolumeHooks { Namer = static _ => 42 };
+        using var v = NewVolume(out _, hooks: hooks);
+        byte[] Request(int shift)
+        {
+            var r = new byte[Blocks * VdoConstants.BlockSize];
+            for (var i = 0; i < Blocks; i++)
+                (i % 2 == 0 ? Content.Compressible((i + shift) % Blocks) : Content.Random((i + shift) % Blocks)).CopyTo(r, i * VdoConstants.BlockSize);
+            return r;
+        }
+        var requests = new[] { Request(0), Request(0), Request(2), Request(1) };
+        for (var r = 0; r < requests.Length; r++)
+            v.WriteBlocks(r * 100, requests[r]);
+        v.Flush();
+        var back = new byte[Blocks * VdoConstants.BlockSize];
+        for (var r = 0; r < requests.Length; r++)
+        {
+            v.ReadBlocks(r * 100, back);
+            Assert.That(back, Is.EqualTo(requests[r]), $"request {r}");
+        }
+        var s = v.GetStatistics();
+        Assert.Multiple(() =>
+        {
+            Assert.That(s.Counters.DedupeAdviceStale, Is.GreaterThan(0));
+            Assert.That(v.Check(), Is.Empty);
+        });
+    }
+
+    [Test]
     public void ZeroBlocksTakeNoSpace()
     {
         using var v = NewVolume(out _);

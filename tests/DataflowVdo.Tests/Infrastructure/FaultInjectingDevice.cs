@@ -3,7 +3,7 @@ namespace DataflowVdo.Tests.Infrastructure;
 
 /// <summary>
 /// A device that fails chosen writes or reads with an I/O error (EIO), or holds a chosen write
-/// until released (outside the inner device's lock, so every other I/O goes on: a request caught
+/// or read until released (outside the inner device's lock, so every other I/O goes on: a request caught
 /// between its data write and its journal entry), passing everything else to a crash-simulating device.
 /// </summary>
 public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDevice
@@ -15,7 +15,13 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
     /// <summary>When set, the next single-block write whose data it returns true for waits until <see cref="Release"/>.</summary>
     public Func<ReadOnlyMemory<byte>, bool>? HoldNextWrite { get; set; }
 
-    /// <summary>Set once the held write has arrived.</summary>
+    /// <summary>
+    /// When set, the next read of a block it returns true for waits, once it has read the block,
+    /// until <see cref="Release"/>: a request caught between reading a block and acting on it.
+    /// </summary>
+    public Func<long, bool>? HoldAfterNextRead { get; set; }
+
+    /// <summary>Set once the held write (or read) has arrived.</summary>
     public ManualResetEventSlim Holding { get; } = new(false);
 
     /// <summary>Lets the held write (and any later one) go on.</summary>
@@ -37,9 +43,33 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
             throw new IOException($"injected read error at PBN {pbn}");
         }
         inner.Read(pbn, destination);
+        HoldIfChosen(pbn, destination.Length / VdoConstants.BlockSize);
     }
 
-    public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations) => inner.Read(pbn, destinations);
+    public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations)
+    {
+        inner.Read(pbn, destinations);
+        var blocks = 0;
+        foreach (var d in destinations)
+            blocks += d.Length / VdoConstants.BlockSize;
+        HoldIfChosen(pbn, blocks);
+    }
+
+    private void HoldIfChosen(long pbn, int blocks)
+    {
+        if (HoldAfterNextRead is not { } hold)
+            return;
+        for (var i = 0; i < blocks; i++)
+        {
+            if (hold(pbn + i))
+            {
+                HoldAfterNextRead = null;
+                Holding.Set();
+                _release.Wait();
+                return;
+            }
+        }
+    }
 
     public void Write(long pbn, ReadOnlySpan<byte> source)
     {
