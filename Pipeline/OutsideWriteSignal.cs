@@ -3,8 +3,8 @@ namespace DataflowVdo.Pipeline;
 /// <summary>
 /// Lets an inline caller that cannot go on wait until a caller writing data outside the volume's
 /// lock completes, instead of spinning: <c>TryStart</c> refuses a block while its LBN (or a
-/// duplicate of it) is written outside the lock, or while such writes hold every request of the
-/// pool. With 16 requests of 1 MiB in flight against a pool of 2,048 requests, the callers that
+/// duplicate of it) is written outside the lock, or while such writes (and verifications of
+/// duplicates) hold every request of the pool; a closing volume waits for them all. With 16 requests of 1 MiB in flight against a pool of 2,048 requests, the callers that
 /// found the pool taken yielded ~67,000 times a second; waiting here instead, the machine was
 /// 0.89x as busy at the same throughput (perf/README.md).
 /// </summary>

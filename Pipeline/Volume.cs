@@ -480,9 +480,11 @@ public sealed partial class Volume : IDisposable
                 return;
             while (_scheduler.WritingOutside > 0)
             {
-                // Callers are writing data outside the lock: let them journal it first.
+                // Callers are writing data (or verifying duplicates) outside the lock: let them
+                // journal it first; each signals when it has.
+                var generation = _outsideWrites.Generation;
                 _sync.Exit();
-                Thread.Yield();
+                _outsideWrites.WaitAfter(generation);
                 _sync.Enter();
                 if (_closed)
                     return;

@@ -185,6 +185,38 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
 
     [Test]
     [CancelAfter(120_000)]
+    public void ClosingWhileAWriteIsInFlightWaitsForItAndKeepsIt()
+    {
+        // A's data write is held (inline: outside the volume's lock) when the volume is closed:
+        // the close waits for A, and A's write, acknowledged, is in the closed pool.
+        var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());
+        var held = Content.Random(8181);
+        using var device = new FaultInjectingDevice(inner) { HoldNextWrite = data => data.Span.SequenceEqual(held) };
+        var options = TestPools.Options(scheme);
+        var volume = Volume.Format(device, TestPools.Small(), options);
+        try
+        {
+            var a = Task.Run(() => volume.Write(100, held));
+            Assert.That(device.Holding.Wait(TimeSpan.FromSeconds(30)), Is.True, "A's data write reached the device");
+            var close = Task.Run(volume.Dispose);
+            close.Wait(TimeSpan.FromSeconds(1)); // lets the close reach A (it cannot finish before A goes on)
+            device.Release();
+            Assert.That(Task.WaitAll([a, close], Deadline), Is.True, "A or the close did not finish");
+        }
+        finally
+        {
+            device.Release();
+            volume.Dispose();
+        }
+        using var reopened = Volume.Open(inner.Crash(new Random(3), tear: false, keep: 0), options);
+        var back = new byte[VdoConstants.BlockSize];
+        reopened.Read(100, back);
+        Assert.That(back, Is.EqualTo(held), "A's write is in the closed pool");
+        Assert.That(reopened.Check(), Is.Empty);
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
     public void ADuplicateBeingVerifiedKeepsItsBlockWhileItsOtherMappingIsOverwrittenAndThePoolFills()
     {
         // A writes a copy of LBN 0's block; A's verify read is held just after it read the block.
