@@ -166,6 +166,23 @@ internal sealed partial class ZonedScheduler
         _zoneLocks[slot].Exit();
     }
 
+    /// <summary>Takes a request from the pool for the next block of a caller's request.</summary>
+    private DataVio AcquireRequest(List<DataVio>? batch)
+    {
+        if (batch is { Count: > 0 })
+        {
+            if (_pool.TryAcquire(out var vio))
+                return vio;
+            // The batch's requests hold pool entries but run only when the batch is full: a caller
+            // that waited for the pool with a partial batch could wait forever, every entry of the
+            // pool sitting unrun in callers' partial batches (seen with 4 callers, batches of 8
+            // and a pool of 24: 4 + 6 + 7 + 7 requests at stage Name, the writers polling the
+            // pool). Run them first; they give their entries back as they complete.
+            RunBatch(batch);
+        }
+        return _pool.Acquire(this);
+    }
+
     /// <summary>
     /// The batched variant (<c>Pipeline:LockBatch</c>): runs a caller's requests together on this
     /// thread. Each round takes the slot of the first request still in the batch; for a zone it
