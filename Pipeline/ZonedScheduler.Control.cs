@@ -59,16 +59,26 @@ internal sealed partial class ZonedScheduler
         var batch = _lockBatch > 1 && count > 1 ? t_batch ??= new List<DataVio>(64) : null;
         batch?.Clear();
         const int Window = 64; // a large request goes in windows so one caller cannot take the whole pool
-        for (var first = 0; first < count; first += Window)
+        for (int first = 0, n; first < count; first += n)
         {
-            var n = Math.Min(Window, count - first);
+            n = Math.Min(Window, count - first);
             done.Start(n);
             _gate.EnterReadLock();
             try
             {
                 for (var i = 0; i < n; i++)
                 {
-                    var vio = _pool.Acquire(this);
+                    DataVio? vio = null;
+                    if (op == VioOperation.Read && i > 0 && !_pool.TryAcquire(out vio))
+                    {
+                        // A read's requests stay taken until the window is copied out: waiting
+                        // for more with some held could wait forever (a window larger than the
+                        // pool, or readers each holding part of it). The window ends here.
+                        done.EndEarly(n - i);
+                        n = i;
+                        break;
+                    }
+                    vio ??= AcquireRequest(batch);
                     var b = first + i;
                     vio.Reset(op, lbn + b);
                     vio.Completion = done;
@@ -526,7 +536,14 @@ internal sealed partial class ZonedScheduler
     /// <summary>The caller's side of a batch of requests: counts acknowledgements, keeps the first error.</summary>
     private sealed class BatchCompletion : IVioCompletion
     {
+        // One per caller thread (t_completion). A caller on a thread-pool thread waits on a Task
+        // instead of the event: only a blocking wait on a Task makes the thread pool add a thread
+        // at once, and the Dataflow blocks that acknowledge these requests need thread-pool
+        // threads (see ConcurrentDataVioPool.Acquire). Other callers (FUSE, bench threads) keep
+        // the event, which allocates nothing per request.
+        private readonly bool _onThreadPool = Thread.CurrentThread.IsThreadPoolThread;
         private readonly ManualResetEventSlim _done = new(false);
+        private TaskCompletionSource? _doneTask;
         private int _remaining;
 
         public DataVio?[] Reads { get; } = new DataVio?[64];
@@ -535,7 +552,10 @@ internal sealed partial class ZonedScheduler
 
         public void Start(int count)
         {
-            _done.Reset();
+            if (_onThreadPool)
+                _doneTask = new TaskCompletionSource();
+            else
+                _done.Reset();
             Volatile.Write(ref _remaining, count);
         }
 
@@ -544,10 +564,31 @@ internal sealed partial class ZonedScheduler
             if (error is not null)
                 Error ??= error;
             if (Interlocked.Decrement(ref _remaining) == 0)
+                Signal();
+        }
+
+        /// <summary>The window ends early: <paramref name="missing"/> of the requests given to <see cref="Start"/> are not coming.</summary>
+        public void EndEarly(int missing)
+        {
+            if (Interlocked.Add(ref _remaining, -missing) == 0)
+                Signal();
+        }
+
+        private void Signal()
+        {
+            if (_doneTask is { } task)
+                task.SetResult();
+            else
                 _done.Set();
         }
 
-        public void Wait() => _done.Wait();
+        public void Wait()
+        {
+            if (_doneTask is { } task)
+                task.Task.Wait();
+            else
+                _done.Wait();
+        }
     }
 
     /// <summary>

@@ -490,7 +490,9 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         var options = TestPools.Options(scheme, o => o.Pipeline.RequestPoolSize = 24);
         byte[] ContentOf(int op, int j) => Content.Random(((op * Blocks) + j) % 200);
         long LbnOf(int t, int op) => ((long)t * Requests * Blocks) + ((long)op * Blocks);
-        using (var volume = Volume.Format(device, TestPools.Small(), options))
+        var volume = Volume.Format(device, TestPools.Small(), options);
+        var stuck = true; // a stuck volume is left open: closing it would wait for the stuck writers
+        try
         {
             var workers = Enumerable.Range(0, Threads).Select(t => Task.Run(() =>
             {
@@ -502,7 +504,8 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
                     volume.WriteBlocks(LbnOf(t, op), request);
                 }
             })).ToArray();
-            Assert.That(Task.WaitAll(workers, Deadline), Is.True, "writers did not finish: a caller waiting for the pool or a duplicate was never woken");
+            stuck = !Task.WaitAll(workers, Deadline);
+            Assert.That(stuck, Is.False, "writers did not finish: a caller waiting for the pool or a duplicate was never woken");
             var back = new byte[VdoConstants.BlockSize];
             for (var t = 0; t < Threads; t++)
             {
@@ -518,6 +521,107 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
             Assert.That(volume.Check(), Is.Empty);
             // Dedupe stays best effort under races (a block pinned by another request is written anew), but it works.
             Assert.That(volume.GetStatistics().DataBlocksUsed, Is.LessThan(400), "the same 200 contents were written by every caller: most are shared");
+        }
+        finally
+        {
+            if (!stuck)
+                volume.Dispose();
+        }
+    }
+
+    [Test]
+    [CancelAfter(300_000)]
+    public void CallersWhosePartialBatchesHoldTheWholePoolAllFinish()
+    {
+        // Structure locking runs a caller's requests in batches (Pipeline:LockBatch), and a batch
+        // runs when full: callers that each hold a partial batch while the pool is empty must run
+        // them rather than wait for the pool forever. Eight callers start together on a pool of 16.
+        const int Threads = 8, Requests = 6, Blocks = 48;
+        var device = new MemoryBlockDevice(TestPools.DeviceBlocks());
+        var options = TestPools.Options(scheme, o =>
+        {
+            o.Pipeline.RequestPoolSize = 16;
+            if (scheme == SchemeKind.StructureLocking)
+                o.Pipeline.LockBatch = 8;
+        });
+        long LbnOf(int t, int op) => ((long)t * Requests * Blocks) + ((long)op * Blocks);
+        var volume = Volume.Format(device, TestPools.Small(), options);
+        var stuck = true; // a stuck volume is left open: closing it would wait for the stuck writers
+        try
+        {
+            using var start = new Barrier(Threads);
+            var writers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            {
+                var request = new byte[Blocks * VdoConstants.BlockSize];
+                for (var j = 0; j < Blocks; j++)
+                    Content.Random((t * Blocks) + j).CopyTo(request, j * VdoConstants.BlockSize);
+                start.SignalAndWait();
+                for (var op = 0; op < Requests; op++)
+                    volume.WriteBlocks(LbnOf(t, op), request);
+            }) { IsBackground = true }).ToArray();
+            foreach (var w in writers)
+                w.Start();
+            stuck = !writers.All(w => w.Join(Deadline));
+            Assert.That(stuck, Is.False, "writers did not finish: callers waited for the pool with requests of their own unrun");
+            var back = new byte[VdoConstants.BlockSize];
+            for (var t = 0; t < Threads; t++)
+            {
+                for (var j = 0; j < Blocks; j++)
+                {
+                    volume.Read(LbnOf(t, Requests - 1) + j, back);
+                    Assert.That(back, Is.EqualTo(Content.Random((t * Blocks) + j)), $"thread {t}, block {j}");
+                }
+            }
+            Assert.That(volume.Check(), Is.Empty);
+        }
+        finally
+        {
+            if (!stuck)
+                volume.Dispose();
+        }
+    }
+
+    [Test]
+    [CancelAfter(300_000)]
+    public void ReadsLargerThanTheRequestPoolFromManyCallersComplete()
+    {
+        // A read keeps its requests until its blocks are copied out: a read of more blocks than
+        // the pool holds, or readers each holding part of the pool, must not wait for the rest.
+        const int Threads = 4, Reads = 20, Blocks = 48;
+        var device = new MemoryBlockDevice(TestPools.DeviceBlocks());
+        var options = TestPools.Options(scheme, o => o.Pipeline.RequestPoolSize = 16);
+        var data = new byte[Threads * Blocks * VdoConstants.BlockSize];
+        for (var i = 0; i < Threads * Blocks; i++)
+            Content.Random(i).CopyTo(data, i * VdoConstants.BlockSize);
+        var volume = Volume.Format(device, TestPools.Small(), options);
+        var stuck = true; // a stuck volume is left open: closing it would wait for the stuck readers
+        try
+        {
+            volume.WriteBlocks(0, data);
+            var mismatches = 0;
+            using var start = new Barrier(Threads);
+            var readers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            {
+                var back = new byte[Blocks * VdoConstants.BlockSize];
+                var mine = data.AsSpan(t * back.Length, back.Length).ToArray();
+                start.SignalAndWait();
+                for (var r = 0; r < Reads; r++)
+                {
+                    volume.ReadBlocks(t * Blocks, back);
+                    if (!back.AsSpan().SequenceEqual(mine))
+                        Interlocked.Increment(ref mismatches);
+                }
+            }) { IsBackground = true }).ToArray();
+            foreach (var r in readers)
+                r.Start();
+            stuck = !readers.All(r => r.Join(Deadline));
+            Assert.That(stuck, Is.False, "readers did not finish: a read waited for the pool while holding part of it");
+            Assert.That(mismatches, Is.Zero, "reads returned what was written");
+        }
+        finally
+        {
+            if (!stuck)
+                volume.Dispose();
         }
     }
 
