@@ -268,6 +268,14 @@ internal sealed partial class InlineScheduler
                 {
                     outOfSpace ??= e; // the others still finish; the caller then fails
                 }
+                catch
+                {
+                    // Its data write failed (the volume goes read-only): the rest are dropped,
+                    // so that none stays pending with data a read would be served from.
+                    for (var j = i + 1; j < started.Count; j++)
+                        Drop(started[j]);
+                    throw;
+                }
                 continue;
             }
             Landed(vio);
@@ -282,18 +290,27 @@ internal sealed partial class InlineScheduler
         _z.Counters.DataBlocksWritten++;
         vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
         vio.Allocation = 0; // the mapping owns it now
+        FinishGroup(vio);
+    }
+
+    /// <summary>
+    /// A write group's block is written and its owner's mapping set: the index learns the block,
+    /// and the duplicates waiting on the owner's hash lock share it and finish with it.
+    /// </summary>
+    private void FinishGroup(DataVio owner)
+    {
         if (_dedupe)
         {
-            _z.HashZoneOf(vio.Name).Update(vio);
-            _z.HashZoneOf(vio.Name).Unlock(vio);
+            _z.HashZoneOf(owner.Name).Update(owner);
+            _z.HashZoneOf(owner.Name).Unlock(owner);
         }
-        foreach (var w in vio.Waiters)
+        foreach (var w in owner.Waiters)
         {
-            w.NewMapping = vio.NewMapping;
+            w.NewMapping = owner.NewMapping;
             _z.Counters.DedupeAdviceValid++;
             Finish(w);
         }
-        Finish(vio);
+        Finish(owner);
     }
 
     /// <summary>Drops a request whose data write failed, and the duplicates waiting on it.</summary>
@@ -508,7 +525,16 @@ internal sealed partial class InlineScheduler
                 return;
             }
         }
-        _z.Device.Write(vio.Allocation, data);
+        try
+        {
+            _z.Device.Write(vio.Allocation, data);
+        }
+        catch
+        {
+            Unpending(vio);
+            Abandon(vio); // its LBN keeps its old mapping
+            throw;
+        }
         Landed(vio);
     }
 
@@ -569,18 +595,7 @@ internal sealed partial class InlineScheduler
             f.NewMapping = BlockMapping.Compressed(pbn, i);
             _z.Counters.CompressedFragmentsWritten++;
             _z.Counters.CompressedFragmentBytes += f.FragmentSize;
-            if (_dedupe)
-            {
-                _z.HashZoneOf(f.Name).Update(f);
-                _z.HashZoneOf(f.Name).Unlock(f);
-            }
-            foreach (var w in f.Waiters)
-            {
-                w.NewMapping = f.NewMapping;
-                _z.Counters.DedupeAdviceValid++;
-                Finish(w);
-            }
-            Finish(f);
+            FinishGroup(f);
         }
     }
 
