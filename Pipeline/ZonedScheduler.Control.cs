@@ -68,17 +68,12 @@ internal sealed partial class ZonedScheduler
             {
                 for (var i = 0; i < n; i++)
                 {
-                    DataVio? vio = null;
-                    if (op == VioOperation.Read && i > 0 && !_pool.TryAcquire(out vio))
+                    if (AcquireRequest(op == VioOperation.Read ? i : 0, batch) is not { } vio)
                     {
-                        // A read's requests stay taken until the window is copied out: waiting
-                        // for more with some held could wait forever (a window larger than the
-                        // pool, or readers each holding part of it). The window ends here.
-                        done.EndEarly(n - i);
+                        done.EndEarly(n - i); // the window ends here
                         n = i;
                         break;
                     }
-                    vio ??= AcquireRequest(batch);
                     var b = first + i;
                     vio.Reset(op, lbn + b);
                     vio.Completion = done;

@@ -166,19 +166,28 @@ internal sealed partial class ZonedScheduler
         _zoneLocks[slot].Exit();
     }
 
-    /// <summary>Takes a request from the pool for the next block of a caller's request.</summary>
-    private DataVio AcquireRequest(List<DataVio>? batch)
+    /// <summary>
+    /// Takes a request from the pool for the next block of a caller's request. A caller never
+    /// waits for the pool while it holds requests that only it can move on, or every entry of
+    /// the pool could sit in callers that wait for each other:
+    /// <list type="bullet">
+    /// <item>requests in its partial batch (<c>Pipeline:LockBatch</c>) run only when the batch is
+    /// full: it runs them first (seen with 4 callers, batches of 8 and a pool of 24: 4 + 6 + 7 + 7
+    /// requests at stage Name, the writers polling the pool);</item>
+    /// <item>its <paramref name="heldReads"/> reads of this window stay taken until the window is
+    /// copied out: it returns null, and the caller ends the window there (a read larger than the
+    /// pool, or readers each holding part of it, waited forever).</item>
+    /// </list>
+    /// </summary>
+    private DataVio? AcquireRequest(int heldReads, List<DataVio>? batch)
     {
-        if (batch is { Count: > 0 })
+        if (heldReads > 0 || batch is { Count: > 0 })
         {
             if (_pool.TryAcquire(out var vio))
                 return vio;
-            // The batch's requests hold pool entries but run only when the batch is full: a caller
-            // that waited for the pool with a partial batch could wait forever, every entry of the
-            // pool sitting unrun in callers' partial batches (seen with 4 callers, batches of 8
-            // and a pool of 24: 4 + 6 + 7 + 7 requests at stage Name, the writers polling the
-            // pool). Run them first; they give their entries back as they complete.
-            RunBatch(batch);
+            if (heldReads > 0)
+                return null;
+            RunBatch(batch!);
         }
         return _pool.Acquire(this);
     }
