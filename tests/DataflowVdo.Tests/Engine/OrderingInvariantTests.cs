@@ -1,3 +1,4 @@
+using DataflowVdo.Blocks;
 using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
@@ -14,12 +15,12 @@ public sealed class OrderingInvariantTests(SchemeKind scheme)
 {
     private const int Spread = 811;
 
-    private (Volume Volume, CrashSimulatingDevice Device, OrderingAudit Audit) Start(WritePolicy policy = WritePolicy.Async, int cachePages = 8)
+    private (Volume Volume, CrashSimulatingDevice Device, OrderingAudit Audit) Start(WritePolicy policy = WritePolicy.Async, int cachePages = 8, BlockNamer? namer = null)
     {
         const long logical = 64L * Spread + 1;
         var device = new CrashSimulatingDevice(TestPools.DeviceBlocks(slabs: 4, logicalBlocks: logical));
         var volume = Volume.Format(device, TestPools.Small(logical), TestPools.Options(scheme, o => o.Volume.WritePolicy = policy),
-            new VolumeHooks { BlockMapCachePages = cachePages });
+            new VolumeHooks { BlockMapCachePages = cachePages, Namer = namer ?? BlockNamers.XxHash128Namer });
         var audit = new OrderingAudit(device, volume.Geometry, replayFrom: 1);
         return (volume, device, audit);
     }
@@ -48,6 +49,38 @@ public sealed class OrderingInvariantTests(SchemeKind scheme)
         volume.Dispose();
         Assert.That(audit.JournalBlocksChecked, Is.GreaterThan(10));
         Assert.That(audit.Violations.Where(v => v.StartsWith("I1", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
+    public void I1_ABlockStoredAnewAfterItsHintFailedVerificationIsWrittenBeforeItsJournalEntry([Values(WritePolicy.Async, WritePolicy.Sync)] WritePolicy policy)
+    {
+        // Every block gets the same name, so nearly every write finds a hint that fails the
+        // byte-for-byte compare (I4) and stores its block anew: that late store's data must
+        // still reach the device before a journal block maps it. Discards and overwrites free
+        // blocks, so the check also covers blocks reused after being unmapped.
+        var (volume, _, audit) = Start(policy, cachePages: 1024, namer: static _ => 42);
+        var random = new Random(5);
+        for (var i = 0; i < 2400; i++)
+        {
+            var lbn = (long)random.Next(48) * Spread;
+            var blocks = random.Next(4) == 0 ? 8 : 1;
+            var data = new byte[blocks * VdoConstants.BlockSize];
+            for (var b = 0; b < blocks; b++)
+                (random.Next(2) == 0 ? Content.Random(random.Next(200)) : Content.Compressible(random.Next(200))).CopyTo(data, b * VdoConstants.BlockSize);
+            if (random.Next(8) == 0)
+                volume.Discard(lbn);
+            else
+                volume.WriteBlocks(lbn, data);
+        }
+        volume.Flush();
+        var stale = volume.GetStatistics().Counters.DedupeAdviceStale;
+        volume.Dispose();
+        Assert.Multiple(() =>
+        {
+            Assert.That(stale, Is.GreaterThan(100), "hints must fail verification");
+            Assert.That(audit.ReusedDataBlocksChecked, Is.GreaterThan(0), "freed blocks must be written again");
+            Assert.That(audit.Violations.Where(v => v.StartsWith("I1", StringComparison.Ordinal)), Is.Empty);
+        });
     }
 
     [Test]

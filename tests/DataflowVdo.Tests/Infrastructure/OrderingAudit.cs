@@ -6,7 +6,10 @@ namespace DataflowVdo.Tests.Infrastructure;
 /// <summary>
 /// Watches every write and flush of a <see cref="CrashSimulatingDevice"/> and records each
 /// violation of the write-ordering invariants as it happens:
-/// I1 — a journal block never carries a new entry mapping a data block that is not yet durable;
+/// I1 — a journal block never carries a new entry mapping a data block that is not yet durable,
+/// and a data block is never written while journal blocks already written map LBNs to it (its
+/// data came after the entry: a crash between the two leaves the entry mapping the block's old
+/// contents, or a stranger's);
 /// I2 — a block-map page is never written with a mapping that no durable journal entry made;
 /// I3 — each slab journal receives its entries in recovery-journal order (keys only grow; an
 /// increment's key precedes its paired decrement's);
@@ -18,6 +21,7 @@ public sealed class OrderingAudit
 {
     private readonly Geometry _g;
     private readonly HashSet<long> _unflushedData = [];
+    private readonly Dictionary<long, int> _references = []; // data block → mappings to it in written journal entries, less those undone since (counted from this audit's start)
     private readonly Dictionary<long, byte[]> _unflushedJournal = [];
     private readonly Dictionary<ulong, int> _entriesWritten = [];
     private readonly Dictionary<long, HashSet<BlockMapping>> _durableJournal = []; // every mapping a durable entry gave each LBN
@@ -37,6 +41,9 @@ public sealed class OrderingAudit
     public List<string> Violations { get; } = [];
 
     public long JournalBlocksChecked { get; private set; }
+
+    /// <summary>Data writes to a block that written journal entries mapped before and have all unmapped since.</summary>
+    public long ReusedDataBlocksChecked { get; private set; }
 
     public long PagesChecked { get; private set; }
 
@@ -71,7 +78,13 @@ public sealed class OrderingAudit
             if (MetadataBlock.Validate(block, MetadataKind.BlockMapLeaf, _g.Nonce, BinaryPrimitives.ReadInt64LittleEndian(block[16..])) is null)
                 CheckPage(pbn, block);
             else
+            {
+                if (_references.TryGetValue(pbn, out var references) && references <= 0)
+                    ReusedDataBlocksChecked++;
+                if (references > 0)
+                    Violations.Add($"I1: data block {pbn} written after a journal block that maps LBNs to it ({references} mapping(s)) was written");
                 _unflushedData.Add(pbn);
+            }
         }
     }
 
@@ -86,8 +99,14 @@ public sealed class OrderingAudit
         for (var i = already; i < count; i++)
         {
             var e = JournalEntry.Decode(block.Slice(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize));
-            if (e.Kind == JournalEntryKind.DataMapping && e.New.HasPhysicalBlock && _unflushedData.Contains(e.New.Pbn))
+            if (e.Kind != JournalEntryKind.DataMapping)
+                continue;
+            if (e.New.HasPhysicalBlock && _unflushedData.Contains(e.New.Pbn))
                 Violations.Add($"I1: journal block {sequence} maps LBN {e.Lbn} to PBN {e.New.Pbn} before that block's data is durable");
+            if (e.New.HasPhysicalBlock)
+                _references[e.New.Pbn] = _references.GetValueOrDefault(e.New.Pbn) + 1;
+            if (e.Old.HasPhysicalBlock)
+                _references[e.Old.Pbn] = _references.GetValueOrDefault(e.Old.Pbn) - 1;
         }
         _entriesWritten[sequence] = Math.Max(already, count);
         _unflushedJournal[pbn] = block.ToArray();
