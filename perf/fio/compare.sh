@@ -2,14 +2,20 @@
 # The issue-5 comparison in one run: the same fio jobs on (1) an image file of a mounted pool whose
 # pool file is on the disk, (2) the same with the pool file on tmpfs (no disk: what the software
 # alone costs), (3) ext4 on the disk pool's image through a loop device, and plain files on the
-# disk and on tmpfs. Every job runs on every target in turn, REPS times, so that a disturbance
-# (another build on the machine) hits one row, not one column.
+# disk and on tmpfs; then (4) ext4 through a loop device on a plain file on the disk, the same
+# stack without FUSE and dvdo, beside (3). Every job runs on every target in turn, REPS times, so
+# that a disturbance (another build on the machine) hits one row, not one column.
+# Each job has its own fio seed (the same on every target): fio's buffers follow its seed, so with
+# one seed for all jobs a job rewrites, block for block, the data the jobs before it wrote to the
+# same pool, and measures deduplication of it instead of new writes (perf/fio/rewrite.sh measures
+# that case on purpose). SEED=fio keeps fio's default seed, as the runs before 5 Dec 2026 did.
 # Usage (root): perf/fio/compare.sh [WORKDIR] [SECONDS] [SCHEME]   Needs fio, fuse3, e2fsprogs.
 # Environment: REPS (default 1), TMPFS (default /dev/shm; empty = no tmpfs targets),
 #              SETS (extra "--set Section:Key=Value" arguments for the mounts), EXT4 (1 = run, default 1),
 #              SETTLE (seconds, default 0: sync and wait before each job, so that the writeback the
 #              previous job left on the same disk is not paid inside the next one; 0 keeps the
-#              figures comparable with the earlier runs in perf/README.md).
+#              figures comparable with the earlier runs in perf/README.md),
+#              EXT4REF (1 = run (4), default 1).
 # Columns: IOPS, MB/s, mount-cpu = CPU time of the mount process per I/O (µs), busy = whole-machine
 # CPU use during the job (% of one core; 200% = both cores of the 2-core machine).
 set -euo pipefail
@@ -21,13 +27,16 @@ tmpfs=${TMPFS-/dev/shm}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dvdo=(dotnet "$repo/Cli/bin/Release/net10.0/dvdo.dll")
 ext=$work/ext4
+ext_ref=$work/ext4-ref
 names=(); declare -A file pid
-mounts=(); pools=(); plains=(); pids=(); loop=""
+mounts=(); pools=(); plains=(); pids=(); loop=""; loop_ref=""
 
 cleanup() {
   set +e
   mountpoint -q "$ext" && umount "$ext"
+  mountpoint -q "$ext_ref" && umount "$ext_ref"
   [ -n "$loop" ] && losetup -d "$loop"
+  [ -n "$loop_ref" ] && losetup -d "$loop_ref"
   for m in "${mounts[@]}"; do mountpoint -q "$m" && fusermount3 -u "$m"; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   rm -f "${plains[@]}" "${pools[@]}"
@@ -51,7 +60,7 @@ plain_file() { # name dir
 }
 
 dotnet build "$repo/Cli" -c Release -v quiet -nologo >/dev/null
-mkdir -p "$work" "$ext"
+mkdir -p "$work" "$ext" "$ext_ref"
 mount_pool dvdo-image "$work"
 [ -n "$tmpfs" ] && mount_pool dvdo-image-tmpfs "$tmpfs"
 plain_file plain-file "$work"
@@ -60,6 +69,9 @@ plain_file plain-file "$work"
 common="--direct=1 --refill_buffers --buffer_compress_percentage=50 --runtime=$secs --time_based --group_reporting --output-format=terse --terse-version=3"
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }  # utime+stime in clock ticks (100 Hz)
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
+seed_of() { # job index -> fio arguments for that job's seed
+  [ "${SEED:-}" = fio ] || echo "--randseed=$((1000 + $1))"
+}
 run() { # name target job-args... -> one table row
   local name=$1 target=$2; shift 2
   local p=${pid[$name]:-} c0=0 c1=0 b0 b1 t0 t1 out
@@ -78,23 +90,36 @@ jobs=(
 )
 printf "%-20s %-18s %10s %10s %10s %7s\n" job target IOPS MB/s mount-cpu busy
 for _ in $(seq "$reps"); do
-  for j in "${jobs[@]}"; do
-    job=${j%%|*}; args=${j#*|}
+  for i in "${!jobs[@]}"; do
+    j=${jobs[$i]}; job=${j%%|*}; args="${j#*|} $(seed_of "$i")"
     for n in "${names[@]}"; do
       run "$n" "${file[$n]}" $args
     done
   done
 done
 
-# ext4 on the disk pool's image through a loop device (same jobs on a file inside ext4)
+# ext4 on the disk pool's image through a loop device (same jobs on a file inside ext4), and the
+# same on a plain file on the disk
 if [ "${EXT4:-1}" = 1 ]; then
   loop=$(losetup -f --show --direct-io=on --sector-size 4096 "${file[dvdo-image]}")
   mkfs.ext4 -q "$loop"
   mount "$loop" "$ext"
   pid[ext4-on-dvdo-loop]=${pid[dvdo-image]}
-  for j in "${jobs[@]}"; do
-    job=${j%%|*}; args=${j#*|}
-    run ext4-on-dvdo-loop "$ext/fio.dat" $args
+  ext4_targets=(ext4-on-dvdo-loop)
+  if [ "${EXT4REF:-1}" = 1 ]; then
+    ref=$work/dvdo-fio-plain-ext4-ref.img
+    rm -f "$ref"; truncate -s 6G "$ref"; plains+=("$ref")
+    loop_ref=$(losetup -f --show --direct-io=on --sector-size 4096 "$ref")
+    mkfs.ext4 -q "$loop_ref"
+    mount "$loop_ref" "$ext_ref"
+    ext4_targets+=(ext4-on-plain-loop)
+  fi
+  declare -A ext_dir=([ext4-on-dvdo-loop]=$ext [ext4-on-plain-loop]=$ext_ref)
+  for i in "${!jobs[@]}"; do
+    j=${jobs[$i]}; job=${j%%|*}; args="${j#*|} $(seed_of "$((i + ${#jobs[@]}))")"
+    for n in "${ext4_targets[@]}"; do
+      run "$n" "${ext_dir[$n]}/fio.dat" $args
+    done
   done
 fi
 "${dvdo[@]}" stats "$work/dvdo-fio-pool-dvdo-image" 2>/dev/null | tail -1
