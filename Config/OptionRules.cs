@@ -6,6 +6,7 @@ internal static class OptionRules
     public static readonly OptionRule[] All =
     [
         new("Volume:BlockMapCacheMb", o => o.Volume.BlockMapCacheMb, 1, 65536, "MiB of cached block-map pages"),
+        new("Volume:PageCacheWindowMb", o => o.Volume.PageCacheWindowMb, 0, 1 << 20, "MiB of recent data writes a pool file leaves in the page cache, 0 = all"),
         new("Pipeline:RequestPoolSize", o => o.Pipeline.RequestPoolSize, 1, 1 << 20, "requests in flight"),
         new("Pipeline:PackerBins", o => o.Pipeline.PackerBins, 1, 4096, "open packer bins"),
         new("Pipeline:LogicalZones", o => o.Pipeline.LogicalZones, 1, 16, "logical zones (block-map pages dealt round robin; MessagePassing and StructureLocking)"),

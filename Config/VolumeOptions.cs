@@ -8,4 +8,10 @@ public sealed class VolumeOptions
 
     /// <summary>Block-map leaf-page cache, in MiB (VDO default 128).</summary>
     public int BlockMapCacheMb { get; set; } = 128;
+
+    /// <summary>
+    /// MiB of the most recent buffered data writes a pool file leaves in the kernel's page cache;
+    /// older ones are dropped once written back (0 = leave every page to the kernel).
+    /// </summary>
+    public int PageCacheWindowMb { get; set; } = 1024;
 }

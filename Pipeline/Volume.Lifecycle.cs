@@ -11,6 +11,7 @@ public sealed partial class Volume
     public static Volume Format(IBlockDevice device, FormatParameters parameters, VdoOptions? options = null, VolumeHooks? hooks = null, bool ownsDevice = false)
     {
         options = (options ?? new VdoOptions()).EnsureValid();
+        ApplyDeviceOptions(device, options);
         var nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
         var geometry = Geometry.Compute(parameters, device.BlockCount, nonce);
         var block = new byte[VdoConstants.BlockSize];
@@ -45,6 +46,7 @@ public sealed partial class Volume
     public static Volume Open(IBlockDevice device, VdoOptions? options = null, VolumeHooks? hooks = null, bool ownsDevice = false)
     {
         options = (options ?? new VdoOptions()).EnsureValid();
+        ApplyDeviceOptions(device, options);
         var block = new byte[VdoConstants.BlockSize];
         device.Read(0, block);
         var geometry = Geometry.Decode(block, device.BlockCount);
@@ -172,6 +174,12 @@ public sealed partial class Volume
         // The replayed changes live only in memory now: write every ref count before the journal is released.
         zones.Checkpoint(clean: false, writeRefCounts: true);
         return new Volume(zones, ownsDevice) { Recovered = true };
+    }
+
+    private static void ApplyDeviceOptions(IBlockDevice device, VdoOptions options)
+    {
+        if (device is FileBlockDevice file)
+            file.PageCacheWindowBytes = (long)options.Volume.PageCacheWindowMb * 1024 * 1024;
     }
 
     // The inline scheme runs every step under one lock: zones would only split its cache.

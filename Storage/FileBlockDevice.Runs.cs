@@ -12,6 +12,10 @@ namespace DataflowVdo.Storage;
 /// not find tens of megabytes dirty. Buffered, not <c>O_DIRECT</c>: measured here, direct runs
 /// sent the dedupe verify reads of recently written blocks to the disk, under the volume's lock
 /// (`mixed` on a pool file: 0.6x, p99 26 ms against 70 µs), and were slower through FUSE too.
+/// Only the last <see cref="PageCacheWindowBytes"/> of them stay in the page cache: each chunk
+/// older than that is dropped (<c>POSIX_FADV_DONTNEED</c>; its writeback was started a window
+/// ago), so new writes land in pages just freed instead of pages the machine has to find anew
+/// (perf/README.md, 5 Dec 2026: 1.3x at 4 KiB qd 32 through FUSE on this VM).
 /// </summary>
 public sealed partial class FileBlockDevice : ICacheRunWriter
 {
@@ -19,6 +23,30 @@ public sealed partial class FileBlockDevice : ICacheRunWriter
     public const long WritebackChunk = 8L * 1024 * 1024;
 
     private long _notStarted;
+    private long _openLow; // the range of consecutive blocks the latest runs extend (empty when equal)
+    private long _openHigh;
+    private readonly Queue<(long Low, long High)> _written = new(); // block ranges written and not dropped yet, oldest first
+    private long _writtenBlocks; // their total
+    private long _pageCacheWindowBytes;
+    private long _droppedBytes;
+
+    /// <summary>
+    /// Bytes of the most recent buffered writes left in the kernel's page cache
+    /// (<c>Volume:PageCacheWindowMb</c>); older ones are dropped once their writeback has had a
+    /// window's time to finish. 0 leaves every page to the kernel.
+    /// </summary>
+    public long PageCacheWindowBytes
+    {
+        get => Volatile.Read(ref _pageCacheWindowBytes);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _pageCacheWindowBytes, value);
+        }
+    }
+
+    /// <summary>Bytes of block ranges dropped from the page cache (<see cref="PageCacheWindowBytes"/>); a range counts whole, whatever the kernel could drop of it.</summary>
+    public long PageCacheBytesDropped => Interlocked.Read(ref _droppedBytes);
     private long _writebacksStarted;
 
     /// <summary>Times writeback was started early.</summary>
@@ -36,6 +64,7 @@ public sealed partial class FileBlockDevice : ICacheRunWriter
             {
                 WriteRun(fd, run, iovecs);
                 _notStarted += (long)run.Count * VdoConstants.BlockSize;
+                NoteWritten(run);
             }
         }
         finally
@@ -48,6 +77,48 @@ public sealed partial class FileBlockDevice : ICacheRunWriter
             _notStarted = 0;
             _ = SyncFileRange(_handle, 0, 0, SyncFileRangeWrite); // a hint: errors surface at the next fdatasync
             Interlocked.Increment(ref _writebacksStarted);
+            DropOldRanges();
+        }
+    }
+
+    /// <summary>Extends the open range with <paramref name="run"/> when it follows it, or queues the open range and starts another.</summary>
+    private void NoteWritten(CacheRun run)
+    {
+        if (PageCacheWindowBytes == 0)
+            return;
+        if (run.Pbn != _openHigh || _openHigh == _openLow)
+        {
+            QueueOpenRange();
+            _openLow = run.Pbn;
+        }
+        _openHigh = run.Pbn + run.Count;
+    }
+
+    private void QueueOpenRange()
+    {
+        if (_openHigh == _openLow)
+            return;
+        _written.Enqueue((_openLow, _openHigh));
+        _writtenBlocks += _openHigh - _openLow;
+        _openLow = _openHigh = 0;
+    }
+
+    /// <summary>
+    /// Called once the writeback of everything written so far was started: drops the oldest
+    /// ranges from the page cache until the window holds the rest (at least the newest range).
+    /// Pages still dirty or under writeback are skipped by the kernel (they stay until reclaimed):
+    /// the advice loses nothing, and a read of a dropped block goes to the disk.
+    /// </summary>
+    private void DropOldRanges()
+    {
+        var window = PageCacheWindowBytes / VdoConstants.BlockSize;
+        QueueOpenRange();
+        while (_written.Count > 1 && _writtenBlocks > window)
+        {
+            var (low, high) = _written.Dequeue();
+            _writtenBlocks -= high - low;
+            _ = Fadvise(_handle, low * VdoConstants.BlockSize, (high - low) * VdoConstants.BlockSize, FadvDontNeed); // advice: nothing to report
+            Interlocked.Add(ref _droppedBytes, (high - low) * VdoConstants.BlockSize);
         }
     }
 
@@ -104,9 +175,13 @@ public sealed partial class FileBlockDevice : ICacheRunWriter
     private const int EIntr = 4;
     private const int ENoSpc = 28;
     private const uint SyncFileRangeWrite = 2;
+    private const int FadvDontNeed = 4;
 
     [LibraryImport("libc", EntryPoint = "pwritev", SetLastError = true)]
     private static unsafe partial nint Pwritev(int fd, Iovec* iov, int count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
+    private static partial int Fadvise(SafeFileHandle fd, long offset, long length, int advice);
 
     [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
     private static partial int SyncFileRange(SafeFileHandle fd, long offset, long length, uint flags);
