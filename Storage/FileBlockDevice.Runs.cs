@@ -12,10 +12,10 @@ namespace DataflowVdo.Storage;
 /// not find tens of megabytes dirty. Buffered, not <c>O_DIRECT</c>: measured here, direct runs
 /// sent the dedupe verify reads of recently written blocks to the disk, under the volume's lock
 /// (`mixed` on a pool file: 0.6x, p99 26 ms against 70 µs), and were slower through FUSE too.
-/// Only the last <see cref="PageCacheWindowBytes"/> of them stay in the page cache: each chunk
-/// older than that is dropped (<c>POSIX_FADV_DONTNEED</c>; its writeback was started a window
+/// Only the last <see cref="PageCacheWindowBytes"/> of them stay in the page cache: each range
+/// written before that is dropped (<c>POSIX_FADV_DONTNEED</c>; its writeback was started a window
 /// ago), so new writes land in pages just freed instead of pages the machine has to find anew
-/// (perf/README.md, 5 Dec 2026: 1.3x at 4 KiB qd 32 through FUSE on this VM).
+/// (perf/README.md, 5 Dec 2026: 1.2x at 4 KiB qd 32 through FUSE on this VM).
 /// </summary>
 public sealed partial class FileBlockDevice : ICacheRunWriter
 {
@@ -26,7 +26,7 @@ public sealed partial class FileBlockDevice : ICacheRunWriter
     private long _openLow; // the range of consecutive blocks the latest runs extend (empty when equal)
     private long _openHigh;
     // Block ranges written and not dropped yet, oldest first. It grows until it holds a window's
-    // ranges, then stays: at most one per 4 KiB of the window (16 B each, 4 MiB for the default
+    // ranges, then stays: about one per 4 KiB of the window at most (16 B each, 4 MiB for the default
     // 1 GiB: bounded by configuration, I8), far fewer when runs are long. Capped at 4096 ranges,
     // the oldest dropped early, `dvdo bench --workload mixed --device file` (short runs) fell to
     // 0.85x with p99 7-12 ms: recent dedupe candidates were read back from the disk.
@@ -89,7 +89,7 @@ public sealed partial class FileBlockDevice : ICacheRunWriter
     /// <summary>Extends the open range with <paramref name="run"/> when it follows it, or queues the open range and starts another.</summary>
     private void NoteWritten(CacheRun run)
     {
-        if (PageCacheWindowBytes == 0)
+        if (PageCacheWindowBytes == 0 || !OperatingSystem.IsLinux()) // elsewhere nothing would drop them
             return;
         if (run.Pbn != _openHigh || _openHigh == _openLow)
         {
