@@ -534,8 +534,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         byte[] ContentOf(int op, int j) => Content.Random(((op * Blocks) + j) % 200);
         long LbnOf(int t, int op) => ((long)t * Requests * Blocks) + ((long)op * Blocks);
         var volume = Volume.Format(device, TestPools.Small(), options);
-        var stuck = true; // a stuck volume is left open: closing it would wait for the stuck writers
-        try
+        CloseUnlessStuck(volume, "writers did not finish: a caller waiting for the pool or a duplicate was never woken", () =>
         {
             var workers = Enumerable.Range(0, Threads).Select(t => Task.Run(() =>
             {
@@ -547,8 +546,9 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
                     volume.WriteBlocks(LbnOf(t, op), request);
                 }
             })).ToArray();
-            stuck = !Task.WaitAll(workers, Deadline);
-            Assert.That(stuck, Is.False, "writers did not finish: a caller waiting for the pool or a duplicate was never woken");
+            return Task.WaitAll(workers, Deadline);
+        }, () =>
+        {
             var back = new byte[VdoConstants.BlockSize];
             for (var t = 0; t < Threads; t++)
             {
@@ -564,12 +564,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
             Assert.That(volume.Check(), Is.Empty);
             // Dedupe stays best effort under races (a block pinned by another request is written anew), but it works.
             Assert.That(volume.GetStatistics().DataBlocksUsed, Is.LessThan(400), "the same 200 contents were written by every caller: most are shared");
-        }
-        finally
-        {
-            if (!stuck)
-                volume.Dispose();
-        }
+        });
     }
 
     [Test]
@@ -589,8 +584,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         });
         long LbnOf(int t, int op) => ((long)t * Requests * Blocks) + ((long)op * Blocks);
         var volume = Volume.Format(device, TestPools.Small(), options);
-        var stuck = true; // a stuck volume is left open: closing it would wait for the stuck writers
-        try
+        CloseUnlessStuck(volume, "writers did not finish: callers waited for the pool with requests of their own unrun", () =>
         {
             using var start = new Barrier(Threads);
             var writers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
@@ -604,8 +598,9 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
             }) { IsBackground = true }).ToArray();
             foreach (var w in writers)
                 w.Start();
-            stuck = !writers.All(w => w.Join(Deadline));
-            Assert.That(stuck, Is.False, "writers did not finish: callers waited for the pool with requests of their own unrun");
+            return writers.All(w => w.Join(Deadline));
+        }, () =>
+        {
             var back = new byte[VdoConstants.BlockSize];
             for (var t = 0; t < Threads; t++)
             {
@@ -616,12 +611,7 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
                 }
             }
             Assert.That(volume.Check(), Is.Empty);
-        }
-        finally
-        {
-            if (!stuck)
-                volume.Dispose();
-        }
+        });
     }
 
     [Test]
@@ -637,11 +627,10 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
         for (var i = 0; i < Threads * Blocks; i++)
             Content.Random(i).CopyTo(data, i * VdoConstants.BlockSize);
         var volume = Volume.Format(device, TestPools.Small(), options);
-        var stuck = true; // a stuck volume is left open: closing it would wait for the stuck readers
-        try
+        var mismatches = 0;
+        CloseUnlessStuck(volume, "readers did not finish: a read waited for the pool while holding part of it", () =>
         {
             volume.WriteBlocks(0, data);
-            var mismatches = 0;
             using var start = new Barrier(Threads);
             var readers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
             {
@@ -657,9 +646,24 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
             }) { IsBackground = true }).ToArray();
             foreach (var r in readers)
                 r.Start();
-            stuck = !readers.All(r => r.Join(Deadline));
-            Assert.That(stuck, Is.False, "readers did not finish: a read waited for the pool while holding part of it");
-            Assert.That(mismatches, Is.Zero, "reads returned what was written");
+            return readers.All(r => r.Join(Deadline));
+        }, () => Assert.That(mismatches, Is.Zero, "reads returned what was written"));
+    }
+
+    /// <summary>
+    /// Runs callers that may hang (<paramref name="callersFinish"/> starts them and returns whether
+    /// they finished by <see cref="Deadline"/>), then <paramref name="check"/>, and closes the
+    /// volume. A stuck run fails with <paramref name="whyStuck"/> and leaves the volume open:
+    /// closing it would wait for the stuck callers, so the test would hang instead of failing.
+    /// </summary>
+    private static void CloseUnlessStuck(Volume volume, string whyStuck, Func<bool> callersFinish, Action check)
+    {
+        var stuck = true;
+        try
+        {
+            stuck = !callersFinish();
+            Assert.That(stuck, Is.False, whyStuck);
+            check();
         }
         finally
         {
