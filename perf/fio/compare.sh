@@ -14,7 +14,7 @@
 #              SETS (extra "--set Section:Key=Value" arguments for the mounts), EXT4 (1 = run, default 1),
 #              SETTLE (seconds, default 0: sync and wait before each job, so that the writeback the
 #              previous job left on the same disk is not paid inside the next one; 0 keeps the
-#              figures comparable with the earlier runs in perf/README.md),
+#              figures comparable with the earlier runs in perf/HISTORY.md),
 #              EXT4REF (1 = run (4), default 1).
 # Columns: IOPS, MB/s, mount-cpu = CPU time of the mount process per I/O (µs), busy = whole-machine
 # CPU use during the job (% of one core; 200% = both cores of the 2-core machine).
