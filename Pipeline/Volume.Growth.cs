@@ -62,20 +62,13 @@ public sealed partial class Volume
         {
             Quiet(() =>
             {
-                // Durable first: the superblock names the new size before anything can use it.
-                _z.Geometry = grown;
-                try
-                {
-                    _z.WriteSuperBlock(clean: false, indexSaved: _z.IndexSavedOnDisk);
-                }
-                catch
-                {
-                    _z.Geometry = geometry;
-                    throw;
-                }
+                // Durable first: the superblock names the new size before anything can use it;
+                // then the structures, and last the size that admits the new LBNs.
+                _z.WriteSuperBlock(clean: false, indexSaved: _z.IndexSavedOnDisk, logicalBlocks: grown.LogicalBlocks);
                 _z.BlockMap.GrowLogical(grown.LeafPages);
                 _mp?.LogicalGrown();
                 _catalog.GrowLogical(grown);
+                _z.Geometry = grown;
             });
         }
         catch (Exception e) when (Failed(e))

@@ -130,8 +130,8 @@ internal sealed class VolumeZones
         MetadataWriter.CommitDurable(); // the ref counts are durable before the slab journals reuse their rings
     }
 
-    /// <summary>Writes the next superblock copy and flushes it.</summary>
-    public void WriteSuperBlock(bool clean, bool indexSaved, long? logicalBlocksUsed = null)
+    /// <summary>Writes the next superblock copy and flushes it (<paramref name="logicalBlocks"/>: a growth's new size, before it is used).</summary>
+    public void WriteSuperBlock(bool clean, bool indexSaved, long? logicalBlocksUsed = null, long? logicalBlocks = null)
     {
         SuperBlockSequence++;
         RefreshCounters();
@@ -142,7 +142,7 @@ internal sealed class VolumeZones
             IndexSaved = indexSaved,
             JournalReplayFrom = Journal.ReplayFrom,
             LogicalBlocksUsed = logicalBlocksUsed ?? LogicalBlocksUsed,
-            LogicalBlocks = Geometry.LogicalBlocks,
+            LogicalBlocks = logicalBlocks ?? Geometry.LogicalBlocks,
             Counters = Counters,
         };
         IndexSavedOnDisk = indexSaved;

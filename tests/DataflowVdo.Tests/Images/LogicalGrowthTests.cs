@@ -88,6 +88,23 @@ public sealed class LogicalGrowthTests(SchemeKind scheme)
             Assert.That(v.LogicalBlocks, Is.EqualTo(Logical));
     }
 
+    [Test]
+    [CancelAfter(60_000)]
+    public void ASuperblockClaimingMoreThanTheRootCanMapFailsTheOpenNamingIt()
+    {
+        var device = NewDevice();
+        ulong nonce;
+        using (var v = Volume.Format(device, Format, Options))
+            nonce = v.Geometry.Nonce;
+        var super = SuperBlock.Read(device, nonce);
+        var block = new byte[VdoConstants.BlockSize];
+        var bad = super with { Sequence = super.Sequence + 1, LogicalBlocks = (Page * Page) + 1 };
+        bad.Encode(block, nonce);
+        device.Write(bad.Location, block);
+        var e = Assert.Throws<CorruptMetadataException>(() => Volume.Open(device, Options))!;
+        Assert.That(e.Message, Does.Contain("superblock").And.Contain($"logical size {(Page * Page) + 1} blocks"));
+    }
+
     /// <summary>
     /// The power is cut at every write of "grow, create the image, write to it, flush" in turn
     /// (unflushed writes kept at random, some torn). After recovery the pool opens with the old
