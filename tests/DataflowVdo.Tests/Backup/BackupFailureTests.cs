@@ -109,13 +109,13 @@ public sealed class BackupFailureTests(SchemeKind scheme)
             var random = new Random(1000 + point);
             var device = new CrashSimulatingDevice(TestPools.DeviceBlocks(Format, 8));
             var first = BackupStreams.Random(200_000, point);
-            var second = BackupStreams.TarLike(40, 1, point);
+            var second = BackupStreams.TarLike(150, 1, point); // ~4.6 MB: journal blocks go out before the end
             long usedBefore;
             var volume = Volume.Format(device, Format, options);
             BackupIngest.Run(volume, "first", new MemoryStream(first), null, BackupRoundTripTests.Settings(BackupAlignment.Cdc));
             volume.Flush();
             usedBefore = volume.GetStatistics().DataBlocksUsed;
-            device.CutPowerAfter(random.Next(1, 900));
+            device.CutPowerAfter(random.Next(1, 1600));
             try
             {
                 BackupIngest.Run(volume, "second", new MemoryStream(second), null, BackupRoundTripTests.Settings(random.Next(2) == 0 ? BackupAlignment.Cdc : BackupAlignment.Fixed));
