@@ -40,8 +40,8 @@ internal sealed class InputSequence : Stream
                     throw new IOException($"{path} is a directory: pipe it through tar (tar -cf - {path} | dvdo ingest ...)");
                 var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
                 streams.Add(file);
-                var info = new FileInfo(path);
-                total = (info.Attributes & FileAttributes.Device) == 0 && file.CanSeek && total is { } t ? t + file.Length : null;
+                // A regular file has a length; a device or pipe reports none (or 0): unknown, the ingest reserves the largest free extent.
+                total = file.CanSeek && file.Length > 0 && total is { } t ? t + file.Length : null;
             }
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
