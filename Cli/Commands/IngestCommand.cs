@@ -47,21 +47,29 @@ internal static class IngestCommand
             if (ImageCatalog.ValidateName(imageName) is { } bad)
                 throw new ArgumentException(bad);
             var options = common.Load(r);
+            var path = r.GetValue(pool)!;
             using var input = InputSequence.Open(r.GetValue(inputs) ?? []);
             using var cancellation = new Cancellation();
-            using var volume = PoolFile.Open(r.GetValue(pool)!, options);
-            IngestResult result;
             try
             {
-                result = Run(volume, imageName, input, settings, showProgress: !Console.IsOutputRedirected && !r.GetValue(json), cancellation.Token);
+                // While the pool is mounted, the mount ingests (one dedupe domain with its images).
+                var request = new LiveBackup.IngestRequest(imageName, r.GetValue(align)!, chunker.MinBytes, chunker.AverageBytes, chunker.MaxBytes, input.KnownLength);
+                if (LiveBackup.TryIngest(path, request, input, cancellation.Token, out var code, out var summary))
+                {
+                    if (code == 0)
+                        Console.WriteLine(r.GetValue(json) ? summary : SummaryLine(JsonDocument.Parse(summary!).RootElement));
+                    return code;
+                }
+                using var volume = PoolFile.Open(path, options);
+                var result = Run(volume, imageName, input, settings, showProgress: !Console.IsOutputRedirected && !r.GetValue(json), cancellation.Token);
+                Console.WriteLine(r.GetValue(json) ? JsonSerializer.Serialize(Summary(result), Json) : SummaryLine(result));
+                return 0;
             }
             catch (OperationCanceledException)
             {
                 Console.Error.WriteLine($"dvdo: ingest of '{imageName}' interrupted; nothing of it was kept");
                 return Cancellation.Interrupted;
             }
-            Console.WriteLine(r.GetValue(json) ? JsonSerializer.Serialize(Summary(result), Json) : SummaryLine(result));
-            return 0;
         }));
         return command;
     }
@@ -97,13 +105,16 @@ internal static class IngestCommand
         return work.GetAwaiter().GetResult();
     }
 
-    private static string SummaryLine(IngestResult r)
+    private static string SummaryLine(IngestResult r) => SummaryLine(JsonSerializer.SerializeToElement(Summary(r)));
+
+    /// <summary>The one-line summary, from the <c>--json</c> summary (a mount's answer is that JSON).</summary>
+    private static string SummaryLine(JsonElement s)
     {
-        var m = r.Manifest;
-        var seconds = Math.Max(0.001, r.Elapsed.TotalSeconds);
-        var chunks = m.Alignment == BackupAlignment.Cdc ? $", {m.ChunkLengths.Length} chunks" : "";
+        var bytes = s.GetProperty("bytes").GetInt64();
+        var alignment = s.GetProperty("alignment").GetString();
+        var chunks = alignment == "cdc" ? $", {s.GetProperty("chunks").GetInt32()} chunks" : "";
         return string.Create(CultureInfo.InvariantCulture,
-            $"ingested '{r.Image.Name}': {m.StreamLength} bytes in {seconds:0.00} s ({m.StreamLength / seconds / 1e6:0} MB/s), {m.Alignment.ToString().ToLowerInvariant()}{chunks}, stored {m.StoredBlocks * (long)VdoConstants.BlockSize} bytes ({m.SavingPercent:0.0}% saved), sha256 {Convert.ToHexStringLower(m.Sha256)}");
+            $"ingested '{s.GetProperty("name").GetString()}': {bytes} bytes in {s.GetProperty("seconds").GetDouble():0.00} s ({s.GetProperty("megabytesPerSecond").GetDouble():0} MB/s), {alignment}{chunks}, stored {s.GetProperty("storedBytes").GetInt64()} bytes ({s.GetProperty("savingPercent").GetDouble():0.0}% saved), sha256 {s.GetProperty("sha256").GetString()}");
     }
 
     /// <summary>The <c>--json</c> summary.</summary>

@@ -21,13 +21,25 @@ internal static class RestoreCommand
             var backup = r.GetValue(name)!;
             var options = common.Load(r);
             using var cancellation = new Cancellation();
-            using var volume = PoolFile.Open(r.GetValue(pool)!, options);
+            var path = r.GetValue(pool)!;
             var partial = target == "-" ? null : target + ".dvdo-partial";
             (long Bytes, TimeSpan Elapsed) result;
             try
             {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
                 using var stream = partial is null ? Console.OpenStandardOutput() : new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-                result = BackupRestore.Run(volume, backup, stream, cancellation: cancellation.Token);
+                // While the pool is mounted, the mount reads the backup and verifies its SHA-256.
+                if (LiveBackup.TryRestore(path, backup, stream, cancellation.Token, out var code, out var bytes))
+                {
+                    if (code != 0)
+                        return code;
+                    result = (bytes, watch.Elapsed);
+                }
+                else
+                {
+                    using var volume = PoolFile.Open(path, options);
+                    result = BackupRestore.Run(volume, backup, stream, cancellation: cancellation.Token);
+                }
             }
             catch (OperationCanceledException)
             {
