@@ -7,6 +7,24 @@ namespace DataflowVdo.Cli;
 /// <summary>Opens pools kept in plain files (or block devices).</summary>
 internal static class PoolFile
 {
+    /// <summary>
+    /// Opens the pool at <paramref name="path"/> read-only to look at it: nothing is written, a pool
+    /// not closed cleanly is recovered in memory only (<see cref="Volume.OpenForInspection"/>).
+    /// </summary>
+    public static Volume OpenForInspection(string path, VdoOptions options)
+    {
+        var device = FileBlockDevice.Open(path, readOnly: true);
+        try
+        {
+            return Volume.OpenForInspection(device, options, ownsDevice: true);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Opens the pool at <paramref name="path"/>; recovery runs if it was not closed cleanly.</summary>
     public static Volume Open(string path, VdoOptions options)
     {

@@ -34,10 +34,37 @@ public sealed partial class Volume
         }
     }
 
-    /// <summary>The one place an ingest obtains its logical extent (thin: it costs nothing until written).</summary>
-    private ImageEntry ReserveBackupExtent(string name, long? blocks) => blocks is { } n
-        ? _catalog.Plan(name, Math.Max(1, n) * VdoConstants.BlockSize, ImageKind.Pending, DateTimeOffset.UtcNow)
-        : _catalog.PlanLargest(name, DateTimeOffset.UtcNow);
+    /// <summary>
+    /// The one place an ingest obtains its logical extent (thin: it costs nothing until written),
+    /// growing the logical space (<see cref="GrowLogical"/>) so that it never stops an ingest while
+    /// physical space remains. Known length: exactly the most it can need. Unknown length (a pipe):
+    /// half of what the logical space can still grow by, at its end (the other half stays for
+    /// images created meanwhile), or the largest free extent if that is larger.
+    /// </summary>
+    private ImageEntry ReserveBackupExtent(string name, long? blocks)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (blocks is { } n)
+        {
+            var bytes = Math.Max(1, n) * VdoConstants.BlockSize;
+            _catalog.CheckNew(name, bytes, ImageKind.Pending); // a bad request grows nothing
+            GrowLogicalLocked(_catalog.LogicalBlocksToFit(bytes), $"backup '{name}' of up to {bytes} bytes");
+            return _catalog.Plan(name, bytes, ImageKind.Pending, now);
+        }
+        _catalog.CheckNew(name, VdoConstants.BlockSize, ImageKind.Pending);
+        var end = ExtentsEnd();
+        var half = (_z.Geometry.MaxLogicalBlocks - end) / 2 / Geometry.EntriesPerPage * Geometry.EntriesPerPage;
+        if (half > 0)
+            GrowLogicalLocked(Math.Max(_z.Geometry.LogicalBlocks, end + half), $"backup '{name}' of unknown length");
+        return _catalog.PlanLargest(name, now);
+    }
+
+    /// <summary>The first LBN after every extent, on a block-map page boundary.</summary>
+    private long ExtentsEnd()
+    {
+        var end = _catalog.Images.Concat(_catalog.Pending).Select(e => e.FirstLbn + e.ExtentBlocks).DefaultIfEmpty(0).Max();
+        return (end + Geometry.EntriesPerPage - 1) / Geometry.EntriesPerPage * Geometry.EntriesPerPage;
+    }
 
     /// <summary>
     /// Makes every write durable, then turns the pending record into a backup image of

@@ -26,15 +26,22 @@ public sealed partial class Volume
 
     /// <summary>
     /// Creates an image of <paramref name="sizeBytes"/> (a multiple of 4096) in the first free
-    /// extent of whole block-map pages; it reads as zeros. Durable when it returns. Throws
-    /// <see cref="ArgumentException"/> for a bad or duplicate name or size, <see cref="VdoException"/>
-    /// when the logical space or the catalog is full.
+    /// extent of whole block-map pages; it reads as zeros. Durable when it returns. With
+    /// <paramref name="growLogical"/>, a logical space too small for it is first grown
+    /// (<see cref="GrowLogical"/>) just enough. Throws <see cref="ArgumentException"/> for a bad or
+    /// duplicate name or size, <see cref="VdoException"/> when the logical space (or, growing, the
+    /// most it can grow to) or the catalog is full.
     /// </summary>
-    public ImageEntry CreateImage(string name, long sizeBytes, ImageKind kind = ImageKind.Block)
+    public ImageEntry CreateImage(string name, long sizeBytes, ImageKind kind = ImageKind.Block, bool growLogical = false)
     {
         lock (_sync)
         {
             CheckWritable();
+            if (growLogical)
+            {
+                _catalog.CheckNew(name, sizeBytes, kind); // a bad request grows nothing
+                GrowLogicalLocked(_catalog.LogicalBlocksToFit(sizeBytes), $"image '{name}' of {sizeBytes} bytes");
+            }
             var entry = _catalog.Plan(name, sizeBytes, kind, DateTimeOffset.UtcNow);
             try
             {

@@ -51,6 +51,7 @@ public sealed partial class Volume
         device.Read(0, block);
         var geometry = Geometry.Decode(block, device.BlockCount);
         var super = SuperBlock.Read(device, geometry.Nonce);
+        geometry = Grown(geometry, super);
         if (!super.Clean)
             MetadataWriter.Restore(device, geometry); // repair metadata blocks a crash may have torn
         var catalog = ImageCatalog.Load(device, geometry);
@@ -183,6 +184,17 @@ public sealed partial class Volume
         // The replayed changes live only in memory now: write every ref count before the journal is released.
         zones.Checkpoint(clean: false, writeRefCounts: true);
         return new Volume(zones, ownsDevice) { Recovered = true };
+    }
+
+    /// <summary>The geometry with the logical size the superblock records (an online growth), validated.</summary>
+    private static Geometry Grown(Geometry geometry, SuperBlock super)
+    {
+        if (super.LogicalBlocks == 0 || super.LogicalBlocks == geometry.LogicalBlocks)
+            return geometry;
+        if (super.LogicalBlocks < geometry.LogicalBlocks || super.LogicalBlocks > geometry.MaxLogicalBlocks)
+            throw new CorruptMetadataException($"superblock (copy {super.Sequence % 2})",
+                $"logical size {super.LogicalBlocks} blocks is outside {geometry.LogicalBlocks}..{geometry.MaxLogicalBlocks} (formatted size .. what the block-map root can map)");
+        return geometry.WithLogicalBlocks(super.LogicalBlocks);
     }
 
     private static void ApplyDeviceOptions(IBlockDevice device, VdoOptions options)

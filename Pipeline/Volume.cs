@@ -493,7 +493,7 @@ public sealed partial class Volume : IDisposable
             VolumeMetrics.Unregister(this);
             try
             {
-                if (ReadOnlyReason is null)
+                if (ReadOnlyReason is null && !OpenedForInspection)
                 {
                     FlushScheduler();
                     Quiet(() => _z.Checkpoint(clean: true));
@@ -563,6 +563,8 @@ public sealed partial class Volume : IDisposable
         CheckOpen();
         if (ReadOnlyReason is not null)
             throw new ReadOnlyVolumeException(ReadOnlyReason);
+        if (OpenedForInspection)
+            throw new ReadOnlyVolumeException("opened for inspection (dvdo stats/check): nothing is written to the pool");
     }
 
     private void CheckBlock(long lbn, int length)

@@ -13,7 +13,8 @@ namespace DataflowVdo.Pipeline;
 internal sealed class VolumeZones
 {
     public required IBlockDevice Device { get; init; }
-    public required Geometry Geometry { get; init; }
+    /// <summary>The layout, with the logical size as last grown (<see cref="Volume.GrowLogical"/>).</summary>
+    public required Geometry Geometry { get; set; }
     public required VdoOptions Options { get; init; }
     public required SlabDepot Depot { get; init; }
     public required BlockMap BlockMap { get; init; }
@@ -52,6 +53,9 @@ internal sealed class VolumeZones
 
     /// <summary>Sequence of the last superblock written.</summary>
     public ulong SuperBlockSequence { get; set; }
+
+    /// <summary>What the last superblock written said about the saved index.</summary>
+    public bool IndexSavedOnDisk { get; private set; }
 
     private long _journalEntriesBase = -1;
     private long _journalWritesBase;
@@ -126,8 +130,8 @@ internal sealed class VolumeZones
         MetadataWriter.CommitDurable(); // the ref counts are durable before the slab journals reuse their rings
     }
 
-    /// <summary>Writes the next superblock copy and flushes it.</summary>
-    public void WriteSuperBlock(bool clean, bool indexSaved, long? logicalBlocksUsed = null)
+    /// <summary>Writes the next superblock copy and flushes it (<paramref name="logicalBlocks"/>: a growth's new size, before it is used).</summary>
+    public void WriteSuperBlock(bool clean, bool indexSaved, long? logicalBlocksUsed = null, long? logicalBlocks = null)
     {
         SuperBlockSequence++;
         RefreshCounters();
@@ -138,8 +142,10 @@ internal sealed class VolumeZones
             IndexSaved = indexSaved,
             JournalReplayFrom = Journal.ReplayFrom,
             LogicalBlocksUsed = logicalBlocksUsed ?? LogicalBlocksUsed,
+            LogicalBlocks = logicalBlocks ?? Geometry.LogicalBlocks,
             Counters = Counters,
         };
+        IndexSavedOnDisk = indexSaved;
         var block = new byte[VdoConstants.BlockSize];
         sb.Encode(block, Geometry.Nonce);
         Device.Write(sb.Location, block);

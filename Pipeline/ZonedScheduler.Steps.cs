@@ -68,7 +68,7 @@ internal sealed partial class ZonedScheduler
     private readonly long[] _usedDelta;        // per logical zone: change of mapped LBNs since this scheduler started
     private readonly long[] _usedAtCheckpoint; // per logical zone: _usedDelta when its checkpoint part ran
     private readonly long _usedBase;
-    private readonly long[] _rootImage;        // the block-map root as each logical zone's checkpoint part saw it
+    private long[] _rootImage;                 // the block-map root as each logical zone's checkpoint part saw it
 
     private sealed class LogicalZoneState
     {

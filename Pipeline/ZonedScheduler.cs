@@ -121,6 +121,9 @@ internal sealed partial class ZonedScheduler : IDisposable
     /// <summary>Real handoffs (posts to another block) so far.</summary>
     public long Handoffs => Interlocked.Read(ref _handoffs);
 
+    /// <summary>After an online logical growth (every zone quiet): the checkpoint's root image covers the new pages.</summary>
+    public void LogicalGrown() => _rootImage = _z.BlockMap.CopyRoot();
+
     /// <summary>Steps that ran on the block already running the request (no handoff).</summary>
     public long SkippedHandoffs => Interlocked.Read(ref _skipped);
 

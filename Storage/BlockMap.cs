@@ -13,8 +13,8 @@ public sealed class BlockMap
 {
     private readonly IBlockDevice _device;
     private readonly Geometry _geometry;
-    private readonly long[] _root;
-    private readonly long[] _diskRoot; // the root as last staged for writing
+    private long[] _root;
+    private long[] _diskRoot; // the root as last staged for writing
     private bool _rootWritten;
     private readonly CacheZone[] _zones;
     private readonly MetadataWriter _writer;
@@ -82,6 +82,19 @@ public sealed class BlockMap
         map._root.CopyTo(map._diskRoot, 0);
         map._rootWritten = true;
         return map;
+    }
+
+    /// <summary>
+    /// Extends the root to <paramref name="leafPages"/> leaf pages after an online logical growth.
+    /// The new entries are unallocated, as the formatted root blocks already say on disk, so
+    /// nothing is written. Needs every zone quiet.
+    /// </summary>
+    public void GrowLogical(long leafPages)
+    {
+        if (leafPages < _root.Length || leafPages > (long)_geometry.RootBlocks * Geometry.EntriesPerPage)
+            throw new ArgumentOutOfRangeException(nameof(leafPages), $"{leafPages} leaf pages is outside {_root.Length}..{(long)_geometry.RootBlocks * Geometry.EntriesPerPage}");
+        Array.Resize(ref _root, (int)leafPages);
+        Array.Resize(ref _diskRoot, (int)leafPages);
     }
 
     /// <summary>PBN of leaf page <paramref name="page"/>, 0 when not allocated.</summary>
@@ -240,10 +253,11 @@ public sealed class BlockMap
         byte[]? block = null;
         for (var b = 0; b < _geometry.RootBlocks; b++)
         {
-            var first = b * Geometry.EntriesPerPage;
-            var n = Math.Min(Geometry.EntriesPerPage, _root.Length - first);
-            var entries = image.Slice(first, Math.Max(0, n));
-            if (_rootWritten && entries.SequenceEqual(_diskRoot.AsSpan(first, Math.Max(0, n))))
+            // Root blocks past the logical space (room to grow it) are written empty once, at format.
+            var first = Math.Min((long)b * Geometry.EntriesPerPage, _root.Length);
+            var n = (int)Math.Min(Geometry.EntriesPerPage, _root.Length - first);
+            var entries = image.Slice((int)first, n);
+            if (_rootWritten && entries.SequenceEqual(_diskRoot.AsSpan((int)first, n)))
                 continue;
             block ??= new byte[VdoConstants.BlockSize];
             Array.Clear(block);
@@ -255,7 +269,7 @@ public sealed class BlockMap
             }
             MetadataBlock.Seal(block, MetadataKind.BlockMapRoot, _geometry.Nonce, b);
             _writer.Write(_geometry.RootStart + b, block);
-            entries.CopyTo(_diskRoot.AsSpan(first));
+            entries.CopyTo(_diskRoot.AsSpan((int)first));
         }
         _rootWritten = true;
     }

@@ -15,6 +15,19 @@ public sealed record FormatParameters
     /// <summary>Blocks in the recovery-journal ring (at least 16). Default 1024 (4 MiB).</summary>
     public int JournalBlocks { get; init; } = 1024;
 
+    /// <summary>
+    /// The largest logical size the pool can grow to online (<see cref="Geometry.MaxLogicalBlocks"/>):
+    /// the block-map root region is sized for it (one 4 KiB root block per 2.5 GiB of logical
+    /// space). 0 = <see cref="DefaultGrowthFactor"/> times the physical size, at least the logical size.
+    /// </summary>
+    public long MaxLogicalBlocks { get; init; }
+
+    /// <summary>Default growth headroom: the logical size may grow to this many times the physical size (0.04% of it for the root).</summary>
+    public const int DefaultGrowthFactor = 256;
+
+    /// <summary>Largest logical size the block map can address.</summary>
+    public const long AddressableLogicalBlocks = BlockMapping.MaxPbn * 812;
+
     /// <summary>Slab-journal blocks per slab (VDO: 224); a slab's reference counts are written when its journal is half full.</summary>
     public int SlabJournalBlocks { get; init; } = 224;
 
@@ -33,8 +46,12 @@ public sealed record FormatParameters
             return $"physical size {PhysicalBlocks} blocks exceeds the device ({deviceBlocks} blocks)";
         if (LogicalBlocks < 0)
             return "logical size must not be negative";
-        if (LogicalBlocks > BlockMapping.MaxPbn * 812)
+        if (LogicalBlocks > AddressableLogicalBlocks)
             return "logical size is larger than the block map can address";
+        if (MaxLogicalBlocks < 0 || MaxLogicalBlocks > AddressableLogicalBlocks)
+            return "largest logical size must be between 0 and what the block map can address";
+        if (MaxLogicalBlocks != 0 && MaxLogicalBlocks < LogicalBlocks)
+            return $"largest logical size {MaxLogicalBlocks} blocks is below the logical size {LogicalBlocks} blocks";
         if (SlabBlocks < 256 || SlabBlocks > 1 << 23 || (SlabBlocks & (SlabBlocks - 1)) != 0)
             return $"slab size {SlabBlocks} blocks must be a power of two between 256 and 8388608";
         if (JournalBlocks < 16)

@@ -71,6 +71,12 @@ public sealed record Geometry
     public int RefCountBlocksPerSlab => (SlabBlocks + CountsPerBlock - 1) / CountsPerBlock;
     /// <summary>Blocks a slab occupies.</summary>
     public long SlabStride => RefCountBlocksPerSlab + (long)SlabJournalBlocks + SlabBlocks;
+    /// <summary>
+    /// The largest logical size this pool can grow to: what its block-map root region (fixed at
+    /// format) can map.
+    /// </summary>
+    public long MaxLogicalBlocks => Math.Min(FormatParameters.AddressableLogicalBlocks, (long)RootBlocks * EntriesPerPage * EntriesPerPage);
+
     /// <summary>Leaf pages needed to map the logical space.</summary>
     public long LeafPages => (LogicalBlocks + EntriesPerPage - 1) / EntriesPerPage;
     /// <summary>Data blocks of all slabs.</summary>
@@ -113,7 +119,11 @@ public sealed record Geometry
         var logical = p.LogicalBlocks == 0 ? physical : p.LogicalBlocks;
         var slabBlocks = p.SlabBlocks;
         var refBlocks = (slabBlocks + CountsPerBlock - 1) / CountsPerBlock;
-        var leafPages = (logical + EntriesPerPage - 1) / EntriesPerPage;
+        // The root is sized for the largest logical size the pool may grow to (online growth writes
+        // nothing but the superblock: these root blocks are formatted empty now).
+        var growable = p.MaxLogicalBlocks != 0 ? p.MaxLogicalBlocks
+            : Math.Min(FormatParameters.AddressableLogicalBlocks, Math.Max(logical, physical * FormatParameters.DefaultGrowthFactor));
+        var leafPages = (growable + EntriesPerPage - 1) / EntriesPerPage;
         var rootBlocks = (int)((leafPages + EntriesPerPage - 1) / EntriesPerPage);
         var indexBlocks = p.IndexBlocks != 0 ? p.IndexBlocks : (int)Math.Clamp(physical / 128, 1, 16384);
         var journalStart = DoubleWriteStart + 1 + DoubleWriteCopies;
@@ -155,6 +165,18 @@ public sealed record Geometry
             DepotStart = depotStart,
             SlabCount = (int)slabCount,
         };
+    }
+
+    /// <summary>
+    /// This geometry with the logical size grown to <paramref name="logicalBlocks"/> (the superblock
+    /// records a growth; block 0 keeps the formatted size). Throws <see cref="ArgumentOutOfRangeException"/>
+    /// below the current size or above <see cref="MaxLogicalBlocks"/>.
+    /// </summary>
+    public Geometry WithLogicalBlocks(long logicalBlocks)
+    {
+        if (logicalBlocks < LogicalBlocks || logicalBlocks > MaxLogicalBlocks)
+            throw new ArgumentOutOfRangeException(nameof(logicalBlocks), $"a logical size of {logicalBlocks} blocks is outside {LogicalBlocks}..{MaxLogicalBlocks} (the current size .. what the block-map root can map)");
+        return this with { LogicalBlocks = logicalBlocks };
     }
 
     /// <summary>Encodes into a sealed metadata block.</summary>

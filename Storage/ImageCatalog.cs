@@ -30,7 +30,7 @@ public sealed class ImageCatalog
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private readonly Geometry _geometry;
+    private Geometry _geometry;
     private readonly ImageEntry?[] _slots;
 
     private ImageCatalog(Geometry geometry)
@@ -136,6 +136,28 @@ public sealed class ImageCatalog
     /// </summary>
     public ImageEntry Plan(string name, long sizeBytes, ImageKind kind, DateTimeOffset created)
     {
+        var slot = CheckNew(name, sizeBytes, kind);
+        var blocks = sizeBytes / VdoConstants.BlockSize;
+        var first = FindFreeExtent(blocks, largest: false)
+            ?? throw new VdoException($"no free logical space for an image of {sizeBytes} bytes ({blocks} blocks): the pool's logical size is {_geometry.LogicalBlocks} blocks, {FreeLogicalBlocks()} of them in no image (grow the logical size: it is thin)");
+        return new ImageEntry
+        {
+            Name = name,
+            Kind = kind,
+            SizeBytes = sizeBytes,
+            FirstLbn = first,
+            ExtentBlocks = ExtentOf(first, blocks),
+            Created = created,
+            Slot = slot,
+        };
+    }
+
+    /// <summary>
+    /// The checks of <see cref="Plan"/> that do not depend on the logical space: name, kind, size,
+    /// no duplicate, a free slot (which it returns). Throws as <see cref="Plan"/> does.
+    /// </summary>
+    public int CheckNew(string name, long sizeBytes, ImageKind kind)
+    {
         var problem = ValidateName(name);
         if (problem is not null)
             throw new ArgumentException(problem);
@@ -148,19 +170,37 @@ public sealed class ImageCatalog
         var slot = Array.IndexOf(_slots, null);
         if (slot < 0)
             throw new VdoException($"the image catalog is full ({_slots.Length} images)");
+        return slot;
+    }
+
+    /// <summary>
+    /// The smallest logical size (at least the current one) in which an image of
+    /// <paramref name="sizeBytes"/> finds a free extent: after the last extent, on a page boundary.
+    /// </summary>
+    public long LogicalBlocksToFit(long sizeBytes)
+    {
         var blocks = sizeBytes / VdoConstants.BlockSize;
-        var first = FindFreeExtent(blocks, largest: false)
-            ?? throw new VdoException($"no free logical space for an image of {sizeBytes} bytes ({blocks} blocks): the pool's logical size is {_geometry.LogicalBlocks} blocks, {FreeLogicalBlocks()} of them in no image (format with a larger --logical-size; it is thin)");
-        return new ImageEntry
+        if (FindFreeExtent(blocks, largest: false) is not null)
+            return _geometry.LogicalBlocks;
+        var end = _slots.Where(s => s is not null).Select(s => s!.FirstLbn + s.ExtentBlocks).DefaultIfEmpty(0).Max();
+        var first = (end + Geometry.EntriesPerPage - 1) / Geometry.EntriesPerPage * Geometry.EntriesPerPage;
+        return Math.Max(_geometry.LogicalBlocks, first + blocks);
+    }
+
+    /// <summary>
+    /// Follows an online logical growth: the last extent, clipped at the old end of the logical
+    /// space, becomes whole pages again (the LBNs it gains were never writable, so never mapped).
+    /// </summary>
+    public void GrowLogical(Geometry grown)
+    {
+        if (grown.LogicalBlocks < _geometry.LogicalBlocks)
+            throw new ArgumentOutOfRangeException(nameof(grown), "the logical size only grows");
+        _geometry = grown;
+        for (var i = 0; i < _slots.Length; i++)
         {
-            Name = name,
-            Kind = kind,
-            SizeBytes = sizeBytes,
-            FirstLbn = first,
-            ExtentBlocks = ExtentOf(first, blocks),
-            Created = created,
-            Slot = slot,
-        };
+            if (_slots[i] is { } e)
+                _slots[i] = e with { ExtentBlocks = ExtentOf(e.FirstLbn, e.SizeBytes / VdoConstants.BlockSize) };
+        }
     }
 
     /// <summary>

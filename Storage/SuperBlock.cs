@@ -20,6 +20,13 @@ public sealed record SuperBlock
     /// <summary>Mapped logical blocks as of <see cref="JournalReplayFrom"/>; replay adjusts it.</summary>
     public long LogicalBlocksUsed { get; init; }
 
+    /// <summary>
+    /// The pool's logical size once grown (<see cref="Geometry.WithLogicalBlocks"/>); 0 = the
+    /// geometry's, as formatted. Every superblock written after a growth carries it, so the two
+    /// alternating copies can never fall back to the smaller size.
+    /// </summary>
+    public long LogicalBlocks { get; init; }
+
     /// <summary>Counters kept across opens (see <see cref="PersistentCounters"/>).</summary>
     public PersistentCounters Counters { get; init; } = new();
 
@@ -36,6 +43,7 @@ public sealed record SuperBlock
         p[9] = (byte)(IndexSaved ? 1 : 0);
         BinaryPrimitives.WriteUInt64LittleEndian(p[16..], JournalReplayFrom);
         BinaryPrimitives.WriteInt64LittleEndian(p[24..], LogicalBlocksUsed);
+        BinaryPrimitives.WriteInt64LittleEndian(p[32..], LogicalBlocks);
         Counters.Encode(p[64..]);
         MetadataBlock.Seal(block, MetadataKind.SuperBlock, nonce, (long)(Sequence % 2));
     }
@@ -63,6 +71,7 @@ public sealed record SuperBlock
                 IndexSaved = p[9] == 1,
                 JournalReplayFrom = BinaryPrimitives.ReadUInt64LittleEndian(p[16..]),
                 LogicalBlocksUsed = BinaryPrimitives.ReadInt64LittleEndian(p[24..]),
+                LogicalBlocks = BinaryPrimitives.ReadInt64LittleEndian(p[32..]),
                 Counters = PersistentCounters.Decode(p[64..]),
             };
             if (s.Sequence % 2 != (ulong)copy)

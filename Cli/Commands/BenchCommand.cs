@@ -11,7 +11,7 @@ using Spectre.Console;
 namespace DataflowVdo.Cli.Commands;
 
 /// <summary>
-/// <c>dvdo bench</c>: a load generator in the spirit of fio over the blocks of WORKLOADS.md,
+/// <c>dvdo bench</c>: a load generator in the spirit of fio over the blocks of docs/workloads.md,
 /// measuring each selected scheme in the same run, beside the compute ceiling of the same blocks.
 /// </summary>
 internal static class BenchCommand

@@ -9,7 +9,7 @@ namespace DataflowVdo.Cli.Commands;
 
 /// <summary>
 /// <c>dvdo demo</c>: the main job on the embedded default. Formats a pool in a plain file,
-/// writes a generated workload (WORKLOADS.md "mixed": duplicates, real compressible data from
+/// writes a generated workload (docs/workloads.md "mixed": duplicates, real compressible data from
 /// the corpus, zero blocks), closes and reopens it, reads every block back and verifies it,
 /// checks consistency, and prints the space savings.
 /// </summary>

@@ -11,7 +11,7 @@ internal static class FormatCommand
     {
         var pool = new Argument<string>("pool") { Description = "backing file to create" };
         var physical = new Option<string>("--physical-size") { Description = "size of the backing file (K/M/G/T suffixes), e.g. 4G", Required = true };
-        var logical = new Option<string?>("--logical-size") { Description = "thin logical size (default: the physical size); may exceed it, e.g. 1T" };
+        var logical = new Option<string?>("--logical-size") { Description = "thin logical size (default: the physical size, or what the --image sizes need if more); may exceed it, e.g. 1T" };
         var slab = new Option<string>("--slab-size") { Description = "data per slab (power of two, 1M..32G)", DefaultValueFactory = _ => "128M" };
         var journal = new Option<string>("--journal-size") { Description = "recovery-journal ring size", DefaultValueFactory = _ => "4M" };
         var force = new Option<bool>("--force") { Description = "overwrite an existing file" };
@@ -37,6 +37,10 @@ internal static class FormatCommand
                 JournalBlocks = (int)Math.Min(int.MaxValue, SizeParser.ParseBlocks(r.GetValue(journal)!, "--journal-size")),
             };
             var wanted = ParseImages(r.GetValue(images) ?? []);
+            var imagesEnd = ImagesEnd(wanted);
+            var chosen = logicalText is null && imagesEnd > physicalBlocks;
+            if (chosen)
+                parameters = parameters with { LogicalBlocks = imagesEnd }; // thin: it costs nothing until written
             var problem = parameters.Validate(physicalBlocks);
             if (problem is not null)
                 throw new ArgumentException(problem);
@@ -44,12 +48,13 @@ internal static class FormatCommand
                 throw new ArgumentException($"'{path}' already exists; use --force to overwrite it (its data will be lost)");
             // Lay it out first so a bad size fails before anything is written.
             var layout = Geometry.Compute(parameters, physicalBlocks, 1);
-            CheckImagesFit(wanted, layout.LogicalBlocks);
+            if (imagesEnd > layout.LogicalBlocks)
+                throw new ArgumentException($"the images need a logical size of {SizeParser.Format(imagesEnd * 4096)} but --logical-size is {SizeParser.Format(layout.LogicalBlocks * 4096)}; each image starts on a 3.2 MiB block-map page boundary; give a larger --logical-size or none (it is thin; without it format picks one that holds the images)");
             using var device = FileBlockDevice.Create(path, physicalBlocks);
             using (var volume = Volume.Format(device, parameters, options))
             {
                 var g = volume.Geometry;
-                Console.WriteLine($"formatted {path}: physical {SizeParser.Format(g.PhysicalBlocks * 4096)} ({g.SlabCount} slabs of {SizeParser.Format((long)g.SlabBlocks * 4096)}, {SizeParser.Format(g.DataBlocks * 4096)} for data), logical {SizeParser.Format(g.LogicalBlocks * 4096)} (thin)");
+                Console.WriteLine($"formatted {path}: physical {SizeParser.Format(g.PhysicalBlocks * 4096)} ({g.SlabCount} slabs of {SizeParser.Format((long)g.SlabBlocks * 4096)}, {SizeParser.Format(g.DataBlocks * 4096)} for data), logical {SizeParser.Format(g.LogicalBlocks * 4096)} (thin{(chosen ? ", chosen to hold the images" : "")}; can grow to {SizeParser.Format(g.MaxLogicalBlocks * 4096)})");
                 foreach (var (name, bytes) in wanted)
                 {
                     var entry = volume.CreateImage(name, bytes);
@@ -61,17 +66,20 @@ internal static class FormatCommand
         return command;
     }
 
-    /// <summary>The images are laid out one after the other in whole block-map pages; the last may end mid-page.</summary>
-    private static void CheckImagesFit(List<(string Name, long Bytes)> images, long logicalBlocks)
+    /// <summary>
+    /// The logical size the images need: they are laid out one after the other, each starting on a
+    /// block-map page boundary; the last may end mid-page.
+    /// </summary>
+    private static long ImagesEnd(List<(string Name, long Bytes)> images)
     {
+        var start = 0L;
         var end = 0L;
-        foreach (var (name, bytes) in images)
+        foreach (var (_, bytes) in images)
         {
-            var blocks = bytes / 4096;
-            if (end + blocks > logicalBlocks)
-                throw new ArgumentException($"--image {name}: the images do not fit the logical size ({SizeParser.Format(logicalBlocks * 4096)}); each image starts on a 3.2 MiB block-map page boundary; use a larger --logical-size (it is thin)");
-            end += (blocks + Geometry.EntriesPerPage - 1) / Geometry.EntriesPerPage * Geometry.EntriesPerPage;
+            end = start + (bytes / 4096);
+            start += (bytes / 4096 + Geometry.EntriesPerPage - 1) / Geometry.EntriesPerPage * Geometry.EntriesPerPage;
         }
+        return end;
     }
 
     /// <summary>Parses <c>NAME=SIZE</c> pairs before anything is written, so a typo fails the format up front.</summary>

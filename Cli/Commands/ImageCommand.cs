@@ -29,7 +29,10 @@ internal static class ImageCommand
         {
             var bytes = SizeParser.ParseBlocks(r.GetValue(size)!, "--size") * 4096;
             using var volume = PoolFile.Open(r.GetValue(pool)!, common.Load(r));
-            var entry = volume.CreateImage(r.GetValue(name)!, bytes);
+            var before = volume.LogicalBlocks;
+            var entry = volume.CreateImage(r.GetValue(name)!, bytes, growLogical: true);
+            if (volume.LogicalBlocks > before)
+                Console.WriteLine($"grew the pool's logical size from {SizeParser.Format(before * 4096)} to {SizeParser.Format(volume.LogicalBlocks * 4096)} to hold it (thin: costs nothing until written; can grow to {SizeParser.Format(volume.MaxLogicalBlocks * 4096)})");
             Console.WriteLine($"created image '{entry.Name}': {SizeParser.Format(entry.SizeBytes)} at LBN {entry.FirstLbn}");
             return 0;
         }));

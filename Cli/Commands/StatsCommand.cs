@@ -26,8 +26,13 @@ internal static class StatsCommand
             if (LiveQuery.TryAsk(path, "stats " + mode, out var live))
                 return live;
             VolumeStatistics s;
-            using (var volume = PoolFile.Open(path, options))
+            // Read-only: looking at a pool never changes it (a pool not closed cleanly is recovered in memory only).
+            using (var volume = PoolFile.OpenForInspection(path, options))
+            {
                 s = volume.GetStatistics();
+                if (volume.Recovered)
+                    Console.Error.WriteLine($"dvdo: {path} was not closed cleanly: these figures are after a recovery in memory (nothing written; the next open or mount recovers it)");
+            }
             Console.Write(Render(path, s, mode));
             return 0;
         }));

@@ -271,7 +271,7 @@ internal static class NativeLayout
         }
         catch (DllNotFoundException ex)
         {
-            return $"{LibFuse.Library} could not be loaded ({ex.Message}); install the libfuse3-3 package (apt-get install fuse3).";
+            return $"{LibFuse.Library} could not be loaded ({ex.Message}); install the libfuse3-3 package ({FuseAvailability.InstallCommand}).";
         }
 
         if (version < MinimumFuseVersion)

@@ -46,7 +46,7 @@ internal sealed class SegmentWriter
     public void Send(byte[] buffer, long offset, int blocks)
     {
         if (offset + blocks + 1 > _image.ExtentBlocks)
-            throw new VdoException($"backup '{_image.Name}' does not fit the logical space reserved for it ({_image.ExtentBlocks} blocks): the stream grew while it was read, or the pool's free logical space is too small (format with a larger --logical-size; it is thin)");
+            throw new VdoException($"backup '{_image.Name}' does not fit the logical space reserved for it ({_image.ExtentBlocks} blocks): the stream grew while it was read, or it needs more than the logical space can grow to");
         if (!_block.SendAsync(new Segment(buffer, offset, blocks)).GetAwaiter().GetResult())
             Complete(); // the block faulted: rethrow its error
     }

@@ -9,7 +9,7 @@ internal static class Program
 {
     private const string Usage = """
         usage: dotnet run -c Release --project perf/DataflowVdo.Perf -- <mode> [args]
-          baseline [options]   the issue-2 baseline over the WORKLOADS.md workloads (baseline --help)
+          baseline [options]   the issue-2 baseline over the docs/workloads.md workloads (baseline --help)
           bdn [BDN args]       BenchmarkDotNet micro-benchmarks, e.g. bdn --filter '*'
           chunker              the content-defined chunker alone, GB/s on one core
           nullmount MOUNTPOINT a do-nothing FUSE image file, the FUSE layer's ceiling (perf/fio)

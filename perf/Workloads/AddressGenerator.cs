@@ -2,7 +2,7 @@ namespace DataflowVdo.Workloads;
 
 /// <summary>
 /// Logical block numbers for a run, over a working set of <see cref="WorkingSetBlocks"/>
-/// (WORKLOADS.md: 262,144 blocks, 1 GiB). The first pass touches every LBN of the working set
+/// (docs/workloads.md: 262,144 blocks, 1 GiB). The first pass touches every LBN of the working set
 /// exactly once, so it runs over an empty pool and can be reported apart; after it come the
 /// steady-state overwrites. Random order: the first pass is a seeded shuffle, then LBNs are
 /// uniform with replacement. Sequential order: 0, 1, 2, … wrapping at the working set.

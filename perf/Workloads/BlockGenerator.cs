@@ -9,7 +9,7 @@ namespace DataflowVdo.Workloads;
 /// </summary>
 public sealed class BlockGenerator
 {
-    /// <summary>N of WORKLOADS.md: duplicates are drawn from this many most recent new blocks.</summary>
+    /// <summary>N of docs/workloads.md: duplicates are drawn from this many most recent new blocks.</summary>
     public const int DefaultDuplicateWindow = 65_536;
 
     // The ring starts small and doubles up to the window, so short runs do not pay for

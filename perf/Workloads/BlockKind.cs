@@ -1,7 +1,7 @@
 namespace DataflowVdo.Workloads;
 
 /// <summary>
-/// The content class of one generated 4 KiB block, as defined in WORKLOADS.md.
+/// The content class of one generated 4 KiB block, as defined in docs/workloads.md.
 /// </summary>
 public enum BlockKind : byte
 {

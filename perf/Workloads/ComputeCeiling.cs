@@ -5,7 +5,7 @@ using System.IO.Hashing;
 namespace DataflowVdo.Workloads;
 
 /// <summary>
-/// The compute ceiling of WORKLOADS.md: XxHash128 of every non-zero block plus LZ4 (level fast)
+/// The compute ceiling of docs/workloads.md: XxHash128 of every non-zero block plus LZ4 (level fast)
 /// of every corpus and random block, on all cores, with no pipeline, I/O or metadata. It is
 /// what the CPU could do if every other cost were zero; a pipeline's throughput divided by it
 /// is its efficiency. Figures are MB/s of input, MB = 10^6 bytes, counting every block.

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace DataflowVdo.Workloads;
 
 /// <summary>
-/// The corpus of WORKLOADS.md: every regular file under a folder, in ordinal order of the
+/// The corpus of docs/workloads.md: every regular file under a folder, in ordinal order of the
 /// full path, read as consecutive 4 KiB slices (the last slice of a file zero-padded) with
 /// all-zero slices skipped. Symbolic links, empty and special files, and files that cannot be
 /// read are skipped. The file list is taken once, when the corpus is opened; the data is read

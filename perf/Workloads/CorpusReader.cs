@@ -70,7 +70,7 @@ internal sealed class CorpusReader : IDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Unreadable files are skipped, as WORKLOADS.md's corpus definition allows.
+                // Unreadable files are skipped, as docs/workloads.md's corpus definition allows.
             }
         }
 

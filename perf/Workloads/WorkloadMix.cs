@@ -3,7 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 namespace DataflowVdo.Workloads;
 
 /// <summary>
-/// A named write mix of WORKLOADS.md: the percentage of zero, duplicate, corpus and random
+/// A named write mix of docs/workloads.md: the percentage of zero, duplicate, corpus and random
 /// blocks. The four percentages are whole numbers that add up to 100. Instances are immutable;
 /// the named ones are the only mixes whose figures are comparable between runs.
 /// </summary>

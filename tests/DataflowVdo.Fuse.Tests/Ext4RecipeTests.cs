@@ -43,11 +43,8 @@ public sealed class Ext4RecipeTests
         RequireFuse();
         if (Environment.UserName != "root")
             Assert.Ignore("the ext4 recipe needs root (losetup, mount)");
-        foreach (var tool in new[] { "losetup", "mkfs.ext4", "e2fsck", "mount", "umount", "sha256sum" })
-        {
-            if (Run("sh", ["-c", $"command -v {tool}"]).ExitCode != 0)
-                Assert.Ignore($"{tool} is not installed");
-        }
+        foreach (var (tool, package) in new[] { ("losetup", "mount"), ("mkfs.ext4", "e2fsprogs"), ("e2fsck", "e2fsprogs"), ("mount", "mount"), ("umount", "mount"), ("sha256sum", "coreutils") })
+            RequireProgram(tool, package);
         if (!Directory.Exists(Source))
             Assert.Ignore($"{Source} does not exist");
 

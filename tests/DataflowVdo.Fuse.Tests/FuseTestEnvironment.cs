@@ -14,8 +14,8 @@ public sealed class FuseTestEnvironment
 
     public static string TempRoot { get; } = Path.Combine(Path.GetTempPath(), "dvdo-fuse-tests");
 
-    /// <summary>Why FUSE tests cannot run here, or null.</summary>
-    public static string? UnavailableReason { get; } = FindUnavailableReason();
+    /// <summary>Why FUSE tests cannot run here (naming the packages to install), or null.</summary>
+    public static string? UnavailableReason { get; } = FuseAvailability.Problem();
 
     [OneTimeSetUp]
     public void CleanLeftovers()
@@ -41,13 +41,8 @@ public sealed class FuseTestEnvironment
         }
     }
 
-    public static void RequireFuse()
-    {
-        if (UnavailableReason is not null)
-        {
-            Assert.Ignore(UnavailableReason);
-        }
-    }
+    /// <summary>Skips the test, naming the missing packages, unless FUSE can be mounted here.</summary>
+    public static void RequireFuse() => RequireFuse(UnavailableReason);
 
     public static bool IsMounted(string mountPoint) => MountTable.Read().Any(m => m.MountPoint == mountPoint);
 
@@ -110,25 +105,37 @@ public sealed class FuseTestEnvironment
     public static Task Io(Action operation, CancellationToken cancellationToken) =>
         Task.Run(operation, cancellationToken).WaitAsync(IoTimeout, cancellationToken);
 
-    private static string? FindUnavailableReason()
+    /// <summary>
+    /// The reason a test is skipped: <paramref name="problem"/> (naming the package), and that <c>bash .ci/run</c> installs every package the full suite needs.
+    /// </summary>
+    public static string SkipReason(string problem) =>
+        $"{problem} (bash .ci/run installs every system package the full suite needs)";
+
+    /// <summary>The guard every mounting test runs, for a given availability problem (null: none).</summary>
+    internal static void RequireFuse(string? problem)
     {
-        if (!OperatingSystem.IsLinux())
+        if (problem is not null)
         {
-            return "FUSE tests need Linux.";
+            Assert.Ignore(SkipReason(problem));
         }
+    }
 
-        if (!File.Exists("/dev/fuse"))
+    /// <summary>Skips unless libfuse3 itself can be used (tests of the binding that mount nothing).</summary>
+    public static void RequireLibFuse()
+    {
+        string? problem = FuseAvailability.LibraryProblem();
+        if (problem is not null)
         {
-            return "/dev/fuse is missing (no FUSE kernel module or not exposed to this container).";
+            Assert.Ignore(SkipReason($"{problem}. Install with: {FuseAvailability.InstallCommand}"));
         }
+    }
 
-        string? path = Environment.GetEnvironmentVariable("PATH");
-        bool hasFusermount = path?.Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, "fusermount3"))) == true;
-        if (!hasFusermount)
+    /// <summary>Skips unless <paramref name="program"/> is on PATH, naming the package that provides it.</summary>
+    public static void RequireProgram(string program, string package)
+    {
+        if (Run("sh", ["-c", $"command -v {program}"]).ExitCode != 0)
         {
-            return "fusermount3 is not on PATH (apt-get install fuse3).";
+            Assert.Ignore(SkipReason($"{program} is not installed (apt-get install {package})"));
         }
-
-        return null;
     }
 }

@@ -12,6 +12,7 @@ public sealed class NativeLayoutTests
             Assert.Ignore("Native layouts are Linux x86_64 only.");
         }
 
+        FuseTestEnvironment.RequireLibFuse();
         Assert.DoesNotThrow(NativeLayout.Verify);
     }
 
@@ -30,7 +31,7 @@ public sealed class NativeLayoutTests
         string source = Path.Combine(TestContext.CurrentContext.TestDirectory, "Native", "layout_probe.c");
         if (!File.Exists("/usr/include/fuse3/fuse_lowlevel.h"))
         {
-            Assert.Ignore("libfuse3-dev headers are not installed.");
+            Assert.Ignore(FuseTestEnvironment.SkipReason("the fuse3 headers are not installed (apt-get install libfuse3-dev)"));
         }
 
         string binary = Path.Combine(Path.GetTempPath(), $"dvdo-layout-probe-{Environment.ProcessId}");
@@ -41,7 +42,7 @@ public sealed class NativeLayoutTests
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            Assert.Ignore("gcc is not installed.");
+            Assert.Ignore(FuseTestEnvironment.SkipReason("gcc is not installed (apt-get install gcc)"));
             return;
         }
 

@@ -3,7 +3,7 @@ using DataflowVdo.Workloads;
 
 namespace DataflowVdo.Perf.Baseline;
 
-/// <summary>Command-line options of <c>baseline</c>; defaults follow WORKLOADS.md.</summary>
+/// <summary>Command-line options of <c>baseline</c>; defaults follow docs/workloads.md.</summary>
 internal sealed record BaselineOptions
 {
     public const string Usage = """

@@ -35,7 +35,7 @@ internal sealed class BaselineRunner(BaselineOptions options, Corpus corpus, Tex
         long repeatedCorpusBlocks = Math.Max(0, corpus.BlocksRead - corpus.CountBlocks());
         if (repeatedCorpusBlocks > 0)
         {
-            // WORKLOADS.md's corpus is finite: past its end the slices start over, and those
+            // docs/workloads.md's corpus is finite: past its end the slices start over, and those
             // repeats are exact copies the engine may dedupe, flattering "compressible".
             log.WriteLine($"[{mix.Name}] note: the corpus wrapped {corpus.Wraps} time(s); {repeatedCorpusBlocks:N0} corpus blocks repeat earlier ones and can dedupe.");
         }

@@ -177,7 +177,7 @@ public sealed partial class GraphCommandTests
         var dot = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(d => Path.Combine(d, "dot")).FirstOrDefault(File.Exists);
         if (dot is null)
-            Assert.Ignore("Graphviz 'dot' is not on PATH (apt-get install graphviz; .ci/run does); the structural checks above still run");
+            Assert.Ignore("Graphviz 'dot' is not on PATH (apt-get install graphviz; bash .ci/run installs every system package the full suite needs); the structural checks above still run");
         var r = Run();
         Assert.That(r.Code, Is.Zero, r.Err);
         using var process = Process.Start(new ProcessStartInfo(dot!, "-Tsvg")

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using DataflowVdo.Cli;
+using DataflowVdo.Fuse;
 
 namespace DataflowVdo.Tests.Images;
 
@@ -30,14 +31,24 @@ internal sealed class DvdoProcess : IDisposable
 
     public static string Executable => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(typeof(Program).Assembly.Location)!, "dvdo");
 
-    /// <summary>Skips the test unless FUSE can be mounted here.</summary>
+    /// <summary>Skips the test unless FUSE can be mounted here, naming the missing packages.</summary>
     public static void RequireFuse()
     {
-        if (!File.Exists("/dev/fuse"))
-            Assert.Ignore("/dev/fuse is missing (no FUSE in this container)");
-        if (Environment.GetEnvironmentVariable("PATH")?.Split(':').Any(d => d.Length > 0 && File.Exists(System.IO.Path.Combine(d, "fusermount3"))) != true)
-            Assert.Ignore("fusermount3 is not on PATH (apt-get install fuse3)");
+        var problem = FuseAvailability.Problem();
+        if (problem is not null)
+            Assert.Ignore(SkipReason(problem));
     }
+
+    /// <summary>Skips the test unless <paramref name="program"/> is on PATH, naming the package that provides it.</summary>
+    public static void RequireProgram(string program, string package)
+    {
+        if (Exec("sh", "-c", $"command -v {program}").Code != 0)
+            Assert.Ignore(SkipReason($"{program} is not installed (apt-get install {package})"));
+    }
+
+    /// <summary>Why a test needing a system package is skipped: the problem, and how to get everything.</summary>
+    public static string SkipReason(string problem) =>
+        $"{problem} (bash .ci/run installs every system package the full suite needs)";
 
     /// <summary>Starts <c>dvdo args...</c> in the background, collecting its stderr.</summary>
     public static DvdoProcess Start(params string[] args)

@@ -21,11 +21,8 @@ public sealed class Ext4CrashTests
         RequireFuse();
         if (Environment.UserName != "root")
             Assert.Ignore("needs root (losetup, mount)");
-        foreach (var tool in new[] { "losetup", "mkfs.ext4", "e2fsck", "mount", "umount", "sha256sum" })
-        {
-            if (Exec("sh", "-c", $"command -v {tool}").Code != 0)
-                Assert.Ignore($"{tool} is not installed");
-        }
+        foreach (var (tool, package) in new[] { ("losetup", "mount"), ("mkfs.ext4", "e2fsprogs"), ("e2fsck", "e2fsprogs"), ("mount", "mount"), ("umount", "mount"), ("sha256sum", "coreutils") })
+            RequireProgram(tool, package);
         if (!Directory.Exists("/usr/share/doc"))
             Assert.Ignore("/usr/share/doc does not exist");
 

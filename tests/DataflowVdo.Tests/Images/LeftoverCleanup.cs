@@ -28,6 +28,8 @@ public sealed class LeftoverCleanup
             TestContext.Progress.WriteLine($"removing leftover mount {mount}");
             DvdoProcess.Exec("umount", "-l", mount);
         }
+        if (DvdoProcess.Exec("sh", "-c", "command -v losetup").Code != 0)
+            return; // no util-linux: no loop device can have been attached either
         var loops = DvdoProcess.Exec("losetup", "--list", "--noheadings", "--raw", "--output", "NAME,BACK-FILE");
         if (loops.Code != 0)
             return;

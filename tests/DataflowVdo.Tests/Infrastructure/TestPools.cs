@@ -9,6 +9,8 @@ public static class TestPools
     public static FormatParameters Small(long logicalBlocks = 4096) => new()
     {
         LogicalBlocks = logicalBlocks,
+        // Room to grow (the default, 256 x the physical size, would follow DeviceBlocks' 2^30-block probe).
+        MaxLogicalBlocks = Math.Max(logicalBlocks, 1L << 20),
         SlabBlocks = 1024,
         JournalBlocks = 16,
         SlabJournalBlocks = 16,

@@ -1,0 +1,26 @@
+using DataflowVdo.Config;
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Pipeline;
+
+/// <summary>Opening a pool to look at it (statistics, check) without writing to it.</summary>
+public sealed partial class Volume
+{
+    /// <summary>True for a volume from <see cref="OpenForInspection"/>: it refuses writes and writes nothing.</summary>
+    public bool OpenedForInspection { get; private set; }
+
+    /// <summary>
+    /// Opens a pool read-only, for inspection: not a byte of <paramref name="device"/> is written,
+    /// not even the "dirty" mark or the clean close an ordinary open writes. A pool that was not
+    /// closed cleanly is recovered in memory only (<see cref="Recovered"/> says so): the figures and
+    /// the check are those of the recovered pool, and the next ordinary open recovers it for real.
+    /// Writes, discards, image changes and growth throw <see cref="ReadOnlyVolumeException"/>.
+    /// Not the read-only mode a volume enters after a failure (<see cref="ReadOnlyReason"/>).
+    /// </summary>
+    public static Volume OpenForInspection(IBlockDevice device, VdoOptions? options = null, bool ownsDevice = false)
+    {
+        var volume = Open(new InspectionDevice(device, ownsDevice), options, ownsDevice: true);
+        volume.OpenedForInspection = true;
+        return volume;
+    }
+}
