@@ -78,6 +78,25 @@ public sealed class BackupRoundTripTests(SchemeKind scheme)
 
     [Test]
     [CancelAfter(60_000)]
+    public void TheThinLogicalSpaceGrowsRatherThanStopAnIngest([Values] bool lengthKnown)
+    {
+        // A logical space of two block-map pages (6.5 MB) and a VM image in it; 8 MB of compressible data.
+        var format = TestPools.Small(812 * 2);
+        using var volume = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks(format, 8)), format, TestPools.Options(scheme));
+        volume.CreateImage("vm", 812 * 4096);
+        var data = BackupStreams.Compressible(8_000_000, 5);
+        BackupIngest.Run(volume, "big", new MemoryStream(data), lengthKnown ? data.Length : null, Settings(BackupAlignment.Cdc));
+        Assert.That(volume.LogicalBlocks, Is.GreaterThan(812 * 2));
+        var restored = new MemoryStream();
+        BackupRestore.Run(volume, "big", restored);
+        Assert.That(restored.ToArray().AsSpan().SequenceEqual(data), Is.True);
+        // The space reserved for the stream was given back: another image fits after it.
+        BackupIngest.Run(volume, "again", new MemoryStream(data), data.Length, Settings(BackupAlignment.Fixed));
+        Assert.That(volume.Check(), Is.Empty);
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
     public void AnIngestedBackupSurvivesACleanReopenAndItsRemovalReturnsTheSpace()
     {
         var data = BackupStreams.Random(600_000, 3);
