@@ -18,6 +18,8 @@ public sealed class VolumeMountTests
     private static readonly FormatParameters Small = new()
     {
         LogicalBlocks = 812 * 64,
+        // No growth headroom: the default (256 x the physical size) would follow DeviceBlocks' 2^30-block probe.
+        MaxLogicalBlocks = 812 * 64,
         SlabBlocks = 1024,
         JournalBlocks = 16,
         SlabJournalBlocks = 16,
