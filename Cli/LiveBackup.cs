@@ -37,6 +37,8 @@ internal static class LiveBackup
         {
             client.ReceiveTimeout = 0;
             client.SendTimeout = 0;
+            // Unmounting: an ingest waiting for its client's next frame fails at once and rolls back.
+            using var unmount = stop.Register(client.Dispose);
             using var net = new NetworkStream(client, ownsSocket: false);
             try
             {
