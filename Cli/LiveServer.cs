@@ -10,20 +10,23 @@ namespace DataflowVdo.Cli;
 /// </summary>
 internal sealed class LiveServer : IDisposable
 {
-    private const int MaxRequest = 256;
+    private const int MaxRequest = 1024;
 
     private readonly Socket _listener;
     private readonly string _path;
     private readonly Func<string, string> _handler;
+    private readonly Action<string, Socket, CancellationToken>? _streaming;
+    private readonly System.Collections.Concurrent.ConcurrentBag<Task> _streams = [];
     private readonly Action<string> _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    private LiveServer(Socket listener, string path, Func<string, string> handler, Action<string> log)
+    private LiveServer(Socket listener, string path, Func<string, string> handler, Action<string, Socket, CancellationToken>? streaming, Action<string> log)
     {
         _listener = listener;
         _path = path;
         _handler = handler;
+        _streaming = streaming;
         _log = log;
         _loop = Task.Run(AcceptLoop);
     }
@@ -31,8 +34,11 @@ internal sealed class LiveServer : IDisposable
     /// <summary>
     /// Listens beside <paramref name="pool"/>; returns null (after logging why) when the socket
     /// cannot be created, since live figures are a convenience and must not prevent the mount.
+    /// Requests for which <see cref="LiveBackup.IsStreaming"/> holds (ingest, restore) go to
+    /// <paramref name="streaming"/> on a task of their own, which owns the connection, so figures
+    /// are still answered while a backup streams.
     /// </summary>
-    public static LiveServer? Start(string pool, Func<string, string> handler, Action<string> log)
+    public static LiveServer? Start(string pool, Func<string, string> handler, Action<string> log, Action<string, Socket, CancellationToken>? streaming = null)
     {
         var path = LiveQuery.SocketPath(pool);
         Socket? listener = null;
@@ -47,7 +53,7 @@ internal sealed class LiveServer : IDisposable
             if (!OperatingSystem.IsWindows())
                 File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             listener.Listen(8);
-            return new LiveServer(listener, path, handler, log);
+            return new LiveServer(listener, path, handler, streaming, log);
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
         {
@@ -70,21 +76,24 @@ internal sealed class LiveServer : IDisposable
             {
                 return;
             }
-            using (client)
+            var handedOff = false;
+            try
             {
-                try
-                {
-                    Serve(client);
-                }
-                catch (Exception e) when (e is SocketException or IOException)
-                {
-                    _log($"live figures: {e.Message}");
-                }
+                handedOff = Serve(client);
+            }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                _log($"live figures: {e.Message}");
+            }
+            finally
+            {
+                if (!handedOff)
+                    client.Dispose();
             }
         }
     }
 
-    private void Serve(Socket client)
+    private bool Serve(Socket client)
     {
         client.ReceiveTimeout = 5000;
         client.SendTimeout = 5000;
@@ -100,6 +109,13 @@ internal sealed class LiveServer : IDisposable
                 break;
         }
         var request = Encoding.UTF8.GetString(buffer, 0, length).Split('\n')[0].Trim();
+        if (_streaming is not null && LiveBackup.IsStreaming(request))
+        {
+            var streaming = _streaming;
+            var stop = _stop.Token;
+            _streams.Add(Task.Run(() => streaming(request, client, stop)));
+            return true;
+        }
         string reply;
         try
         {
@@ -112,13 +128,16 @@ internal sealed class LiveServer : IDisposable
         }
         client.Send(Encoding.UTF8.GetBytes(reply));
         client.Shutdown(SocketShutdown.Both);
+        return false;
     }
 
-    /// <summary>Stops listening and removes the socket file.</summary>
+    /// <summary>Stops listening, cancels the backups streaming through it, and removes the socket file.</summary>
     public void Dispose()
     {
         _stop.Cancel();
         _listener.Dispose();
+        // An ingest or restore still streaming is cancelled (an ingest rolls back) before the pool closes.
+        Task.WaitAll([.. _streams], TimeSpan.FromSeconds(60));
         try
         {
             _loop.Wait(TimeSpan.FromSeconds(5));

@@ -15,6 +15,8 @@ public static class Program
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ImageCommand.Create());
+        root.Subcommands.Add(IngestCommand.Create());
+        root.Subcommands.Add(RestoreCommand.Create());
         root.Subcommands.Add(MountCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(GraphCommand.Create());

@@ -12,7 +12,7 @@ public sealed class VolumeCatalogView : IImageCatalogView
 {
     private readonly Volume _volume;
     private readonly Lock _sync = new();
-    private Dictionary<ImageEntry, VolumeImageFile> _files = [];
+    private Dictionary<ImageEntry, IImageFile> _files = [];
 
     /// <summary>A view of <paramref name="volume"/>'s images.</summary>
     public VolumeCatalogView(Volume volume) => _volume = volume;
@@ -26,12 +26,12 @@ public sealed class VolumeCatalogView : IImageCatalogView
             lock (_sync)
             {
                 // Records are immutable: an unchanged record keeps its file (and its lock).
-                var next = new Dictionary<ImageEntry, VolumeImageFile>(entries.Count);
+                var next = new Dictionary<ImageEntry, IImageFile>(entries.Count);
                 var list = new List<IImageFile>(entries.Count);
                 foreach (var entry in entries)
                 {
                     if (!_files.TryGetValue(entry, out var file))
-                        file = new VolumeImageFile(_volume, entry);
+                        file = FileFor(entry);
                     next[entry] = file;
                     list.Add(file);
                 }
@@ -39,6 +39,26 @@ public sealed class VolumeCatalogView : IImageCatalogView
                 return list;
             }
         }
+    }
+
+    /// <summary>
+    /// A backup with a manifest (written by ingest) shows its original stream; any other image,
+    /// or a backup created without a manifest through the API, its blocks as they are.
+    /// </summary>
+    private IImageFile FileFor(ImageEntry entry)
+    {
+        if (entry.Kind == ImageKind.Backup)
+        {
+            try
+            {
+                return new BackupImageFile(_volume, entry, _volume.ReadBackupManifest(entry));
+            }
+            catch (CorruptMetadataException)
+            {
+                // No manifest: served read-only, block for block (restore names the damage).
+            }
+        }
+        return new VolumeImageFile(_volume, entry);
     }
 
     /// <inheritdoc />

@@ -79,6 +79,15 @@ public sealed partial class Volume
             volume._z.LoadIndex();
         // From now on a crash must be detected: mark the pool dirty (index save stays usable as hints).
         volume._z.WriteSuperBlock(clean: false, indexSaved: super.IndexSaved);
+        try
+        {
+            volume.DiscardPendingBackups(); // ingests that were interrupted: no half image, no leaked space
+        }
+        catch
+        {
+            volume.Dispose();
+            throw;
+        }
         return volume;
     }
 

@@ -39,8 +39,11 @@ public sealed class ImageCatalog
         _slots = new ImageEntry?[(long)geometry.CatalogBlocks * SlotsPerBlock];
     }
 
-    /// <summary>The images, in slot order.</summary>
-    public IReadOnlyList<ImageEntry> Images => [.. _slots.Where(s => s is not null).Select(s => s!)];
+    /// <summary>The images, in slot order (not the pending backups of ingests in progress).</summary>
+    public IReadOnlyList<ImageEntry> Images => [.. _slots.Where(s => s is not null && s.Kind != ImageKind.Pending).Select(s => s!)];
+
+    /// <summary>The pending records: ingests in progress (or interrupted, right after an open).</summary>
+    public IReadOnlyList<ImageEntry> Pending => [.. _slots.Where(s => s is not null && s.Kind == ImageKind.Pending).Select(s => s!)];
 
     /// <summary>An empty catalog (a newly formatted pool).</summary>
     public static ImageCatalog CreateEmpty(Geometry geometry) => new(geometry);
@@ -86,9 +89,17 @@ public sealed class ImageCatalog
     /// <summary>The image called <paramref name="name"/>, or null.</summary>
     public ImageEntry? Find(string name) => Array.Find(_slots, s => s is not null && string.Equals(s.Name, name, StringComparison.Ordinal));
 
-    /// <summary>The image called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming it when there is none.</summary>
-    public ImageEntry Get(string name) =>
-        Find(name) ?? throw new ArgumentException($"no image named '{name}' in this pool");
+    /// <summary>
+    /// The image called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming it
+    /// when there is none, or when it is a backup still being ingested.
+    /// </summary>
+    public ImageEntry Get(string name)
+    {
+        var entry = Find(name) ?? throw new ArgumentException($"no image named '{name}' in this pool");
+        if (entry.Kind == ImageKind.Pending)
+            throw new ArgumentException($"image '{name}' is a backup still being ingested");
+        return entry;
+    }
 
     /// <summary>Null when <paramref name="name"/> may name an image, else why not.</summary>
     public static string? ValidateName(string? name)
@@ -127,7 +138,7 @@ public sealed class ImageCatalog
     {
         var slot = CheckNew(name, sizeBytes, kind);
         var blocks = sizeBytes / VdoConstants.BlockSize;
-        var first = FindFreeExtent(blocks)
+        var first = FindFreeExtent(blocks, largest: false)
             ?? throw new VdoException($"no free logical space for an image of {sizeBytes} bytes ({blocks} blocks): the pool's logical size is {_geometry.LogicalBlocks} blocks, {FreeLogicalBlocks()} of them in no image (grow the logical size: it is thin)");
         return new ImageEntry
         {
@@ -169,7 +180,7 @@ public sealed class ImageCatalog
     public long LogicalBlocksToFit(long sizeBytes)
     {
         var blocks = sizeBytes / VdoConstants.BlockSize;
-        if (FindFreeExtent(blocks) is not null)
+        if (FindFreeExtent(blocks, largest: false) is not null)
             return _geometry.LogicalBlocks;
         var end = _slots.Where(s => s is not null).Select(s => s!.FirstLbn + s.ExtentBlocks).DefaultIfEmpty(0).Max();
         var first = (end + Geometry.EntriesPerPage - 1) / Geometry.EntriesPerPage * Geometry.EntriesPerPage;
@@ -191,6 +202,40 @@ public sealed class ImageCatalog
                 _slots[i] = e with { ExtentBlocks = ExtentOf(e.FirstLbn, e.SizeBytes / VdoConstants.BlockSize) };
         }
     }
+
+    /// <summary>
+    /// Plans a pending backup record on the largest free extent of the logical space (nothing is
+    /// written): for a stream of unknown length. Same errors as <see cref="Plan"/>.
+    /// </summary>
+    public ImageEntry PlanLargest(string name, DateTimeOffset created)
+    {
+        var first = FindFreeExtent(1, largest: true)
+            ?? throw new VdoException($"no free logical space for a backup: all {_geometry.LogicalBlocks} blocks of the pool's logical space are in images");
+        var end = _slots.Where(s => s is not null && s.FirstLbn > first).Select(s => s!.FirstLbn).DefaultIfEmpty(_geometry.LogicalBlocks).Min();
+        return Plan(name, (end - first) * VdoConstants.BlockSize, ImageKind.Pending, created);
+    }
+
+    /// <summary>
+    /// Rewrites the record in <paramref name="entry"/>'s slot as <paramref name="replacement"/>
+    /// (same slot, an extent inside the old one) and makes it durable: one catalog block written
+    /// through the double-write area, so the change is atomic across a crash.
+    /// </summary>
+    public void Replace(ImageEntry entry, ImageEntry replacement, MetadataWriter writer, IBlockDevice device)
+    {
+        if (!ReferenceEquals(_slots[entry.Slot], entry) || replacement.Slot != entry.Slot)
+            throw new InvalidOperationException($"image '{entry.Name}' is not in slot {entry.Slot}");
+        if (replacement.FirstLbn != entry.FirstLbn || replacement.ExtentBlocks > entry.ExtentBlocks)
+            throw new InvalidOperationException($"image '{entry.Name}' may only shrink in place");
+        Persist(entry.Slot, replacement, writer, device);
+    }
+
+    /// <summary>The record of a committed backup of <paramref name="blocks"/> blocks in a pending record's place.</summary>
+    public ImageEntry Shrunk(ImageEntry pending, long blocks, ImageKind kind) => pending with
+    {
+        Kind = kind,
+        SizeBytes = blocks * VdoConstants.BlockSize,
+        ExtentBlocks = ExtentOf(pending.FirstLbn, blocks),
+    };
 
     /// <summary>Adds a planned image and makes the catalog durable.</summary>
     public void Add(ImageEntry entry, MetadataWriter writer, IBlockDevice device)
@@ -287,16 +332,22 @@ public sealed class ImageCatalog
         return Math.Min(pages * Geometry.EntriesPerPage, _geometry.LogicalBlocks - first);
     }
 
-    private long? FindFreeExtent(long blocks)
+    private long? FindFreeExtent(long blocks, bool largest)
     {
         var cursor = 0L;
+        long? best = null;
+        var bestLength = 0L;
         foreach (var e in _slots.Where(s => s is not null).Select(s => s!).OrderBy(s => s.FirstLbn))
         {
-            if (e.FirstLbn - cursor >= blocks)
+            if (e.FirstLbn - cursor >= blocks && !largest)
                 return cursor;
+            if (e.FirstLbn - cursor >= Math.Max(blocks, bestLength + 1))
+                (best, bestLength) = (cursor, e.FirstLbn - cursor);
             cursor = e.FirstLbn + e.ExtentBlocks; // extents end on a page boundary or at the end
         }
-        return _geometry.LogicalBlocks - cursor >= blocks ? cursor : null;
+        if (_geometry.LogicalBlocks - cursor >= Math.Max(blocks, bestLength + 1))
+            best = cursor;
+        return best;
     }
 
     private long FreeLogicalBlocks() =>

@@ -21,4 +21,8 @@ public enum MetadataKind : ushort
     DedupeIndex = 8,
     /// <summary>Descriptor of the metadata batch in the double-write area.</summary>
     DoubleWrite = 9,
+    /// <summary>The manifest of a backup image: its last block (stream length, SHA-256, alignment).</summary>
+    BackupManifest = 10,
+    /// <summary>A block of a backup image's chunk map (chunk lengths), before its manifest.</summary>
+    BackupChunkMap = 11,
 }

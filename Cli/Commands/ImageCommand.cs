@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using DataflowVdo.Pipeline;
+using DataflowVdo.Storage;
 
 namespace DataflowVdo.Cli.Commands;
 
@@ -68,11 +69,31 @@ internal static class ImageCommand
         foreach (var image in images)
         {
             var s = volume.ImageStats(image.Name);
-            var saved = s.SavingPercent.ToString("0.0", CultureInfo.InvariantCulture) + "%";
+            var size = image.SizeBytes;
+            var percent = s.SavingPercent;
+            if (image.Kind == ImageKind.Backup && TryManifest(volume, image) is { } manifest)
+            {
+                // A backup: its original length, and the share of it the pool does not store.
+                size = manifest.StreamLength;
+                percent = size == 0 ? 0 : Math.Max(0, 100 - (s.PhysicalBlocks * VdoConstants.BlockSize * 100 / size));
+            }
+            var saved = percent.ToString("0.0", CultureInfo.InvariantCulture) + "%";
             var created = image.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-            w.WriteLine($"{image.Name.PadRight(width)}  {image.Kind.ToString().ToLowerInvariant(),-6} {SizeParser.Format(image.SizeBytes),12} {s.BlocksWritten,12} {saved,7}  {created}");
+            w.WriteLine($"{image.Name.PadRight(width)}  {image.Kind.ToString().ToLowerInvariant(),-6} {SizeParser.Format(size),12} {s.BlocksWritten,12} {saved,7}  {created}");
         }
         return w.ToString();
+    }
+
+    private static BackupManifest? TryManifest(Volume volume, ImageEntry image)
+    {
+        try
+        {
+            return volume.ReadBackupManifest(image);
+        }
+        catch (CorruptMetadataException)
+        {
+            return null; // a backup made without ingest (API): shown by its blocks
+        }
     }
 
     private static Command RemoveCommand()

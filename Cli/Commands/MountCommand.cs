@@ -57,7 +57,8 @@ internal static class MountCommand
                 throw new IOException($"cannot mount: {e.Message}", e);
             }
             using (mount)
-            using (LiveServer.Start(path, request => Answer(path, volume, options, request), Log))
+            using (LiveServer.Start(path, request => Answer(path, volume, options, request), Log,
+                (request, client, stop) => LiveBackup.Serve(volume, request, client, stop, Log)))
             {
                 var images = volume.Images;
                 Log($"mounted {path} on {mount.MountPoint}: {images.Count} image(s){(images.Count == 0 ? " (create one with 'dvdo image create')" : ": " + string.Join(", ", images.Select(i => $"{i.Name} ({SizeParser.Format(i.SizeBytes)})")))}");

@@ -11,6 +11,7 @@ internal static class Program
         usage: dotnet run -c Release --project perf/DataflowVdo.Perf -- <mode> [args]
           baseline [options]   the issue-2 baseline over the docs/workloads.md workloads (baseline --help)
           bdn [BDN args]       BenchmarkDotNet micro-benchmarks, e.g. bdn --filter '*'
+          chunker              the content-defined chunker alone, GB/s on one core
           nullmount MOUNTPOINT a do-nothing FUSE image file, the FUSE layer's ceiling (perf/fio)
         """;
 
@@ -32,6 +33,8 @@ internal static class Program
                 return BaselineCommand.Run(rest);
             case "bdn":
                 return MicroBenchmarks.Run(rest);
+            case "chunker":
+                return ChunkerSpeed.Run();
             case "nullmount":
                 return NullMountCommand.Run(rest);
             default:

@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using DataflowVdo.Blocks.Chunking;
+using DataflowVdo.Storage;
+
+namespace DataflowVdo.Pipeline.Backup;
+
+/// <summary>
+/// <c>dvdo ingest</c>: streams an input into a new backup image. One thread reads the stream,
+/// hashes it (SHA-256) and lays it out in segments of whole blocks (<c>cdc</c>: each chunk on a
+/// block boundary, its tail zero-padded; <c>fixed</c>: as is); a <see cref="SegmentWriter"/>
+/// writes them through the volume at queue depth <see cref="IngestSettings.Writers"/>. Then the
+/// chunk map and manifest are written after the data, everything is flushed, and the pending
+/// record becomes the image (<see cref="Volume.CommitBackup"/>). Any failure (input error, full
+/// pool, cancellation) rolls the pending record back; a crash leaves it to the next open.
+/// </summary>
+public static class BackupIngest
+{
+    /// <summary>
+    /// Ingests <paramref name="input"/> as backup <paramref name="name"/>. <paramref name="knownLength"/>
+    /// (when the input's size is known) bounds the extent it reserves; otherwise it reserves the
+    /// largest free one. Throws <see cref="ArgumentException"/> for a bad or taken name (before
+    /// anything is written), and whatever the input, the volume or <paramref name="cancellation"/> throws.
+    /// </summary>
+    public static IngestResult Run(Volume volume, string name, Stream input, long? knownLength, IngestSettings settings,
+        IngestProgress? progress = null, CancellationToken cancellation = default)
+    {
+        var watch = Stopwatch.StartNew();
+        progress ??= new IngestProgress();
+        var chunker = new GearChunker(GearTable.ForPool(volume.Geometry.Nonce), settings.Chunker);
+        var pending = volume.BeginBackup(name, knownLength is { } l ? settings.MaxBlocks(l) : null);
+        try
+        {
+            var storedBefore = volume.DataBlocksUsedNow();
+            var maxChunkBlocks = (settings.Chunker.MaxBytes + VdoConstants.BlockSize - 1) / VdoConstants.BlockSize;
+            var writer = new SegmentWriter(volume, pending, Math.Max(settings.RequestBlocks, maxChunkBlocks), settings.Writers, progress, storedBefore);
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var lengths = new List<int>();
+            long dataBlocks;
+            try
+            {
+                dataBlocks = settings.Alignment == BackupAlignment.Cdc
+                    ? LayOutChunks(input, chunker, writer, sha, lengths, progress, cancellation)
+                    : LayOutFixed(input, writer, sha, progress, cancellation);
+            }
+            catch
+            {
+                writer.Abandon();
+                throw;
+            }
+            writer.Complete();
+            volume.Flush(); // the packer's last bins count towards what was stored
+            var manifest = new BackupManifest
+            {
+                StreamLength = progress.BytesRead,
+                Sha256 = sha.GetHashAndReset(),
+                Alignment = settings.Alignment,
+                ChunkSizes = settings.Alignment == BackupAlignment.Cdc ? (settings.Chunker.MinBytes, settings.Chunker.AverageBytes, settings.Chunker.MaxBytes) : (0, 0, 0),
+                DataBlocks = dataBlocks,
+                StoredBlocks = Math.Max(0, volume.DataBlocksUsedNow() - storedBefore),
+                ChunkLengths = settings.Alignment == BackupAlignment.Cdc ? [.. lengths] : [],
+            };
+            progress.SetStored(manifest.StoredBlocks);
+            if (manifest.TotalBlocks > pending.ExtentBlocks)
+                throw new VdoException($"backup '{name}' does not fit the logical space reserved for it ({pending.ExtentBlocks} blocks, {manifest.TotalBlocks} needed)");
+            volume.WriteBlocks(pending.FirstLbn + dataBlocks, manifest.Encode(volume.Geometry.Nonce));
+            var image = volume.CommitBackup(pending, manifest.TotalBlocks);
+            return new IngestResult { Image = image, Manifest = manifest, Elapsed = watch.Elapsed };
+        }
+        catch (Exception e)
+        {
+            Rollback(volume, pending, e);
+            throw;
+        }
+    }
+
+    private static void Rollback(Volume volume, ImageEntry pending, Exception cause)
+    {
+        try
+        {
+            volume.AbortBackup(pending);
+        }
+        catch (Exception e) when (e is VdoException or IOException or InvalidOperationException)
+        {
+            // A read-only or failed volume: the pending record stays, and the next open discards it.
+            cause.Data["dvdo.rollback"] = $"the partial backup is discarded at the next open of the pool ({e.Message})";
+        }
+    }
+
+    private static long LayOutChunks(Stream input, GearChunker chunker, SegmentWriter writer, IncrementalHash sha,
+        List<int> lengths, IngestProgress progress, CancellationToken cancellation)
+    {
+        var max = chunker.Parameters.MaxBytes;
+        var window = new byte[Math.Max(4 << 20, 4 * max)];
+        int start = 0, end = 0;
+        var eof = false;
+        var segment = writer.Rent();
+        int used = 0; // blocks of the segment filled
+        long offset = 0; // image block where the segment starts
+        while (true)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (!eof && end - start < max)
+            {
+                Buffer.BlockCopy(window, start, window, 0, end - start);
+                end -= start;
+                start = 0;
+                eof = Fill(input, window, ref end, sha, progress);
+            }
+            if (start == end)
+                break;
+            var cut = chunker.FindCut(window.AsSpan(start, end - start), eof);
+            var blocks = (cut + VdoConstants.BlockSize - 1) / VdoConstants.BlockSize;
+            if (used + blocks > writer.SegmentBlocks)
+            {
+                writer.Send(segment, offset, used);
+                offset += used;
+                segment = writer.Rent();
+                used = 0;
+            }
+            var target = segment.AsSpan(used * VdoConstants.BlockSize, blocks * VdoConstants.BlockSize);
+            window.AsSpan(start, cut).CopyTo(target);
+            target[cut..].Clear(); // the chunk's last block is zero-padded
+            used += blocks;
+            lengths.Add(cut);
+            start += cut;
+        }
+        if (used > 0)
+            writer.Send(segment, offset, used);
+        return offset + used;
+    }
+
+    private static long LayOutFixed(Stream input, SegmentWriter writer, IncrementalHash sha, IngestProgress progress, CancellationToken cancellation)
+    {
+        long offset = 0;
+        while (true)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var segment = writer.Rent();
+            var filled = 0;
+            var eof = Fill(input, segment, ref filled, sha, progress);
+            if (filled == 0)
+                return offset;
+            var blocks = (filled + VdoConstants.BlockSize - 1) / VdoConstants.BlockSize;
+            segment.AsSpan(filled, (blocks * VdoConstants.BlockSize) - filled).Clear();
+            writer.Send(segment, offset, blocks);
+            offset += blocks;
+            if (eof)
+                return offset;
+        }
+    }
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends (returns true at the end).</summary>
+    private static bool Fill(Stream input, byte[] buffer, ref int end, IncrementalHash sha, IngestProgress progress)
+    {
+        while (end < buffer.Length)
+        {
+            var n = input.Read(buffer, end, buffer.Length - end);
+            if (n == 0)
+                return true;
+            sha.AppendData(buffer, end, n);
+            progress.AddRead(n);
+            end += n;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,102 @@
+using DataflowVdo.Pipeline;
+using DataflowVdo.Storage;
+using DataflowVdo.Tests.Images;
+
+namespace DataflowVdo.Tests.Backup;
+
+/// <summary>
+/// <c>dvdo ingest</c> and <c>restore</c> on a mounted pool: the mount does them through its live
+/// socket, the backup shows in the mount read-only with its original length and bytes, it
+/// dedupes against a VM image of the same mount, and a client killed mid-stream leaves nothing.
+/// Skipped without /dev/fuse or fusermount3.
+/// </summary>
+[NonParallelizable]
+public sealed class BackupWhileMountedTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        DvdoProcess.RequireFuse();
+        _dir = Path.Combine(Path.GetTempPath(), $"dvdo-backup-mount-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        if (_dir is not null && Directory.Exists(_dir))
+        {
+            foreach (var d in Directory.GetDirectories(_dir))
+                DvdoProcess.Exec("fusermount3", "-u", "-z", "-q", d); // never leave a mount behind
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+
+    private static (int Code, string Out, string Err) Dvdo(params string[] args) => DvdoProcess.Exec(DvdoProcess.Executable, args);
+
+    [Test]
+    [CancelAfter(120_000)]
+    public void IngestAndRestoreGoThroughTheMountAndShareItsDedupeDomain()
+    {
+        var pool = Path.Combine(_dir, "p.pool");
+        var mnt = Path.Combine(_dir, "mnt");
+        Directory.CreateDirectory(mnt);
+        using (var v = Volume.Format(FileBlockDevice.Create(pool, 32768), new FormatParameters { SlabBlocks = 2048, LogicalBlocks = 1 << 21 }, ownsDevice: true))
+            v.CreateImage("vm", 8 << 20);
+        var data = BackupStreams.Random(3_000_001, 7);
+        var input = Path.Combine(_dir, "in.bin");
+        File.WriteAllBytes(input, data);
+
+        using (var mount = DvdoProcess.Start("mount", pool, mnt))
+        {
+            mount.WaitFor("mounted");
+            // The VM image holds the first 2 MiB of the stream, block-aligned.
+            Task.Run(() =>
+            {
+                using var handle = File.OpenHandle(Path.Combine(mnt, "vm"), FileMode.Open, FileAccess.ReadWrite);
+                RandomAccess.Write(handle, data.AsSpan(0, 2 << 20), 0);
+                RandomAccess.FlushToDisk(handle);
+            }).Wait(DvdoProcess.Deadline);
+
+            var ingest = DvdoProcess.Must("ingest while mounted", DvdoProcess.Exec("sh", "-c", $"cat '{input}' | '{DvdoProcess.Executable}' ingest '{pool}' --name nightly --align fixed --json"));
+            using (var json = System.Text.Json.JsonDocument.Parse(ingest))
+            {
+                // 2 MiB of the 3 MB dedupe against the VM image: at most ~1 MB is new.
+                Assert.That(json.RootElement.GetProperty("storedBytes").GetInt64(), Is.LessThan(1_100_000), ingest);
+            }
+            Assert.That(Dvdo("ingest", pool, "--name", "nightly", input).Err, Does.Contain("already exists"));
+
+            var shown = Path.Combine(mnt, "nightly");
+            Assert.That(new FileInfo(shown).Length, Is.EqualTo(data.Length));
+            Assert.That(File.ReadAllBytes(shown), Is.EqualTo(data));
+            var e = Assert.Catch<IOException>(() => File.OpenHandle(shown, FileMode.Open, FileAccess.ReadWrite).Dispose());
+            Assert.That(e!.Message, Does.Contain("Read-only file system"));
+
+            var output = Path.Combine(_dir, "out.bin");
+            var restore = Dvdo("restore", pool, "nightly", "-o", output);
+            Assert.That(restore.Code, Is.Zero, restore.Err);
+            Assert.That(File.ReadAllBytes(output), Is.EqualTo(data));
+            Assert.That(Dvdo("image", "ls", pool).Out, Does.Match(@"nightly\s+backup"));
+
+            // A client killed mid-stream: the mount rolls its ingest back.
+            using (var killed = DvdoProcess.Start("ingest", pool, "--name", "killed", "/dev/urandom"))
+            {
+                var deadline = DateTime.UtcNow + DvdoProcess.Deadline;
+                while (DateTime.UtcNow < deadline && !Dvdo("stats", pool, "--json").Out.Contains("\"dataBlocksUsed\": 2", StringComparison.Ordinal) && !killed.Process.HasExited)
+                    Thread.Sleep(100); // until the pool holds 2000+ data blocks (the VM's 512 and the backup's ~250 before it)
+                Assert.That(killed.Process.HasExited, Is.False, killed.Stderr);
+                killed.Process.Kill();
+                killed.Process.WaitForExit();
+            }
+            var deadlineLs = DateTime.UtcNow + DvdoProcess.Deadline;
+            while (DateTime.UtcNow < deadlineLs && Dvdo("ingest", pool, "--name", "killed", input).Code != 0)
+                Thread.Sleep(100); // the name is free once the mount has rolled the killed ingest back
+            DvdoProcess.Must("fusermount3", DvdoProcess.Exec("fusermount3", "-u", mnt));
+            Assert.That(mount.WaitForExit(), Is.True);
+        }
+        Assert.That(DvdoProcess.Must("check", Dvdo("check", pool)), Does.Contain("consistent"));
+        Assert.That(Dvdo("image", "ls", pool).Out, Does.Contain("killed").And.Contain("nightly"));
+    }
+}
