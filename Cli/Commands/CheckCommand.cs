@@ -8,17 +8,27 @@ internal static class CheckCommand
     public static Command Create()
     {
         var pool = new Argument<string>("pool") { Description = "pool file" };
+        var repair = new Option<bool>("--repair") { Description = "forced rebuild: recount every reference from the block map, report each change, clear read-only mode" };
         var common = new CommonOptions();
-        var command = new Command("check", "verify that every reference count equals the number of mappings to its block (recovers first if needed)") { pool };
+        var command = new Command("check", "verify that every reference count equals the number of mappings to its block (recovers first if needed)") { pool, repair };
         common.AddTo(command);
         command.SetAction(r => CommandRunner.Run(() =>
         {
             var path = r.GetValue(pool)!;
             using var volume = PoolFile.Open(path, common.Load(r));
+            if (r.GetValue(repair))
+                Repair(path, volume);
             var problems = volume.Check();
             var s = volume.GetStatistics();
             if (volume.Recovered)
                 Console.WriteLine($"{path}: recovered from an unclean shutdown");
+            if (volume.ReadOnlyReason is { } reason)
+            {
+                foreach (var p in problems)
+                    Console.Error.WriteLine($"{path}: {p}");
+                Console.Error.WriteLine($"{path}: in read-only mode: {reason}; 'dvdo check --repair {path}' rebuilds the reference counts and returns it to service");
+                return CommandRunner.Damaged;
+            }
             if (problems.Count == 0)
             {
                 Console.WriteLine($"{path}: consistent ({s.LogicalBlocksUsed} logical blocks mapped to {s.DataBlocksUsed} data blocks, {s.BlockMapPages} block-map pages)");
@@ -30,5 +40,15 @@ internal static class CheckCommand
             return CommandRunner.Damaged;
         }));
         return command;
+    }
+
+    private static void Repair(string path, Pipeline.Volume volume)
+    {
+        var result = volume.Repair();
+        foreach (var change in result.Changes)
+            Console.WriteLine($"{path}: repaired {change}");
+        if (result.ClearedReadOnlyReason is { } reason)
+            Console.WriteLine($"{path}: read-only mode cleared (it was entered because: {reason})");
+        Console.WriteLine($"{path}: repair rewrote {result.Changes.Count} reference count(s); the pool is in service (mappings to blocks that fail a data checksum are not dropped yet: data checksums do not exist yet)");
     }
 }

@@ -2,13 +2,20 @@ using DataflowVdo.Storage;
 namespace DataflowVdo.Tests.Infrastructure;
 
 /// <summary>
-/// A device that fails chosen writes or reads with an I/O error (EIO), or holds a chosen write
-/// or read until released (outside the inner device's lock, so every other I/O goes on: a request caught
-/// between its data write and its journal entry), passing everything else to a crash-simulating device.
+/// A device that fails reads, writes and flushes with an I/O error (EIO) — once at a chosen
+/// point, for good on chosen blocks (a bad sector), or at random at seeded rates — or holds a
+/// chosen write or read until released (outside the inner device's lock, so every other I/O
+/// goes on: a request caught between its data write and its journal entry), passing
+/// everything else to a crash-simulating device. A failed write changes nothing on the device.
 /// </summary>
-public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDevice
+public sealed class FaultInjectingDevice(CrashSimulatingDevice inner, int seed = 0) : IBlockDevice
 {
     private readonly ManualResetEventSlim _release = new(false);
+    private readonly Random _random = new(seed);
+    private readonly Lock _sync = new();
+    private long _readErrors;
+    private long _writeErrors;
+    private long _flushErrors;
 
     public CrashSimulatingDevice Inner => inner;
 
@@ -27,32 +34,66 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
     /// <summary>Lets the held write (and any later one) go on.</summary>
     public void Release() => _release.Set();
 
-    /// <summary>When set, the next write for which it returns true fails once.</summary>
+    /// <summary>When set, the next write for which it returns true fails once (a transient error).</summary>
     public Func<long, bool>? FailNextWrite { get; set; }
+
+    /// <summary>When set, the next read for which it returns true fails once (a transient error).</summary>
+    public Func<long, bool>? FailNextRead { get; set; }
+
+    /// <summary>When set, every write of a block it returns true for fails (a permanent error: a bad sector).</summary>
+    public Func<long, bool>? FailWritesAt { get; set; }
+
+    /// <summary>When set, every read of a block it returns true for fails (a permanent error: an unreadable sector).</summary>
+    public Func<long, bool>? FailReadsAt { get; set; }
+
+    /// <summary>The next this-many flushes fail (transient); <see cref="int.MaxValue"/> fails every flush from now on.</summary>
+    public int FailFlushes { get; set; }
+
+    /// <summary>Probability that a block read fails (transient, seeded).</summary>
+    public double ReadErrorRate { get; set; }
+
+    /// <summary>Probability that a block write fails (transient, seeded); a vectored write fails at its first failing block.</summary>
+    public double WriteErrorRate { get; set; }
+
+    /// <summary>Probability that a flush fails (transient, seeded).</summary>
+    public double FlushErrorRate { get; set; }
+
+    /// <summary>Errors injected so far, by kind.</summary>
+    public (long Reads, long Writes, long Flushes) Injected => (Interlocked.Read(ref _readErrors), Interlocked.Read(ref _writeErrors), Interlocked.Read(ref _flushErrors));
 
     public long BlockCount => inner.BlockCount;
 
-    /// <summary>When set, the next read for which it returns true fails once.</summary>
-    public Func<long, bool>? FailNextRead { get; set; }
-
     public void Read(long pbn, Span<byte> destination)
     {
-        if (FailNextRead is { } fail && fail(pbn))
-        {
-            FailNextRead = null;
-            throw new IOException($"injected read error at PBN {pbn}");
-        }
+        CheckRead(pbn, destination.Length / VdoConstants.BlockSize);
         inner.Read(pbn, destination);
         HoldIfChosen(pbn, destination.Length / VdoConstants.BlockSize);
     }
 
     public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations)
     {
-        inner.Read(pbn, destinations);
         var blocks = 0;
         foreach (var d in destinations)
             blocks += d.Length / VdoConstants.BlockSize;
+        CheckRead(pbn, blocks);
+        inner.Read(pbn, destinations);
         HoldIfChosen(pbn, blocks);
+    }
+
+    private void CheckRead(long pbn, int blocks)
+    {
+        for (var i = 0; i < blocks; i++)
+        {
+            if (FailNextRead is { } fail && fail(pbn + i))
+            {
+                FailNextRead = null;
+                Throw(ref _readErrors, $"injected read error at PBN {pbn + i}");
+            }
+            if (FailReadsAt is { } bad && bad(pbn + i))
+                Throw(ref _readErrors, $"injected read error at PBN {pbn + i} (unreadable sector)");
+            if (Chance(ReadErrorRate))
+                Throw(ref _readErrors, $"injected read error at PBN {pbn + i} (random)");
+        }
     }
 
     private void HoldIfChosen(long pbn, int blocks)
@@ -84,8 +125,12 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
             if (FailNextWrite is { } fail && fail(pbn + i))
             {
                 FailNextWrite = null;
-                throw new IOException($"injected write error at PBN {pbn + i}");
+                Throw(ref _writeErrors, $"injected write error at PBN {pbn + i}");
             }
+            if (FailWritesAt is { } bad && bad(pbn + i))
+                Throw(ref _writeErrors, $"injected write error at PBN {pbn + i} (bad sector)");
+            if (Chance(WriteErrorRate))
+                Throw(ref _writeErrors, $"injected write error at PBN {pbn + i} (random)");
         }
         inner.Write(pbn, source);
     }
@@ -99,7 +144,32 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
         }
     }
 
-    public void Flush() => inner.Flush();
+    public void Flush()
+    {
+        if (FailFlushes > 0)
+        {
+            if (FailFlushes != int.MaxValue)
+                FailFlushes--;
+            Throw(ref _flushErrors, "injected flush error");
+        }
+        if (Chance(FlushErrorRate))
+            Throw(ref _flushErrors, "injected flush error (random)");
+        inner.Flush();
+    }
+
+    private bool Chance(double rate)
+    {
+        if (rate <= 0)
+            return false;
+        lock (_sync)
+            return _random.NextDouble() < rate;
+    }
+
+    private static void Throw(ref long counter, string message)
+    {
+        Interlocked.Increment(ref counter);
+        throw new IOException(message);
+    }
 
     public void Dispose()
     {
@@ -111,13 +181,7 @@ public sealed class FaultInjectingDevice(CrashSimulatingDevice inner) : IBlockDe
 public static class CrashImages
 {
     /// <summary>A crash-simulating device whose durable content is <paramref name="image"/>.</summary>
-    public static CrashSimulatingDevice Load(MemoryBlockDevice image)
-    {
-        var device = new CrashSimulatingDevice(image.BlockCount);
-        device.Write(0, image.ToArray());
-        device.Flush();
-        return device;
-    }
+    public static CrashSimulatingDevice Load(MemoryBlockDevice image) => CrashSimulatingDevice.FromImage(image);
 
     /// <summary>Copies sector <paramref name="sector"/> of block <paramref name="pbn"/> from <paramref name="from"/> into <paramref name="to"/> (a torn write: that sector kept its old content).</summary>
     public static void CopySector(MemoryBlockDevice from, MemoryBlockDevice to, long pbn, int sector)
