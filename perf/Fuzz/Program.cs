@@ -31,7 +31,8 @@ internal static class Program
         }
         if (args.Length == 1 && FuzzTargets.All.TryGetValue(args[0], out var target))
         {
-            _ = TemplatePool.Instance; // built before the fork server starts, not per input
+            // The template pool is built at the first input (instrumented code must not run before
+            // SharpFuzz has set up AFL's shared memory), then reused by every later one.
             Fuzzer.OutOfProcess.Run(stream =>
             {
                 using var memory = new MemoryStream();
