@@ -31,7 +31,7 @@ internal static class PoolFile
         var device = FileBlockDevice.Open(path);
         try
         {
-            return Volume.Open(device, options, ownsDevice: true);
+            return Volume.Open(device, options, new VolumeHooks { Logger = CliLogging.Volume }, ownsDevice: true);
         }
         catch
         {

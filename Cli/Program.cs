@@ -20,6 +20,13 @@ public static class Program
         root.Subcommands.Add(MountCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(GraphCommand.Create());
-        return root.Parse(args).Invoke();
+        try
+        {
+            return root.Parse(args).Invoke();
+        }
+        finally
+        {
+            CliLogging.Flush();
+        }
     }
 }

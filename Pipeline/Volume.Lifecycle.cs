@@ -24,7 +24,7 @@ public sealed partial class Volume
         var blockMap = BlockMap.CreateEmpty(device, geometry, CachePages(options, hooks), writer, LogicalZones(options));
         const ulong FirstSequence = 1;
         var journal = new RecoveryJournal(device, geometry, FirstSequence, FirstSequence);
-        var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, new PersistentCounters(), writer);
+        var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, new PersistentCounters(), writer, null);
         depot.WriteAllRefCounts(writer);
         blockMap.WriteDirty();
         WriteEmptyCatalog(writer, geometry, block);
@@ -65,7 +65,7 @@ public sealed partial class Volume
             var depot = SlabDepot.Load(device, geometry, PhysicalZones(options));
             depot.SetBlockMapPageTotal(blockMap.AllocatedPages);
             var journal = new RecoveryJournal(device, geometry, super.JournalReplayFrom, super.JournalReplayFrom);
-            var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer);
+            var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer, super);
             zones.SuperBlockSequence = super.Sequence;
             zones.LogicalBlocksUsed = super.LogicalBlocksUsed;
             volume = new Volume(zones, ownsDevice);
@@ -75,6 +75,8 @@ public sealed partial class Volume
             volume = Recover(device, geometry, super, blockMap, writer, options, hooks, ownsDevice);
         }
         volume._catalog = catalog;
+        if (super.ReadOnlyReason is { } readOnly)
+            LogMessages.OpenedReadOnly(hooks.Logger, readOnly);
         if (super.IndexSaved)
             volume._z.LoadIndex();
         // From now on a crash must be detected: mark the pool dirty (index save stays usable as hints).
@@ -178,7 +180,7 @@ public sealed partial class Volume
         var counters = super.Counters;
         counters.Recoveries++;
         var journal = new RecoveryJournal(device, geometry, next, super.JournalReplayFrom);
-        var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer);
+        var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer, super);
         zones.SuperBlockSequence = super.Sequence;
         zones.LogicalBlocksUsed = logicalUsed;
         // The replayed changes live only in memory now: write every ref count before the journal is released.

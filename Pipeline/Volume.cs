@@ -56,8 +56,14 @@ public sealed partial class Volume : IDisposable
     /// <summary>Options in effect.</summary>
     public VdoOptions Options => _z.Options;
 
-    /// <summary>Why the volume refuses writes, or null.</summary>
-    public string? ReadOnlyReason { get; private set; }
+    /// <summary>
+    /// Why the pool is in read-only mode (it refuses writes), or null: a metadata write, flush or
+    /// damage failed it, in this open or an earlier one (the superblock keeps it until
+    /// <see cref="Repair"/>).
+    /// </summary>
+    public string? ReadOnlyReason => _z.ReadOnlyReason;
+
+    private bool _failedHere; // this open failed: its in-memory state is not trusted for a repair
 
     /// <summary>
     /// Requests handed from one Dataflow block to another so far (message-passing scheme; 0 for
@@ -121,7 +127,7 @@ public sealed partial class Volume : IDisposable
             {
                 _mp.Write(lbn, blocks, count);
             }
-            catch (Exception e) when (Failed(e))
+            catch (Exception e) when (e is not IOException && Failed(e)) // the scheduler failed the pool itself if it must
             {
                 throw;
             }
@@ -330,7 +336,9 @@ public sealed partial class Volume : IDisposable
         {
             started.Clear();
         }
-        if (failure is not null)
+        if (failure is IOException)
+            LogMessages.DataWriteFailed(_z.Hooks.Logger, request.Lbn, failure.Message); // that writer fails, the pool stays writable
+        else if (failure is not null)
             Failed(failure);
         return failure;
     }
@@ -550,7 +558,22 @@ public sealed partial class Volume : IDisposable
         return false;
     }
 
-    private void EnterReadOnly(string reason) => ReadOnlyReason ??= reason;
+    /// <summary>Enters read-only mode (the first reason wins), logs it and records it in the superblock (best effort: the device may be failing).</summary>
+    private void EnterReadOnly(string reason)
+    {
+        if (!_z.TryEnterReadOnly(reason))
+            return;
+        _failedHere = true;
+        LogMessages.EnteredReadOnly(_z.Hooks.Logger, reason);
+        try
+        {
+            _z.PersistReadOnly();
+        }
+        catch (Exception e)
+        {
+            LogMessages.ReadOnlyNotPersisted(_z.Hooks.Logger, e.Message);
+        }
+    }
 
     private void CheckOpen()
     {
@@ -587,14 +610,14 @@ public sealed partial class Volume : IDisposable
         throw new ArgumentOutOfRangeException(nameof(lbn), $"LBN {lbn} is outside the logical space (0..{LogicalBlocks - 1})");
 
     private static VolumeZones Assemble(IBlockDevice device, Geometry geometry, VdoOptions options, VolumeHooks hooks,
-        SlabDepot depot, BlockMap blockMap, RecoveryJournal journal, PersistentCounters counters, MetadataWriter writer)
+        SlabDepot depot, BlockMap blockMap, RecoveryJournal journal, PersistentCounters counters, MetadataWriter writer, SuperBlock? super)
     {
         var capacity = (int)Math.Min(int.MaxValue / 2, (long)options.Index.MemoryMb * 1024 * 1024 / DedupeIndex.BytesPerRecord);
         var zoneCount = options.Pipeline.Scheme == SchemeKind.Inline ? 1 : options.Pipeline.HashZones;
         var hashZones = Enumerable.Range(0, zoneCount).Select(_ => new HashZone(new DedupeIndex(capacity / zoneCount, options.Index.Chapters))).ToArray();
         var journalZone = new JournalZone(journal, depot);
         blockMap.EnsureDurable = journalZone.EnsureDurable;
-        return new VolumeZones
+        var zones = new VolumeZones
         {
             Device = device,
             Geometry = geometry,
@@ -612,6 +635,9 @@ public sealed partial class Volume : IDisposable
             Counters = counters,
             MetadataWriter = writer,
             Hooks = hooks,
+            LastSuperBlock = super,
         };
+        zones.SetReadOnlyReason(super?.ReadOnlyReason); // a pool left in read-only mode stays in it
+        return zones;
     }
 }

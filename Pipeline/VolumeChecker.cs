@@ -12,26 +12,29 @@ internal static class VolumeChecker
 {
     private const int MaxReported = 100;
 
-    public static IReadOnlyList<string> Check(VolumeZones z)
+    /// <summary>What the block map says each data block should hold: mappings per block, and what kind of owner.</summary>
+    internal sealed class Census(Geometry g)
+    {
+        /// <summary>Mappings to each block of each slab (saturating).</summary>
+        public readonly ushort[][] Expected = [.. Enumerable.Range(0, g.SlabCount).Select(_ => new ushort[g.SlabBlocks])];
+
+        /// <summary>Per block: 1 uncompressed, 2 compressed, 4 block-map page (or'ed).</summary>
+        public readonly byte[][] Kinds = [.. Enumerable.Range(0, g.SlabCount).Select(_ => new byte[g.SlabBlocks])];
+
+        public const byte BlockMapPage = 4;
+    }
+
+    /// <summary>
+    /// Walks the block-map root and every mapping (the block map is the truth a forced rebuild
+    /// trusts), reporting what no reference count can express: blocks owned twice, mappings
+    /// outside the data area or to fragments a packed block does not have, damaged pages.
+    /// </summary>
+    public static Census CountMappings(VolumeZones z, Action<string> report)
     {
         var g = z.Geometry;
-        var problems = new List<string>();
-        void Report(string p)
-        {
-            if (problems.Count < MaxReported)
-                problems.Add(p);
-            else if (problems.Count == MaxReported)
-                problems.Add("... more inconsistencies not listed");
-        }
-
-        var expected = new ushort[g.SlabCount][];
-        var kinds = new byte[g.SlabCount][]; // 1 uncompressed, 2 compressed, 4 block-map page
-        for (var s = 0; s < g.SlabCount; s++)
-        {
-            expected[s] = new ushort[g.SlabBlocks];
-            kinds[s] = new byte[g.SlabBlocks];
-        }
-
+        var census = new Census(g);
+        var expected = census.Expected;
+        var kinds = census.Kinds;
         var root = z.BlockMap.RootEntries;
         for (var p = 0; p < root.Length; p++)
         {
@@ -39,12 +42,12 @@ internal static class VolumeChecker
                 continue;
             if (!g.IsDataBlock(root[p]))
             {
-                Report($"block-map page {p} is at PBN {root[p]}, outside the slab data area");
+                report($"block-map page {p} is at PBN {root[p]}, outside the slab data area");
                 continue;
             }
             var (slab, sbn) = g.Locate(root[p]);
             if ((kinds[slab][sbn] & 4) != 0)
-                Report($"PBN {root[p]} holds two block-map pages (double-owned)");
+                report($"PBN {root[p]} holds two block-map pages (double-owned)");
             kinds[slab][sbn] |= 4;
         }
 
@@ -57,16 +60,16 @@ internal static class VolumeChecker
                     return;
                 if (!g.IsDataBlock(m.Pbn))
                 {
-                    Report($"LBN {lbn} maps to PBN {m.Pbn}, outside the slab data area");
+                    report($"LBN {lbn} maps to PBN {m.Pbn}, outside the slab data area");
                     return;
                 }
                 var (slab, sbn) = g.Locate(m.Pbn);
                 var kind = m.IsCompressed ? (byte)2 : (byte)1;
                 var had = kinds[slab][sbn];
                 if ((had & 4) != 0)
-                    Report($"LBN {lbn} maps to PBN {m.Pbn}, which is a block-map page (double-owned)");
+                    report($"LBN {lbn} maps to PBN {m.Pbn}, which is a block-map page (double-owned)");
                 else if (had != 0 && had != kind)
-                    Report($"PBN {m.Pbn} is mapped both as a whole block and as a packed block (double-owned; LBN {lbn})");
+                    report($"PBN {m.Pbn} is mapped both as a whole block and as a packed block (double-owned; LBN {lbn})");
                 kinds[slab][sbn] |= kind;
                 if (expected[slab][sbn] < ushort.MaxValue)
                     expected[slab][sbn]++;
@@ -79,13 +82,31 @@ internal static class VolumeChecker
                     }
                     var fragments = PackedBlock.FragmentCount(packed);
                     if (fragments < 0)
-                        Report($"LBN {lbn} maps to slot {m.Slot} of PBN {m.Pbn}, which is not a valid packed block");
+                        report($"LBN {lbn} maps to slot {m.Slot} of PBN {m.Pbn}, which is not a valid packed block");
                     else if (m.Slot >= fragments)
-                        Report($"LBN {lbn} maps to slot {m.Slot} of PBN {m.Pbn}, which holds only {fragments} fragments");
+                        report($"LBN {lbn} maps to slot {m.Slot} of PBN {m.Pbn}, which holds only {fragments} fragments");
                 }
             },
-            e => Report(e.Message));
+            e => report(e.Message));
 
+        return census;
+    }
+
+    public static IReadOnlyList<string> Check(VolumeZones z)
+    {
+        var g = z.Geometry;
+        var problems = new List<string>();
+        void Report(string p)
+        {
+            if (problems.Count < MaxReported)
+                problems.Add(p);
+            else if (problems.Count == MaxReported)
+                problems.Add("... more inconsistencies not listed");
+        }
+
+        var census = CountMappings(z, Report);
+        var expected = census.Expected;
+        var kinds = census.Kinds;
         for (var s = 0; s < g.SlabCount; s++)
         {
             var counts = z.Depot.CountsOfSlab(s);

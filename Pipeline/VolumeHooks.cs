@@ -1,10 +1,15 @@
 using DataflowVdo.Blocks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DataflowVdo.Pipeline;
 
-/// <summary>Test seams: replaceable parts that production code never changes.</summary>
+/// <summary>Test seams: replaceable parts that production code never changes (except the logger).</summary>
 public sealed class VolumeHooks
 {
+    /// <summary>Where the volume logs failures and mode changes (read-only mode, failed data writes); default nowhere.</summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
+
     /// <summary>The block namer (default XxHash128); tests inject a colliding one to prove I4.</summary>
     public BlockNamer Namer { get; init; } = BlockNamers.XxHash128Namer;
 

@@ -57,6 +57,42 @@ internal sealed class VolumeZones
     /// <summary>What the last superblock written said about the saved index.</summary>
     public bool IndexSavedOnDisk { get; private set; }
 
+    private readonly Lock _superBlockLock = new();
+    private SuperBlock? _lastSuperBlock;
+    private string? _readOnlyReason;
+
+    /// <summary>The superblock last read or written (its fields describe what is durable).</summary>
+    public SuperBlock? LastSuperBlock
+    {
+        get { lock (_superBlockLock) return _lastSuperBlock; }
+        set { lock (_superBlockLock) _lastSuperBlock = value; }
+    }
+
+    /// <summary>Why the pool is in read-only mode, or null; every superblock written carries it.</summary>
+    public string? ReadOnlyReason => Volatile.Read(ref _readOnlyReason);
+
+    /// <summary>Sets the read-only reason; true for the caller that set it first (the one to log and persist it).</summary>
+    public bool TryEnterReadOnly(string reason) => Interlocked.CompareExchange(ref _readOnlyReason, reason, null) is null;
+
+    /// <summary>Sets or clears the read-only reason in memory (open, repair); the next superblock write persists it.</summary>
+    public void SetReadOnlyReason(string? reason) => Volatile.Write(ref _readOnlyReason, reason);
+
+    /// <summary>
+    /// Persists read-only mode: writes the next superblock copy with the last superblock's fields
+    /// (what is durable does not change) and the reason, and flushes. May run on any thread
+    /// while requests are failing; a superblock written by a checkpoint meanwhile carries the
+    /// reason too.
+    /// </summary>
+    public void PersistReadOnly()
+    {
+        lock (_superBlockLock)
+        {
+            if (_lastSuperBlock is not { } last)
+                return; // still formatting: the format fails instead
+            WriteSuperBlockLocked(last with { Clean = false, ReadOnlyReason = ReadOnlyReason });
+        }
+    }
+
     private long _journalEntriesBase = -1;
     private long _journalWritesBase;
 
@@ -133,22 +169,30 @@ internal sealed class VolumeZones
     /// <summary>Writes the next superblock copy and flushes it (<paramref name="logicalBlocks"/>: a growth's new size, before it is used).</summary>
     public void WriteSuperBlock(bool clean, bool indexSaved, long? logicalBlocksUsed = null, long? logicalBlocks = null)
     {
-        SuperBlockSequence++;
-        RefreshCounters();
-        var sb = new SuperBlock
+        lock (_superBlockLock)
         {
-            Sequence = SuperBlockSequence,
-            Clean = clean,
-            IndexSaved = indexSaved,
-            JournalReplayFrom = Journal.ReplayFrom,
-            LogicalBlocksUsed = logicalBlocksUsed ?? LogicalBlocksUsed,
-            LogicalBlocks = logicalBlocks ?? Geometry.LogicalBlocks,
-            Counters = Counters,
-        };
-        IndexSavedOnDisk = indexSaved;
+            RefreshCounters();
+            WriteSuperBlockLocked(new SuperBlock
+            {
+                Clean = clean,
+                IndexSaved = indexSaved,
+                JournalReplayFrom = Journal.ReplayFrom,
+                LogicalBlocksUsed = logicalBlocksUsed ?? LogicalBlocksUsed,
+                LogicalBlocks = logicalBlocks ?? Geometry.LogicalBlocks,
+                Counters = Counters.Clone(),
+                ReadOnlyReason = ReadOnlyReason,
+            });
+            IndexSavedOnDisk = indexSaved;
+        }
+    }
+
+    private void WriteSuperBlockLocked(SuperBlock fields)
+    {
+        var sb = fields with { Sequence = ++SuperBlockSequence };
         var block = new byte[VdoConstants.BlockSize];
         sb.Encode(block, Geometry.Nonce);
         Device.Write(sb.Location, block);
         Device.Flush();
+        _lastSuperBlock = sb;
     }
 }

@@ -189,7 +189,19 @@ internal sealed partial class ZonedScheduler
         vio.Error ??= e;
         if (vio.Operation == VioOperation.Read && e is not CorruptMetadataException)
             return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done; // a data read error fails that read only (as inline)
-        Failed(e);
+        if (e is IOException && !vio.Acknowledged && (Stage)vio.Stage is Stage.WriteData or Stage.Verify)
+        {
+            // Its own data write (or the read of a dedupe candidate) failed before anything refers
+            // to the block: that write fails, the pool stays writable (as inline). Duplicates
+            // already acknowledged on it fail the pool in Complete.
+            LogMessages.DataWriteFailed(_z.Hooks.Logger, vio.Lbn, e.Message);
+            if (vio.Allocation != 0 && !vio.Pinned)
+                return Stage.AbortAllocation;
+        }
+        else
+        {
+            Failed(e);
+        }
         if (vio.CoFragments.Count > 0)
         {
             // The first fragment of a packed block failed before sending the others on: they fail too.

@@ -20,6 +20,7 @@ internal sealed partial class ZonedScheduler
         IndexUpdate,
         AbortHash,
         AbortPin,
+        AbortAllocation,
         AllocatePage,
         Pin,
         Allocate,
@@ -45,7 +46,7 @@ internal sealed partial class ZonedScheduler
         Stage.Lookup or Stage.InstallPage or Stage.Update or Stage.ReadBlock or Stage.ReadDone or Stage.AbortLogical => Zone.Logical,
         Stage.ReadData => Zone.Read,
         Stage.HashLock or Stage.IndexUpdate or Stage.AbortHash => Zone.HashZone,
-        Stage.AllocatePage or Stage.Pin or Stage.Allocate or Stage.UnpinAllocate or Stage.ReleaseMember or Stage.ReservePacked or Stage.ReleaseUnused or Stage.AbortPin => Zone.Physical,
+        Stage.AllocatePage or Stage.Pin or Stage.Allocate or Stage.UnpinAllocate or Stage.ReleaseMember or Stage.ReservePacked or Stage.ReleaseUnused or Stage.AbortPin or Stage.AbortAllocation => Zone.Physical,
         Stage.Verify => Zone.Verify,
         Stage.Compress => Zone.Compress,
         Stage.Pack or Stage.SpaceRetry => Zone.Packer,
@@ -58,7 +59,7 @@ internal sealed partial class ZonedScheduler
     private int PhysicalZoneOf(DataVio vio, Stage stage) => stage switch
     {
         Stage.Pin or Stage.UnpinAllocate or Stage.AbortPin => _z.Depot.ZoneOf(vio.Candidate.Pbn),
-        Stage.ReleaseMember => _z.Depot.ZoneOf(vio.Allocation),
+        Stage.ReleaseMember or Stage.AbortAllocation => _z.Depot.ZoneOf(vio.Allocation),
         Stage.ReservePacked or Stage.ReleaseUnused => _z.Depot.ZoneOf(vio.NewMapping.Pbn),
         _ => vio.AllocationZone, // Allocate, AllocatePage
     };
@@ -131,6 +132,10 @@ internal sealed partial class ZonedScheduler
                 {
                     vio.Pinned = false; // best effort: the volume is failing
                 }
+                return vio.HoldsHashLock ? Stage.AbortHash : vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
+            case Stage.AbortAllocation:
+                _z.Depot.ReleaseProvisional(vio.Allocation); // its data write failed: the block was never used
+                vio.Allocation = 0;
                 return vio.HoldsHashLock ? Stage.AbortHash : vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
             case Stage.AllocatePage:
                 if (_z.Depot.TryAllocate(vio.AllocationZone, out var page))

@@ -157,13 +157,29 @@ public sealed class BlockMap
         var data = NewBuffer(zone);
         _device.Read(pbn, data);
         zone.PagesRead++;
-        var problem = MetadataBlock.Validate(data, MetadataKind.BlockMapLeaf, _geometry.Nonce, pageIndex);
+        var problem = MetadataBlock.Validate(data, MetadataKind.BlockMapLeaf, _geometry.Nonce, pageIndex) ?? ImpossibleMapping(data, pageIndex);
         if (problem is not null)
         {
             zone.Spare.Push(data);
             throw new CorruptMetadataException($"block-map page {pageIndex} (PBN {pbn}, LBNs {pageIndex * Geometry.EntriesPerPage}..{((pageIndex + 1) * Geometry.EntriesPerPage) - 1})", problem);
         }
         return Admit(zone, pageIndex, data);
+    }
+
+    /// <summary>
+    /// A mapping no write makes (a page whose checksum holds but whose content is wrong: a bug,
+    /// or damage resealed): a physical block outside the data area, an unmapped entry or a
+    /// fragment naming PBN 0. Reading such a mapping must fail naming the page, not the device.
+    /// </summary>
+    private string? ImpossibleMapping(byte[] data, long pageIndex)
+    {
+        for (var i = 0; i < Geometry.EntriesPerPage; i++)
+        {
+            var m = BlockMapping.Decode(data.AsSpan(MetadataBlock.HeaderSize + (i * BlockMapping.EncodedSize), BlockMapping.EncodedSize));
+            if ((m.State == MappingState.Unmapped && m.Pbn != 0) || (m.IsCompressed && m.Pbn == 0) || (m.HasPhysicalBlock && !_geometry.IsDataBlock(m.Pbn)))
+                return $"LBN {(pageIndex * Geometry.EntriesPerPage) + i} maps to {m}, which is impossible";
+        }
+        return null;
     }
 
     private static byte[] NewBuffer(CacheZone zone)
@@ -301,7 +317,7 @@ public sealed class BlockMap
             else
             {
                 _device.Read(_root[p], scratch);
-                var problem = MetadataBlock.Validate(scratch, MetadataKind.BlockMapLeaf, _geometry.Nonce, p);
+                var problem = MetadataBlock.Validate(scratch, MetadataKind.BlockMapLeaf, _geometry.Nonce, p) ?? ImpossibleMapping(scratch, p);
                 if (problem is not null)
                 {
                     onCorrupt(new CorruptMetadataException($"block-map page {p} (PBN {_root[p]})", problem));

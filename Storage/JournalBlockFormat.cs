@@ -26,9 +26,18 @@ public static class JournalBlockFormat
     public static int EntryOffset(int index) =>
         (index / EntriesPerSector * VdoConstants.SectorSize) + SectorHeaderSize + (index % EntriesPerSector * JournalEntry.EncodedSize);
 
-    /// <summary>Fills every sector header of a block holding <paramref name="count"/> entries.</summary>
-    public static void Seal(Span<byte> block, ulong sequence, int count, ulong nonce)
+    /// <summary>
+    /// Fills every sector header of a block holding <paramref name="count"/> entries.
+    /// <paramref name="durableBelow"/>, when known, is the sequence below which every block was
+    /// durable (complete) when this one was written; recovery uses it to tell a damaged durable
+    /// block from a torn tail. It is kept in each sector's last header byte as the distance back
+    /// plus one (0: not known, as in blocks written before it existed).
+    /// </summary>
+    public static void Seal(Span<byte> block, ulong sequence, int count, ulong nonce, ulong? durableBelow = null)
     {
+        var witness = durableBelow is { } below && below <= sequence && sequence - below < byte.MaxValue
+            ? (byte)(sequence - below + 1)
+            : (byte)0;
         for (var s = 0; s < SectorsPerBlock; s++)
         {
             var sector = block.Slice(s * VdoConstants.SectorSize, VdoConstants.SectorSize);
@@ -37,7 +46,7 @@ public static class JournalBlockFormat
             BinaryPrimitives.WriteUInt32LittleEndian(sector[8..], 0);
             BinaryPrimitives.WriteUInt16LittleEndian(sector[12..], (ushort)inSector);
             sector[14] = (byte)VdoConstants.FormatVersion;
-            sector[15] = 0;
+            sector[15] = witness;
             // Unused entry slots are zeroed so a stale tail never looks like data.
             sector[(SectorHeaderSize + (inSector * JournalEntry.EncodedSize))..].Clear();
             BinaryPrimitives.WriteUInt32LittleEndian(sector[8..], Checksum(sector, nonce));
@@ -69,6 +78,40 @@ public static class JournalBlockFormat
         }
         complete = true;
         return total;
+    }
+
+    /// <summary>
+    /// Damage a torn write cannot explain: a sector that carries <paramref name="sequence"/> but
+    /// fails its checksum or holds an impossible count. (A write torn at 512 bytes leaves each
+    /// sector whole, old or new, so only damage breaks one.) Null when there is none.
+    /// </summary>
+    public static string? Damage(ReadOnlySpan<byte> block, ulong sequence, ulong nonce)
+    {
+        for (var s = 0; s < SectorsPerBlock; s++)
+        {
+            var sector = block.Slice(s * VdoConstants.SectorSize, VdoConstants.SectorSize);
+            if (BinaryPrimitives.ReadUInt64LittleEndian(sector) != sequence)
+                continue;
+            if (BinaryPrimitives.ReadUInt32LittleEndian(sector[8..]) != Checksum(sector, nonce))
+                return $"sector {s} fails its checksum";
+            if (BinaryPrimitives.ReadUInt16LittleEndian(sector[12..]) > EntriesPerSector)
+                return $"sector {s} claims {BinaryPrimitives.ReadUInt16LittleEndian(sector[12..])} entries";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// For a valid block of <paramref name="sequence"/>: the sequence below which every block was
+    /// durable when it was written (see <see cref="Seal"/>), or null when the block does not say.
+    /// </summary>
+    public static ulong? DurableBelow(ReadOnlySpan<byte> block, ulong sequence, ulong nonce)
+    {
+        var sector = block[..VdoConstants.SectorSize];
+        if (BinaryPrimitives.ReadUInt64LittleEndian(sector) != sequence
+            || BinaryPrimitives.ReadUInt32LittleEndian(sector[8..]) != Checksum(sector, nonce)
+            || sector[15] == 0)
+            return null;
+        return sequence - (ulong)(sector[15] - 1);
     }
 
     private static uint Checksum(ReadOnlySpan<byte> sector, ulong nonce)

@@ -94,8 +94,19 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
     public void Commit()
     {
         WaitForWriter();
-        if (_filling.Count > 0 || (_writtenCount != _openCount && _openCount > 0))
+        var openChanged = _writtenCount != _openCount && _openCount > 0;
+        if (_filling.Count > 0 && openChanged)
+        {
+            // The full blocks first, then (behind the next preflush) the open block, which thereby
+            // says they are durable: damage to them is then told from a torn tail (CheckEnd). One
+            // more device flush, only when full blocks wait at a commit (at most once per 248 entries).
+            WritePending(_filling, includeOpen: false);
             WritePending(_filling, includeOpen: true);
+        }
+        else if (_filling.Count > 0 || openChanged)
+        {
+            WritePending(_filling, includeOpen: true);
+        }
         if (_unflushed)
         {
             _device.Flush();
@@ -236,6 +247,11 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
     {
         _device.Flush();
         Volatile.Write(ref _durableEntries, _writtenPoint);
+        // Every block wholly written before the preflush is durable now: say so in each block
+        // written behind it, so that recovery can tell a damaged durable block from a torn tail.
+        var durableBelow = (ulong)(_writtenPoint / JournalBlockFormat.EntriesPerBlock);
+        for (var i = 0; i < batch.Count; i++)
+            JournalBlockFormat.Seal(batch.Blocks[i], batch.Sequences[i], JournalBlockFormat.EntriesPerBlock, _geometry.Nonce, durableBelow);
         _vector.Clear();
         var runStart = 0UL;
         for (var i = 0; i < batch.Count; i++)
@@ -258,7 +274,7 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
         batch.Count = 0;
         if (includeOpen && _openCount > 0 && _openCount < JournalBlockFormat.EntriesPerBlock)
         {
-            JournalBlockFormat.Seal(_open, OpenSequence, _openCount, _geometry.Nonce);
+            JournalBlockFormat.Seal(_open, OpenSequence, _openCount, _geometry.Nonce, durableBelow);
             _device.Write(Location(OpenSequence), _open);
             _writtenCount = _openCount;
             _writtenPoint = AppendedEntries;
@@ -310,6 +326,7 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
                 entries.Add(JournalEntry.Decode(block.AsSpan(JournalBlockFormat.EntryOffset(i), JournalEntry.EncodedSize)));
             if (!complete)
             {
+                CheckEnd(device, geometry, block, sequence);
                 // The next incarnation starts a whole ring further on. The block that ended the
                 // journal, and the blocks of its write batch after it, may have landed (whole or as
                 // stray sectors) with sequences up to this one plus a batch; reusing any of those
@@ -321,5 +338,27 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
         }
         next = sequence;
         return entries;
+    }
+
+    /// <summary>
+    /// The journal ends at block <paramref name="end"/>: refuse to recover when that end is damage
+    /// rather than a torn tail (the entries after it, which were durable, would be lost without a
+    /// word): a sector of it fails its checksum, or a block written later says it was durable.
+    /// </summary>
+    private static void CheckEnd(IBlockDevice device, Geometry geometry, byte[] endBlock, ulong end)
+    {
+        var location = geometry.JournalStart + (long)(end % (ulong)geometry.JournalBlocks);
+        if (JournalBlockFormat.Damage(endBlock, end, geometry.Nonce) is { } damage)
+            throw new CorruptMetadataException($"recovery journal block {end} (PBN {location})", $"{damage}: entries acknowledged as durable may be lost");
+        var block = new byte[VdoConstants.BlockSize];
+        for (var later = end + 1; later < end + (ulong)geometry.JournalBlocks; later++)
+        {
+            device.Read(geometry.JournalStart + (long)(later % (ulong)geometry.JournalBlocks), block);
+            if (JournalBlockFormat.DurableBelow(block, later, geometry.Nonce) is { } below && below > end)
+            {
+                throw new CorruptMetadataException($"recovery journal block {end} (PBN {location})",
+                    $"it is damaged, but block {later}, written after it was durable, is intact: entries acknowledged as durable would be lost");
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text;
 
 namespace DataflowVdo.Storage;
 
@@ -27,6 +28,19 @@ public sealed record SuperBlock
     /// </summary>
     public long LogicalBlocks { get; init; }
 
+    /// <summary>
+    /// Why the pool is in read-only mode (it refuses writes until <c>dvdo check --repair</c>), or
+    /// null. Kept in bytes that format version 1 always wrote as zeros, so older pools read as
+    /// "not read-only" (docs/storage.md).
+    /// </summary>
+    public string? ReadOnlyReason { get; init; }
+
+    /// <summary>Longest read-only reason kept, in UTF-8 bytes (a longer one is cut at a character boundary).</summary>
+    public const int MaxReasonBytes = 1024;
+
+    private const int ReadOnlyFlag = 10;
+    private const int ReasonOffset = 256;
+
     /// <summary>Counters kept across opens (see <see cref="PersistentCounters"/>).</summary>
     public PersistentCounters Counters { get; init; } = new();
 
@@ -45,6 +59,13 @@ public sealed record SuperBlock
         BinaryPrimitives.WriteInt64LittleEndian(p[24..], LogicalBlocksUsed);
         BinaryPrimitives.WriteInt64LittleEndian(p[32..], LogicalBlocks);
         Counters.Encode(p[64..]);
+        if (ReadOnlyReason is not null)
+        {
+            p[ReadOnlyFlag] = 1;
+            var reason = EncodeReason(ReadOnlyReason);
+            BinaryPrimitives.WriteUInt16LittleEndian(p[ReasonOffset..], (ushort)reason.Length);
+            reason.CopyTo(p[(ReasonOffset + 2)..]);
+        }
         MetadataBlock.Seal(block, MetadataKind.SuperBlock, nonce, (long)(Sequence % 2));
     }
 
@@ -73,7 +94,13 @@ public sealed record SuperBlock
                 LogicalBlocksUsed = BinaryPrimitives.ReadInt64LittleEndian(p[24..]),
                 LogicalBlocks = BinaryPrimitives.ReadInt64LittleEndian(p[32..]),
                 Counters = PersistentCounters.Decode(p[64..]),
+                ReadOnlyReason = DecodeReason(p),
             };
+            if (p[ReadOnlyFlag] > 1 || (p[ReadOnlyFlag] == 0 && s.ReadOnlyReason is not null))
+            {
+                problems.Add($"copy {copy}: read-only flag {p[ReadOnlyFlag]} is impossible");
+                continue;
+            }
             if (s.Sequence % 2 != (ulong)copy)
             {
                 problems.Add($"copy {copy}: sequence {s.Sequence} stored in the wrong copy");
@@ -83,5 +110,29 @@ public sealed record SuperBlock
                 best = s;
         }
         return best ?? throw new CorruptMetadataException("superblock (blocks 1 and 2)", string.Join("; ", problems));
+    }
+
+    private static byte[] EncodeReason(string reason)
+    {
+        var bytes = Encoding.UTF8.GetBytes(reason);
+        if (bytes.Length <= MaxReasonBytes)
+            return bytes;
+        var cut = MaxReasonBytes;
+        while (cut > 0 && (bytes[cut] & 0xC0) == 0x80)
+            cut--; // never split a character
+        return bytes[..cut];
+    }
+
+    // Null when the flag is clear and the reason area is empty; a flagged pool with no readable
+    // reason still reads as read-only.
+    private static string? DecodeReason(ReadOnlySpan<byte> p)
+    {
+        var length = BinaryPrimitives.ReadUInt16LittleEndian(p[ReasonOffset..]);
+        if (p[ReadOnlyFlag] == 0)
+            return length == 0 ? null : "";
+        if (length > MaxReasonBytes)
+            return "(reason not readable)";
+        var reason = Encoding.UTF8.GetString(p.Slice(ReasonOffset + 2, length));
+        return reason.Length == 0 ? "(no reason recorded)" : reason;
     }
 }

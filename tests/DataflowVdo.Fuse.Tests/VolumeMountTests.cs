@@ -178,6 +178,38 @@ public sealed class VolumeMountTests
     }
 
     [Test]
+    [CancelAfter(60_000)]
+    public async Task APoolInReadOnlyModeServesReadsAndRefusesWritesWithErofs(CancellationToken cancellationToken)
+    {
+        // A failed flush puts the pool in read-only mode (issue 21): the mount still reads what it
+        // holds and answers every write with EROFS.
+        var device = new FaultInjectingDevice(new CrashSimulatingDevice(DeviceBlocks(8)));
+        using var volume = Volume.Format(device, Small, Options());
+        var entry = volume.CreateImage("disk.img", 64 * 4096);
+        var data = new byte[4096];
+        new Random(5).NextBytes(data);
+        volume.Write(entry.FirstLbn, data);
+        device.FailFlushes = 1;
+        Assert.Catch(volume.Flush);
+        Assert.That(volume.ReadOnlyReason, Does.Contain("injected flush error"), "precondition: the pool is in read-only mode");
+        using var mount = TestMount.Create(new VolumeCatalogView(volume));
+        var e = await Io(() => Assert.Catch<IOException>(() =>
+        {
+            using var handle = File.OpenHandle(mount.PathOf("disk.img"), FileMode.Open, FileAccess.ReadWrite);
+            RandomAccess.Write(handle, data, 4096);
+        }), cancellationToken);
+        Assert.That(e!.Message, Does.Contain("Read-only file system"));
+        var back = await Io(() =>
+        {
+            using var handle = File.OpenHandle(mount.PathOf("disk.img"));
+            var b = new byte[4096];
+            RandomAccess.Read(handle, b, 0);
+            return b;
+        }, cancellationToken);
+        Assert.That(back, Is.EqualTo(data), "intact data stays readable in read-only mode");
+    }
+
+    [Test]
     [CancelAfter(120_000)]
     public async Task AFullPoolGivesEnospcAndTheMountSurvives(CancellationToken cancellationToken)
     {

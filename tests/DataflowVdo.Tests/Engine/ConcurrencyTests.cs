@@ -322,13 +322,14 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
     [CancelAfter(120_000)]
     public void AWriteStillInFlightWhenTheVolumeGoesReadOnlyLeavesItsLbnOldOrNewAndRecovers()
     {
-        // A's data write is held; B's data write fails, which makes the volume read-only. When A
-        // goes on, nothing more may be written for it (inline: its write fails).
+        // A's data write is held; B's journal commit fails (sync writes commit before they are
+        // acknowledged), which makes the volume read-only. When A goes on, nothing more may be
+        // written for it (inline: its write fails). (A failed data write fails only its writer.)
         var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());
         var held = Content.Random(5151);
         var broken = Content.Random(5252);
         using var device = new FaultInjectingDevice(inner) { HoldNextWrite = data => data.Span.SequenceEqual(held) };
-        var options = TestPools.Options(scheme);
+        var options = TestPools.Options(scheme, o => o.Volume.WritePolicy = WritePolicy.Sync);
         Exception? aError = null;
         var volume = Volume.Format(device, TestPools.Small(), options);
         try
@@ -338,14 +339,14 @@ public sealed class ConcurrencyTests(SchemeKind scheme)
             var a = Task.Run(() => volume.Write(100, held));
             Assert.That(device.Holding.Wait(TimeSpan.FromSeconds(30)), Is.True, "A's data write reached the device");
             var geometry = Geometry.Decode(ReadBlock(inner, 0), inner.BlockCount);
-            device.FailNextWrite = geometry.IsDataBlock; // B's data block: A is held, nothing else writes data
+            device.FailNextWrite = pbn => pbn >= geometry.JournalStart && pbn < geometry.JournalStart + geometry.JournalBlocks; // B's journal block
             // (Each call runs with a deadline: a hang fails the test instead of stopping the run.)
             var b = Task.Run(() => volume.Write(200, broken));
             Assert.That(((IAsyncResult)b).AsyncWaitHandle.WaitOne(Deadline), Is.True, "B's write did not finish while A was held");
             Assert.That(b.Exception?.InnerException, Is.InstanceOf<IOException>().Or.InstanceOf<ReadOnlyVolumeException>());
             var c = Task.Run(() => volume.Write(300, Content.Random(3)));
             Assert.That(((IAsyncResult)c).AsyncWaitHandle.WaitOne(Deadline), Is.True, "a write after B's failure did not finish");
-            Assert.That(c.Exception?.InnerException, Is.InstanceOf<ReadOnlyVolumeException>(), "B's failed data write made the volume read-only");
+            Assert.That(c.Exception?.InnerException, Is.InstanceOf<ReadOnlyVolumeException>(), "B's failed journal write made the volume read-only");
             device.Release();
             Assert.That(((IAsyncResult)a).AsyncWaitHandle.WaitOne(Deadline), Is.True, "A did not finish");
             aError = a.Exception?.InnerException;

@@ -6,8 +6,8 @@ using DataflowVdo.Tests.Infrastructure;
 namespace DataflowVdo.Tests.Engine;
 
 /// <summary>
-/// I5 after an I/O error: the volume enters read-only mode, and from then on Flush returns
-/// successfully without making anything durable — including writes acknowledged before the error.
+/// I5 after an I/O error: the volume enters read-only mode, and from then on a Flush that returns
+/// successfully must still mean every write acknowledged before it is durable.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
 public sealed class ReadOnlyFlushTests(SchemeKind scheme)
@@ -26,8 +26,13 @@ public sealed class ReadOnlyFlushTests(SchemeKind scheme)
         var acknowledged = Content.Of(kind, 1); // random (data block) or compressible (waits in the packer)
         volume.Write(1, acknowledged);          // Async: acknowledged, durable at the next flush
         var g = volume.Geometry;
-        device.FailNextWrite = g.IsDataBlock;   // one transient EIO on the next data-block write
-        Assert.Throws<IOException>(() => volume.Write(2, Content.Random(2)));
+        // One transient EIO on the next metadata write (a failed data write fails only its writer).
+        device.FailNextWrite = pbn => !g.IsDataBlock(pbn);
+        Assert.Catch(() =>
+        {
+            volume.Write(2, Content.Random(2));
+            volume.Flush();
+        });
         Assert.That(volume.GetStatistics().ReadOnly, Is.True, "precondition: the error put the volume in read-only mode");
 
         bool flushSucceeded;

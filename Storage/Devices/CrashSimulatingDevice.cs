@@ -1,6 +1,4 @@
-using DataflowVdo.Storage;
-
-namespace DataflowVdo.Tests.Infrastructure;
+namespace DataflowVdo.Storage;
 
 /// <summary>
 /// A device with a volatile write cache, for crash tests (VDO's RAM layer / "dory" device):
@@ -19,6 +17,16 @@ public sealed class CrashSimulatingDevice : IBlockDevice
     {
         _durable = new MemoryBlockDevice(blockCount);
         _current = new MemoryBlockDevice(blockCount);
+    }
+
+    /// <summary>A device whose durable content is <paramref name="image"/> (a crash image to recover, or to crash again).</summary>
+    public static CrashSimulatingDevice FromImage(MemoryBlockDevice image)
+    {
+        var device = new CrashSimulatingDevice(image.BlockCount);
+        var all = image.ToArray();
+        device._durable.Write(0, all);
+        device._current.Write(0, all);
+        return device;
     }
 
     public long BlockCount => _durable.BlockCount;
