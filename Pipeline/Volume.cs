@@ -72,6 +72,12 @@ public sealed partial class Volume : IDisposable
     public IReadOnlyList<PipelineBlockFigures> PipelineFigures() => _mp?.Figures() ?? [];
 
     /// <summary>
+    /// Zone-to-zone transitions so far, by edge, named as <see cref="Graph.PipelineGraph"/> names
+    /// its nodes for this volume's options (every scheme; each is an edge of that graph).
+    /// </summary>
+    public IReadOnlyList<Graph.PipelineTransition> PipelineTransitions() => _mp?.Transitions() ?? _scheduler.Transitions();
+
+    /// <summary>
     /// The statistics as they are this instant, without stopping the pipeline (metrics
     /// collection): figures of requests still in flight may lag by a few requests.
     /// </summary>

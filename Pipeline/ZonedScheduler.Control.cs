@@ -1,5 +1,7 @@
 using DataflowVdo.Blocks;
+using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Storage;
+using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
 
 namespace DataflowVdo.Pipeline;
 
@@ -80,7 +82,7 @@ internal sealed partial class ZonedScheduler
                     if (op == VioOperation.Read)
                     {
                         done.Reads[i] = vio;
-                        vio.Stage = (int)Stage.ReadBlock;
+                        Admit(vio, Stage.ReadBlock);
                         Start(vio, batch);
                         continue;
                     }
@@ -91,17 +93,20 @@ internal sealed partial class ZonedScheduler
                     if (op == VioOperation.Write)
                     {
                         source.Slice(b * VdoConstants.BlockSize, VdoConstants.BlockSize).CopyTo(vio.Data);
-                        vio.Stage = (int)Stage.Name;
                         if (_hashOnSubmit)
                         {
                             _z.Hash.Run(vio); // Pipeline:HashOnSubmit: no hash block in the graph
-                            vio.Stage = (int)Stage.Lookup;
+                            Admit(vio, Stage.Lookup);
+                        }
+                        else
+                        {
+                            Admit(vio, Stage.Name);
                         }
                         Start(vio, batch);
                     }
                     else
                     {
-                        vio.Stage = (int)Stage.Lookup;
+                        Admit(vio, Stage.Lookup);
                         Start(vio, batch);
                     }
                 }
@@ -184,7 +189,8 @@ internal sealed partial class ZonedScheduler
         }
     }
 
-    private Stage Fail(DataVio vio, Exception e)
+    /// <summary>Records the failure and returns where <paramref name="vio"/> unwinds (stage <paramref name="from"/> failed, in <paramref name="slot"/>).</summary>
+    private Stage Fail(DataVio vio, Exception e, Stage from, int slot)
     {
         vio.Error ??= e;
         if (vio.Operation == VioOperation.Read && e is not CorruptMetadataException)
@@ -194,7 +200,7 @@ internal sealed partial class ZonedScheduler
         {
             // The first fragment of a packed block failed before sending the others on: they fail too.
             foreach (var f in vio.CoFragments)
-                Dispatch(f, Fail(f, e));
+                Dispatch(f, from, slot, Fail(f, e, from, slot));
             vio.CoFragments.Clear();
         }
         if (vio.Operation == VioOperation.Read)
@@ -496,11 +502,9 @@ internal sealed partial class ZonedScheduler
         }
         _checkpointing = true;
         // Sync writes waiting for durability are durable now: they go to the logical zone before the token.
+        var slot = SlotOf(Zone.Journal);
         foreach (var v in _durableParked)
-        {
-            v.Stage = (int)Stage.Update;
-            Send(v);
-        }
+            Dispatch(v, Stage.Journal, slot, Stage.Update);
         _durableParked.Clear();
         if (_locking)
             ArmLogicalCheckpoint(); // no FIFO queue orders it: it runs once every earlier entry is applied

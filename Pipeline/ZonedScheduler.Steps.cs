@@ -1,58 +1,16 @@
 using DataflowVdo.Blocks;
+using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Storage;
+using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
 
 namespace DataflowVdo.Pipeline;
 
 /// <summary>The steps of a request, each run by the one block that owns what it touches.</summary>
 internal sealed partial class ZonedScheduler
 {
-    private enum Stage
-    {
-        Name,
-        Lookup,
-        InstallPage,
-        Update,
-        ReadBlock,
-        ReadData,
-        ReadDone,
-        AbortLogical,
-        HashLock,
-        IndexUpdate,
-        AbortHash,
-        AbortPin,
-        AllocatePage,
-        Pin,
-        Allocate,
-        UnpinAllocate,
-        ReleaseMember,
-        ReservePacked,
-        ReleaseUnused,
-        Verify,
-        Compress,
-        Pack,
-        SpaceRetry,
-        WriteData,
-        JournalPage,
-        Journal,
-        CommitRetry,
-        Parked,
-        Done,
-    }
+    private static readonly Zone[] StageZones = [.. Enumerable.Range(0, (int)Stage.Parked).Select(s => StageTable.ZoneOf((Stage)s))];
 
-    private static Zone ZoneOf(Stage s) => s switch
-    {
-        Stage.Name => Zone.Hash,
-        Stage.Lookup or Stage.InstallPage or Stage.Update or Stage.ReadBlock or Stage.ReadDone or Stage.AbortLogical => Zone.Logical,
-        Stage.ReadData => Zone.Read,
-        Stage.HashLock or Stage.IndexUpdate or Stage.AbortHash => Zone.HashZone,
-        Stage.AllocatePage or Stage.Pin or Stage.Allocate or Stage.UnpinAllocate or Stage.ReleaseMember or Stage.ReservePacked or Stage.ReleaseUnused or Stage.AbortPin => Zone.Physical,
-        Stage.Verify => Zone.Verify,
-        Stage.Compress => Zone.Compress,
-        Stage.Pack or Stage.SpaceRetry => Zone.Packer,
-        Stage.WriteData => Zone.DataWrite,
-        Stage.JournalPage or Stage.Journal or Stage.CommitRetry => Zone.Journal,
-        _ => throw new InvalidOperationException($"stage {s} has no zone"),
-    };
+    private static Zone ZoneOf(Stage s) => (uint)s < (uint)StageZones.Length ? StageZones[(int)s] : throw new InvalidOperationException($"stage {s} has no zone");
 
     /// <summary>The physical zone a physical stage runs in: the one owning the block it touches.</summary>
     private int PhysicalZoneOf(DataVio vio, Stage stage) => stage switch
@@ -196,7 +154,7 @@ internal sealed partial class ZonedScheduler
         }
     }
 
-    private Stage AfterDataWritten(DataVio vio) => vio.HoldsHashLock ? Stage.IndexUpdate : Stage.Journal;
+    private static Stage AfterDataWritten(DataVio vio) => vio.HoldsHashLock ? Stage.IndexUpdate : Stage.Journal;
 
     /// <summary>
     /// The packed block's first fragment reserves the block for the others (a group's 1 + 16 each),
@@ -209,6 +167,7 @@ internal sealed partial class ZonedScheduler
         var here = _z.Depot.ZoneOf(pbn);
         var others = vio.CoFragments;
         _z.Depot.Reserve(pbn, others.Count);
+        var slot = SlotOf(Zone.Physical, here);
         for (var i = 0; i < others.Count; i++)
         {
             var f = others[i];
@@ -216,13 +175,12 @@ internal sealed partial class ZonedScheduler
             {
                 _z.Depot.ReleaseProvisional(f.Allocation); // its fragment lives in the packed block instead
                 f.Allocation = 0;
-                f.Stage = (int)AfterDataWritten(f);
+                Dispatch(f, Stage.ReservePacked, slot, AfterDataWritten(f));
             }
             else
             {
-                f.Stage = (int)Stage.ReleaseMember;
+                Dispatch(f, Stage.ReservePacked, slot, Stage.ReleaseMember);
             }
-            Send(f);
         }
         others.Clear();
         return AfterDataWritten(vio);
@@ -461,13 +419,13 @@ internal sealed partial class ZonedScheduler
         zone.Unlock(vio);
         vio.HoldsHashLock = false;
         var waiters = vio.Waiters;
+        var slot = waiters.Count == 0 ? 0 : SlotOf(Zone.HashZone, _z.HashZoneIndex(vio.Name));
         for (var i = 0; i < waiters.Count; i++)
         {
             var w = waiters[i];
             w.NewMapping = vio.NewMapping;
             Interlocked.Increment(ref _z.Counters.DedupeAdviceValid);
-            w.Stage = (int)Stage.Journal;
-            Send(w);
+            Dispatch(w, Stage.IndexUpdate, slot, Stage.Journal);
         }
         return Stage.Journal;
     }
@@ -478,11 +436,11 @@ internal sealed partial class ZonedScheduler
             return;
         _z.HashZoneOf(vio.Name).Unlock(vio);
         vio.HoldsHashLock = false;
+        var slot = SlotOf(Zone.HashZone, _z.HashZoneIndex(vio.Name));
         foreach (var w in vio.Waiters)
         {
             w.Error = vio.Error;
-            w.Stage = (int)Stage.AbortLogical;
-            Send(w);
+            Dispatch(w, Stage.AbortHash, slot, Stage.AbortLogical);
         }
         vio.Waiters.Clear();
     }
@@ -612,13 +570,14 @@ internal sealed partial class ZonedScheduler
             error = e;
         }
         _z.Counters.CompressedBlocksWritten++;
+        var slot = SlotOf(Zone.Packer);
         for (var i = 0; i < count; i++)
         {
             var f = _members[i];
             f.Bin = null;
             if (error is not null)
             {
-                Dispatch(f, Fail(f, error));
+                Dispatch(f, Stage.Pack, slot, Fail(f, error, Stage.Pack, slot));
                 continue;
             }
             f.NewMapping = BlockMapping.Compressed(pbn, i);
@@ -632,18 +591,9 @@ internal sealed partial class ZonedScheduler
         {
             var first = _members[0];
             first.Allocation = 0; // the packed block is this allocation
-            Dispatch(first, count > 1 ? Stage.ReservePacked : AfterDataWritten(first));
+            Dispatch(first, Stage.Pack, slot, count > 1 ? Stage.ReservePacked : AfterDataWritten(first));
         }
         Array.Clear(_members, 0, count);
-    }
-
-    private void Dispatch(DataVio vio, Stage next)
-    {
-        vio.Stage = (int)next;
-        if (next == Stage.Done)
-            Complete(vio);
-        else if (next != Stage.Parked)
-            Send(vio);
     }
 
     // ---- Journal --------------------------------------------------------------------------
@@ -727,11 +677,9 @@ internal sealed partial class ZonedScheduler
                 v.Error ??= e;
             Failed(e);
         }
+        var slot = SlotOf(Zone.Journal);
         foreach (var v in _durableParked)
-        {
-            v.Stage = (int)Stage.Update;
-            Send(v);
-        }
+            Dispatch(v, Stage.Journal, slot, Stage.Update);
         _durableParked.Clear();
     }
 }

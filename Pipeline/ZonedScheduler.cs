@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using DataflowVdo.Blocks;
+using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Config;
+using DataflowVdo.Pipeline.Graph;
 using DataflowVdo.Storage;
+using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
 
 namespace DataflowVdo.Pipeline;
 
@@ -42,6 +45,11 @@ internal sealed partial class ZonedScheduler : IDisposable
     private long _handoffs;
     private long _skipped;
 
+    // Transitions by edge (slot to slot; admission and acknowledgement after the slots).
+    private readonly TransitionCounts _edges;
+    private readonly int _admitNode;
+    private readonly int _ackNode;
+
     public ZonedScheduler(VolumeZones zones, Action<Exception> onFailure)
     {
         _z = zones;
@@ -79,6 +87,9 @@ internal sealed partial class ZonedScheduler : IDisposable
                 _slotIndex[_kindBase[k] + i] = i;
             }
         }
+        _admitNode = _slotCount;
+        _ackNode = _slotCount + 1;
+        _edges = new TransitionCounts([.. Enumerable.Range(0, _slotCount).Select(SlotName), "admit", "ack"]);
         _logical = [.. Enumerable.Range(0, _logicalZoneCount).Select(_ => new LogicalZoneState())];
         _usedDelta = new long[_logicalZoneCount];
         _usedAtCheckpoint = new long[_logicalZoneCount];
@@ -120,6 +131,9 @@ internal sealed partial class ZonedScheduler : IDisposable
 
     /// <summary>Real handoffs (posts to another block) so far.</summary>
     public long Handoffs => Interlocked.Read(ref _handoffs);
+
+    /// <summary>Zone-to-zone transitions so far, by the node ids of <c>PipelineGraph</c>.</summary>
+    public IReadOnlyList<PipelineTransition> Transitions() => _edges.Snapshot();
 
     /// <summary>Steps that ran on the block already running the request (no handoff).</summary>
     public long SkippedHandoffs => Interlocked.Read(ref _skipped);
@@ -247,49 +261,91 @@ internal sealed partial class ZonedScheduler : IDisposable
     {
         while (true)
         {
-            var next = Advance(vio);
+            var next = Advance(vio, slot, out var to);
             if (next is Stage.Parked or Stage.Done)
                 break;
-            if (SlotFor(vio) == slot && _blocks[slot].InputCount == 0)
+            if (to == slot && _blocks[slot].InputCount == 0)
             {
                 Interlocked.Increment(ref _skipped); // VDO also runs the next step in place when it can
                 continue;
             }
-            Send(vio);
+            SendTo(vio, to);
             break;
         }
     }
 
-    /// <summary>Runs the request's current stage; returns the next (Parked: someone else holds it now; Done: completed).</summary>
-    private Stage Advance(DataVio vio)
+    /// <summary>
+    /// Runs the request's current stage in <paramref name="slot"/>; returns the next (Parked:
+    /// someone else holds it now; Done: completed) and the slot that runs it.
+    /// </summary>
+    private Stage Advance(DataVio vio, int slot, out int to)
     {
+        var from = (Stage)vio.Stage;
         Stage next;
         try
         {
             if (_failure is { } failure && vio.Operation != VioOperation.Read && vio.Error is null)
                 throw new ReadOnlyVolumeException($"the volume failed while this request was in flight ({failure.Message})");
-            next = Step(vio, (Stage)vio.Stage);
+            next = Step(vio, from);
         }
         catch (Exception e)
         {
-            next = Fail(vio, e);
+            next = Fail(vio, e, from, slot);
         }
-        if (next == Stage.Parked)
-            return next; // a lock's waiter list, the packer or the journal holds it
-        vio.Stage = (int)next;
+        to = Route(vio, from, slot, next);
         if (next == Stage.Done)
             Complete(vio);
         return next;
     }
 
+    /// <summary>
+    /// The transition stage <paramref name="from"/>, run in <paramref name="slot"/>, decided for
+    /// <paramref name="vio"/>: checked against the stage table, counted by edge, and the request's
+    /// stage set (unless parked: a lock's waiter list, the packer or the journal holds it, and it
+    /// resumes in its stage). Returns the slot of the next stage (-1 parked; acknowledgement when done).
+    /// </summary>
+    private int Route(DataVio vio, Stage from, int slot, Stage next)
+    {
+        StageTable.Check(from, next);
+        if (next == Stage.Parked)
+            return -1;
+        vio.Stage = (int)next;
+        var to = next == Stage.Done ? _ackNode : SlotFor(vio);
+        if (_parallel[slot] || (_locking && IsPool(_slotKind[slot])))
+            _edges.CountShared(slot, to);
+        else
+            _edges.Count(slot, to);
+        return to;
+    }
+
+    /// <summary>A request enters at <paramref name="stage"/> (admission: many callers at once).</summary>
+    private void Admit(DataVio vio, Stage stage)
+    {
+        vio.Stage = (int)stage;
+        _edges.CountShared(_admitNode, SlotFor(vio));
+    }
+
+    /// <summary>Routes another request than the one running (a waiter, a co-fragment) and sends it on, or completes it.</summary>
+    private void Dispatch(DataVio vio, Stage from, int slot, Stage next)
+    {
+        var to = Route(vio, from, slot, next);
+        if (next == Stage.Done)
+            Complete(vio);
+        else if (next != Stage.Parked)
+            SendTo(vio, to);
+    }
+
     /// <summary>Hands a request on to the slot of its current stage (a counted handoff).</summary>
-    private void Send(DataVio vio)
+    private void Send(DataVio vio) => SendTo(vio, SlotFor(vio));
+
+    /// <summary>Hands a request on to <paramref name="slot"/>, the slot of its current stage (a counted handoff).</summary>
+    private void SendTo(DataVio vio, int slot)
     {
         Interlocked.Increment(ref _handoffs);
         if (_locking)
             Requeue(vio);
         else
-            Post(_blocks[SlotFor(vio)], vio);
+            Post(_blocks[slot], vio);
     }
 
     private static void Post(ActionBlock<DataVio> block, DataVio vio)
@@ -300,20 +356,6 @@ internal sealed partial class ZonedScheduler : IDisposable
             spin.SpinOnce();
     }
 
-
-    private enum Zone
-    {
-        Hash,
-        Logical,
-        HashZone,
-        Physical,
-        Verify,
-        Compress,
-        Packer,
-        DataWrite,
-        Journal,
-        Read,
-    }
 
     public void Dispose()
     {
