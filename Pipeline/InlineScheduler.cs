@@ -58,6 +58,9 @@ internal sealed partial class InlineScheduler
         _sync = zones.Options.Volume.WritePolicy == WritePolicy.Sync;
     }
 
+    /// <summary>True once a write that was already acknowledged failed (its packed block could not be written): no flush may succeed.</summary>
+    public bool LostAcknowledgedWrites { get; private set; }
+
     /// <summary>Acknowledged requests not yet journaled: waiting in the packer or on an agent.</summary>
     public int Pending => _pending.Count - WritingOutside;
 
@@ -509,13 +512,19 @@ internal sealed partial class InlineScheduler
     {
         if (_z.Depot.TryAllocate(out pbn))
             return true;
-        Go(stage, Stage.SpaceRetry);
-        _z.Packer.CloseAll(_closed);
-        WriteClosedBins();
-        Go(Stage.SpaceRetry, Stage.CommitRetry);
-        _z.JournalZone.Commit();
-        Go(Stage.CommitRetry, stage == Stage.AllocatePage ? Stage.AllocatePage : Stage.Allocate);
-        return _z.Depot.TryAllocate(out pbn);
+        for (var retry = 0; retry < SpacePolicy.Retries; retry++)
+        {
+            Go(stage, Stage.SpaceRetry);
+            _z.Packer.CloseAll(_closed);
+            WriteClosedBins();
+            Go(Stage.SpaceRetry, Stage.CommitRetry);
+            _z.JournalZone.Commit();
+            stage = stage == Stage.AllocatePage ? Stage.AllocatePage : Stage.Allocate;
+            Go(Stage.CommitRetry, stage);
+            if (_z.Depot.TryAllocate(out pbn))
+                return true;
+        }
+        return false;
     }
 
     /// <summary>
@@ -649,7 +658,25 @@ internal sealed partial class InlineScheduler
         var count = fragments.Length;
         fragments.CopyTo(_members);
         _z.Packer.Recycle(bin);
-        _z.Device.Write(pbn, _packed);
+        try
+        {
+            _z.Device.Write(pbn, _packed);
+        }
+        catch
+        {
+            // Every member fails, as in the zoned schemes: its LBN keeps its old mapping, its block
+            // and locks are given back; members were acknowledged (Async), so no flush may succeed.
+            for (var i = 0; i < count; i++)
+            {
+                var f = _members[i];
+                _members[i] = null!;
+                f.Bin = null;
+                Drop(f);
+            }
+            if (!_sync)
+                LostAcknowledgedWrites = true;
+            throw; // the volume goes read-only (Volume.Failed)
+        }
         _z.Counters.CompressedBlocksWritten++;
         for (var i = 0; i < count; i++)
         {

@@ -403,7 +403,7 @@ public sealed partial class Volume : IDisposable
             {
                 // Writes acknowledged before the failure may not be durable, and nothing more may be
                 // written: the flush can only succeed if nothing is outstanding (dm-vdo fails it too).
-                if (_z.Journal.DurableEntries < _z.Journal.AppendedEntries || _scheduler.Pending > 0 || _mp?.Pending > 0 || _mp?.LostAcknowledgedWrites == true)
+                if (_z.Journal.DurableEntries < _z.Journal.AppendedEntries || _scheduler.Pending > 0 || _scheduler.LostAcknowledgedWrites || _mp?.Pending > 0 || _mp?.LostAcknowledgedWrites == true)
                     throw new ReadOnlyVolumeException(ReadOnlyReason + "; writes acknowledged since the last flush may be lost");
                 return;
             }

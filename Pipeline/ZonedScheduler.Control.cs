@@ -207,7 +207,7 @@ internal sealed partial class ZonedScheduler
             return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
         if (vio.Pinned)
             return Stage.AbortPin; // then the hash and logical locks
-        if (vio.HoldsHashLock)
+        if (vio.HoldsHashLock || vio.HintStale)
             return Stage.AbortHash;
         return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
     }

@@ -89,7 +89,7 @@ internal sealed partial class ZonedScheduler
                 {
                     vio.Pinned = false; // best effort: the volume is failing
                 }
-                return vio.HoldsHashLock ? Stage.AbortHash : vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
+                return vio.HoldsHashLock || vio.HintStale ? Stage.AbortHash : vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
             case Stage.AllocatePage:
                 if (_z.Depot.TryAllocate(vio.AllocationZone, out var page))
                 {
@@ -99,12 +99,15 @@ internal sealed partial class ZonedScheduler
                 }
                 if (NextAllocationZone(vio))
                     return Stage.AllocatePage;
+                if (vio.SpaceRetries++ < SpacePolicy.Retries)
+                    return Stage.SpaceRetry; // free what the packer and the journal hold back, then try again
                 throw new OutOfSpaceException($"pool is full: no free physical block for the block-map page of LBN {vio.Lbn}; discard data to free space");
             case Stage.Pin:
                 return Pin(vio);
             case Stage.UnpinAllocate:
                 ReleasePin(vio);
                 Interlocked.Increment(ref _z.Counters.DedupeAdviceStale);
+                vio.HintStale = true; // the hash zone drops it (IndexUpdate or AbortHash)
                 return AllocateIfHere(vio, _z.Depot.ZoneOf(vio.Candidate.Pbn));
             case Stage.Allocate:
                 return Allocate(vio);
@@ -148,13 +151,14 @@ internal sealed partial class ZonedScheduler
                 return Journal(vio);
             case Stage.CommitRetry:
                 _z.JournalZone.Commit();
-                return Stage.Allocate;
+                return vio.AllocatingPage ? Stage.AllocatePage : Stage.Allocate;
             default:
                 throw new InvalidOperationException($"request in stage {stage} cannot run");
         }
     }
 
-    private static Stage AfterDataWritten(DataVio vio) => vio.HoldsHashLock ? Stage.IndexUpdate : Stage.Journal;
+    /// <summary>The hash zone next when the request holds its hash lock or has a stale hint to drop; else the journal.</summary>
+    private static Stage AfterDataWritten(DataVio vio) => vio.HoldsHashLock || vio.HintStale ? Stage.IndexUpdate : Stage.Journal;
 
     /// <summary>
     /// The packed block's first fragment reserves the block for the others (a group's 1 + 16 each),
@@ -406,8 +410,12 @@ internal sealed partial class ZonedScheduler
         }
         vio.HoldsHashLock = zone.TryLock(vio);
         zone.Query(vio);
-        if (vio.HasCandidate && vio.Candidate.HasPhysicalBlock && _z.Geometry.IsDataBlock(vio.Candidate.Pbn))
+        if (!vio.HasCandidate)
+            return Stage.Allocate;
+        if (vio.Candidate.HasPhysicalBlock && _z.Geometry.IsDataBlock(vio.Candidate.Pbn))
             return Stage.Pin;
+        Interlocked.Increment(ref _z.Counters.DedupeAdviceStale); // a hint that names no data block: it leaves the index now
+        zone.Forget(vio);
         return Stage.Allocate;
     }
 
@@ -415,23 +423,40 @@ internal sealed partial class ZonedScheduler
     {
         var zone = _z.HashZoneOf(vio.Name);
         if (vio.NewMapping != vio.Candidate || !vio.HasCandidate)
-            zone.Update(vio);
+            zone.Update(vio); // also replaces a stale hint (a request without the lock comes here for that alone)
+        vio.HintStale = false;
         zone.Unlock(vio);
         vio.HoldsHashLock = false;
         var waiters = vio.Waiters;
         var slot = waiters.Count == 0 ? 0 : SlotOf(Zone.HashZone, _z.HashZoneIndex(vio.Name));
+        // The group reserved references for its waiters when it pinned or wrote its block; a
+        // request sharing the block its own LBN maps, already at the most sharers, reserved none.
+        var reserved = vio.Pinned || vio.WroteData;
         for (var i = 0; i < waiters.Count; i++)
         {
             var w = waiters[i];
+            if (!reserved)
+            {
+                w.Agent = null;
+                Dispatch(w, Stage.IndexUpdate, slot, Stage.HashLock); // start over: lock, query, a new copy
+                continue;
+            }
             w.NewMapping = vio.NewMapping;
             Interlocked.Increment(ref _z.Counters.DedupeAdviceValid);
             Dispatch(w, Stage.IndexUpdate, slot, Stage.Journal);
         }
+        if (!reserved)
+            waiters.Clear();
         return Stage.Journal;
     }
 
     private void AbortHash(DataVio vio)
     {
+        if (vio.HintStale)
+        {
+            _z.HashZoneOf(vio.Name).Forget(vio); // a stale hint leaves the index even though this write failed
+            vio.HintStale = false;
+        }
         if (!vio.HoldsHashLock)
             return;
         _z.HashZoneOf(vio.Name).Unlock(vio);
@@ -454,10 +479,15 @@ internal sealed partial class ZonedScheduler
         switch (_z.Depot.TryPin(c.Pbn))
         {
             case PinResult.Free:
-                Interlocked.Increment(ref _z.Counters.DedupeAdviceStale); // the index entry is replaced when this write lands
+                Interlocked.Increment(ref _z.Counters.DedupeAdviceStale);
+                vio.HintStale = true; // the hash zone drops it (IndexUpdate or AbortHash)
                 return AllocateIfHere(vio, here);
             case PinResult.Busy:
                 return AllocateIfHere(vio, here);
+            case PinResult.Full when c == vio.OldMapping:
+                // Rewriting the data its LBN already maps to: the LBN's own reference keeps the block
+                // (its logical lock is held), so it is verified and shared without a pin or a new copy.
+                return Stage.Verify;
             case PinResult.Full:
                 Interlocked.Increment(ref _z.Counters.DedupeRollovers); // write a new copy; the index then points at it
                 return AllocateIfHere(vio, here);
@@ -500,7 +530,7 @@ internal sealed partial class ZonedScheduler
         }
         if (NextAllocationZone(vio))
             return Stage.Allocate;
-        if (vio.SpaceRetries++ < 2)
+        if (vio.SpaceRetries++ < SpacePolicy.Retries)
             return Stage.SpaceRetry; // free what the packer and the journal hold back, then try again
         throw new OutOfSpaceException($"pool is full: no free physical block for LBN {vio.Lbn} ({_z.Geometry.DataBlocks} data blocks all in use); discard data to free space");
     }

@@ -42,7 +42,10 @@ public static class StageTable
             new(Stage.Allocate, "no candidate: allocate"),
         ]),
         new(Stage.IndexUpdate, ZoneKind.HashZone, $"{Steps} IndexUpdate", StageNeeds.Dedupe,
-[new(Stage.Journal, "mapping (and the waiters')")]),
+        [
+            new(Stage.Journal, "mapping (and the waiters')"),
+            new(Stage.HashLock, "waiters of a block that cannot take more sharers start over", Rare, Only: StageDrivers.Zoned),
+        ]),
         new(Stage.AbortHash, ZoneKind.HashZone, $"{Steps} AbortHash", StageNeeds.Dedupe,
         [
             new(Stage.AbortLogical, "failed: unlock", Unwind),
@@ -58,7 +61,7 @@ public static class StageTable
         [
             new(Stage.JournalPage, "page entry"),
             new(Stage.AllocatePage, "zone full: next zone", Rare, CrossesZones: true),
-            new(Stage.SpaceRetry, "pool full: free held space", Rare, Only: StageDrivers.Inline),
+            new(Stage.SpaceRetry, "pool full: free held space", Rare),
         ]),
         new(Stage.Pin, ZoneKind.Physical, $"{Steps} Pin", StageNeeds.Dedupe,
         [
@@ -127,7 +130,7 @@ public static class StageTable
         new(Stage.CommitRetry, ZoneKind.Journal, $"{Steps} Step(CommitRetry)", StageNeeds.None, 
         [
             new(Stage.Allocate, "allocate again", Rare, CrossesZones: true),
-            new(Stage.AllocatePage, "allocate the page again", Rare, CrossesZones: true, Only: StageDrivers.Inline),
+            new(Stage.AllocatePage, "allocate the page again", Rare, CrossesZones: true),
         ]),
     ];
 
