@@ -339,12 +339,14 @@ internal sealed partial class ZonedScheduler
             LockBarrier();
             return;
         }
-        _barrier.Reset(_blocks.Length);
+        _barrier.Reset(_blocks.Count(b => b is not null));
         var token = _tokens[(int)TokenKind.Barrier];
         token.Operation = TokenOperation;
         token.Stage = (int)TokenKind.Barrier;
         foreach (var b in _blocks)
         {
+            if (b is null)
+                continue;
             Interlocked.Increment(ref _handoffs);
             Post(b, token);
         }
@@ -364,7 +366,7 @@ internal sealed partial class ZonedScheduler
             PostUrgent(_tokenWork[(int)kind][index]);
             return;
         }
-        Post(_blocks[SlotOf(TokenHome(kind), index)], token);
+        Post(_blocks[SlotOf(TokenHome(kind), index)]!, token);
     }
 
     /// <summary>Posts a token to every zone of its kind's home (checkpoint parts).</summary>
@@ -473,7 +475,7 @@ internal sealed partial class ZonedScheduler
 
     /// <summary>What the graph holds right now (diagnostics: queue depths, parked requests, flush generations).</summary>
     internal string DescribeState() =>
-        $"inUse={_pool.InUse} queues=[{string.Join(",", _blocks.Select(b => b.InputCount))}] epoch={_epoch} epochCounts={_epochCounts[0]}/{_epochCounts[1]} " +
+        $"inUse={_pool.InUse} queues=[{string.Join(",", _blocks.Select(b => b?.InputCount ?? 0))}] epoch={_epoch} epochCounts={_epochCounts[0]}/{_epochCounts[1]} " +
         $"eager={_eager} checkpointing={_checkpointing} parts={_checkpointParts} journalParked={_journalParked.Count} durableParked={_durableParked.Count} " +
         $"pageParked={_logical.Sum(l => l.PageParked.Count)} logicalLocks={_logical.Sum(l => l.Locks.Count)} packerWaiting={_z.Packer.Waiting} failure={_failure?.Message ?? "none"} " +
         $"commits={_commits} hasRoom={_z.Journal.HasRoom} blocksInUse={_z.Journal.BlocksInUse}";

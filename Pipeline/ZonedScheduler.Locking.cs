@@ -305,7 +305,7 @@ internal sealed partial class ZonedScheduler
     }
 
     /// <summary>True while more requests are about to run journal stages (Sync: commit when none is).</summary>
-    private bool JournalBusy() => _locking ? Volatile.Read(ref _journalWaiting) > 0 : _journal.InputCount > 0;
+    private bool JournalBusy() => _locking ? Volatile.Read(ref _journalWaiting) > 0 : _journal!.InputCount > 0;
 
     private void RunTokenLocked(TokenKind kind, int index)
     {

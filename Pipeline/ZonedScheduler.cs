@@ -27,12 +27,14 @@ internal sealed partial class ZonedScheduler : IDisposable
     private readonly bool _sync;
     private readonly Action<Exception> _onFailure;
 
-    private readonly ActionBlock<DataVio> _packer;
-    private readonly ActionBlock<DataVio> _journal;
+    private readonly ActionBlock<DataVio>? _packer;
+    private readonly ActionBlock<DataVio>? _journal;
 
     // One block (and lock) per slot: each Zone kind has _kindCount[kind] slots from _kindBase[kind]
-    // on (several for the logical, hash and physical zones), in Zone order.
-    private readonly ActionBlock<DataVio>[] _blocks;
+    // on (several for the logical, hash and physical zones), in Zone order. Blocks exist only for
+    // message passing, and only for the kinds the configuration uses (no verify block without
+    // dedupe, no compress block without compression, no hash block when naming on submit).
+    private readonly ActionBlock<DataVio>?[] _blocks;
     private readonly int _slotCount;
     private readonly int[] _kindBase = new int[KindCount];
     private readonly int[] _kindCount = new int[KindCount];
@@ -117,7 +119,7 @@ internal sealed partial class ZonedScheduler : IDisposable
                 Zone.Read => p.Steps.Read,
                 _ => p.Steps.Journal,
             };
-            _blocks[slot] = Block(step, slot);
+            _blocks[slot] = Block(step, slot, build: !_locking && Uses(KindOf(slot)));
         }
         _packer = _blocks[SlotOf(Zone.Packer)];
         _journal = _blocks[SlotOf(Zone.Journal)];
@@ -186,7 +188,16 @@ internal sealed partial class ZonedScheduler : IDisposable
         };
     }
 
-    private ActionBlock<DataVio> Block(StepOptions step, int slot)
+    /// <summary>True when some stage of this configuration runs in <paramref name="kind"/>.</summary>
+    private bool Uses(Zone kind) => kind switch
+    {
+        Zone.Hash => !_hashOnSubmit,
+        Zone.HashZone or Zone.Verify => _dedupe,
+        Zone.Compress => _compression,
+        _ => true, // the packer also runs space retries and the packer tokens' fallbacks
+    };
+
+    private ActionBlock<DataVio>? Block(StepOptions step, int slot, bool build)
     {
         var options = new ExecutionDataflowBlockOptions
         {
@@ -196,7 +207,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         };
         _parallelism[slot] = options.MaxDegreeOfParallelism;
         _parallel[slot] = options.MaxDegreeOfParallelism > 1;
-        return new ActionBlock<DataVio>(vio => Run(vio, slot), options);
+        return build ? new ActionBlock<DataVio>(vio => Run(vio, slot), options) : null;
     }
 
     /// <summary>Runs the request's steps while they belong to the block of <paramref name="slot"/>, then hands it on.</summary>
@@ -232,7 +243,9 @@ internal sealed partial class ZonedScheduler : IDisposable
         var list = new List<PipelineBlockFigures>(_slotCount);
         for (var i = 0; i < _slotCount; i++)
         {
-            list.Add(new PipelineBlockFigures(SlotName(i), Volatile.Read(ref _messages[i]), _blocks[i].InputCount,
+            if (_blocks[i] is not { } block)
+                continue;
+            list.Add(new PipelineBlockFigures(SlotName(i), Volatile.Read(ref _messages[i]), block.InputCount,
                 Volatile.Read(ref _busyTicks[i]) / (double)Stopwatch.Frequency, _parallelism[i]));
         }
         return list;
@@ -253,7 +266,7 @@ internal sealed partial class ZonedScheduler : IDisposable
             // reach the logical zone after every request whose entry precedes the checkpoint.
             StartCheckpointIfNeeded(force: false);
         }
-        if (_sync && zone == Zone.Packer && _packer.InputCount == 0)
+        if (_sync && zone == Zone.Packer && _packer!.InputCount == 0)
             CloseBinsWhenIdle(); // Sync writes wait for durability: pack what arrived together, hold nothing
     }
 
@@ -264,7 +277,7 @@ internal sealed partial class ZonedScheduler : IDisposable
             var next = Advance(vio, slot, out var to);
             if (next is Stage.Parked or Stage.Done)
                 break;
-            if (to == slot && _blocks[slot].InputCount == 0)
+            if (to == slot && _blocks[slot]!.InputCount == 0)
             {
                 Interlocked.Increment(ref _skipped); // VDO also runs the next step in place when it can
                 continue;
@@ -345,7 +358,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         if (_locking)
             Requeue(vio);
         else
-            Post(_blocks[slot], vio);
+            Post(_blocks[slot]!, vio);
     }
 
     private static void Post(ActionBlock<DataVio> block, DataVio vio)
@@ -360,8 +373,8 @@ internal sealed partial class ZonedScheduler : IDisposable
     public void Dispose()
     {
         foreach (var b in _blocks)
-            b.Complete();
+            b?.Complete();
         foreach (var b in _blocks)
-            b.Completion.Wait(TimeSpan.FromSeconds(10));
+            b?.Completion.Wait(TimeSpan.FromSeconds(10));
     }
 }
