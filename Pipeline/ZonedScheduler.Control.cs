@@ -8,8 +8,7 @@ namespace DataflowVdo.Pipeline;
 /// <summary>Admission, acknowledgement, flush, checkpoint and quiescence of the message-passing scheme.</summary>
 internal sealed partial class ZonedScheduler
 {
-    private const VioOperation TokenOperation = (VioOperation)255;
-
+    /// <summary>A control message (not a request): which zone work it asks for.</summary>
     private enum TokenKind
     {
         FlushPacker,
@@ -23,7 +22,7 @@ internal sealed partial class ZonedScheduler
         CheckpointPartDone,
     }
 
-    private readonly DataVio[] _tokens = new DataVio[Enum.GetValues<TokenKind>().Length];
+    private readonly ControlToken[] _tokens = [.. Enum.GetValues<TokenKind>().Select(k => new ControlToken(k))];
     private readonly PhysicalInbox _physicalInbox;
     private readonly ReaderWriterLockSlim _gate = new(LockRecursionPolicy.NoRecursion);
     private readonly Lock _flushLock = new();
@@ -341,8 +340,6 @@ internal sealed partial class ZonedScheduler
         }
         _barrier.Reset(_blocks.Count(b => b is not null));
         var token = _tokens[(int)TokenKind.Barrier];
-        token.Operation = TokenOperation;
-        token.Stage = (int)TokenKind.Barrier;
         foreach (var b in _blocks)
         {
             if (b is null)
@@ -356,9 +353,6 @@ internal sealed partial class ZonedScheduler
     /// <summary>Posts a control token to zone <paramref name="index"/> of its kind's home (one token object per kind: its stage never changes).</summary>
     private void PostToken(TokenKind kind, int index = 0)
     {
-        var token = _tokens[(int)kind];
-        token.Operation = TokenOperation;
-        token.Stage = (int)kind;
         Interlocked.Increment(ref _handoffs);
         if (_locking)
         {
@@ -366,7 +360,7 @@ internal sealed partial class ZonedScheduler
             PostUrgent(_tokenWork[(int)kind][index]);
             return;
         }
-        Post(_blocks[SlotOf(TokenHome(kind), index)]!, token);
+        Post(_blocks[SlotOf(TokenHome(kind), index)]!, _tokens[(int)kind]);
     }
 
     /// <summary>Posts a token to every zone of its kind's home (checkpoint parts).</summary>
@@ -388,11 +382,11 @@ internal sealed partial class ZonedScheduler
         };
     }
 
-    private void RunToken(DataVio token, Zone zone, int index)
+    private void RunToken(TokenKind kind, Zone zone, int index)
     {
         try
         {
-            switch ((TokenKind)token.Stage)
+            switch (kind)
             {
                 case TokenKind.FlushPacker when zone == Zone.Packer:
                     _z.Packer.CloseAll(_closed);
@@ -458,7 +452,7 @@ internal sealed partial class ZonedScheduler
         catch (Exception e)
         {
             Failed(e);
-            switch ((TokenKind)token.Stage)
+            switch (kind)
             {
                 case TokenKind.Barrier:
                     _barrier.Signal();
@@ -532,6 +526,15 @@ internal sealed partial class ZonedScheduler
         _checkpointing = false;
         while (_journalParked.TryDequeue(out var vio))
             Send(vio);
+    }
+
+    /// <summary>
+    /// A control message posted to a zone's block (message passing) or queued as urgent work
+    /// (structure locking): one immutable object per kind, posted as often as needed.
+    /// </summary>
+    private sealed class ControlToken(TokenKind kind)
+    {
+        public TokenKind Kind { get; } = kind;
     }
 
     /// <summary>The caller's side of a batch of requests: counts acknowledgements, keeps the first error.</summary>

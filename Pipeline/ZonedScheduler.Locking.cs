@@ -312,14 +312,11 @@ internal sealed partial class ZonedScheduler
         var zone = TokenHome(kind);
         try
         {
-            var token = _tokens[(int)kind];
-            token.Operation = TokenOperation;
-            token.Stage = (int)kind;
             var slot = SlotOf(zone, index);
             var start = EnterZone(slot, zone); // a token's acquisition counts like a request's
             try
             {
-                RunToken(token, zone, index);
+                RunToken(kind, zone, index);
                 AfterZoneStep(zone);
             }
             finally

@@ -27,14 +27,14 @@ internal sealed partial class ZonedScheduler : IDisposable
     private readonly bool _sync;
     private readonly Action<Exception> _onFailure;
 
-    private readonly ActionBlock<DataVio>? _packer;
-    private readonly ActionBlock<DataVio>? _journal;
+    private readonly ActionBlock<object>? _packer;
+    private readonly ActionBlock<object>? _journal;
 
     // One block (and lock) per slot: each Zone kind has _kindCount[kind] slots from _kindBase[kind]
     // on (several for the logical, hash and physical zones), in Zone order. Blocks exist only for
     // message passing, and only for the kinds the configuration uses (no verify block without
     // dedupe, no compress block without compression, no hash block when naming on submit).
-    private readonly ActionBlock<DataVio>?[] _blocks;
+    private readonly ActionBlock<object>?[] _blocks;
     private readonly int _slotCount;
     private readonly int[] _kindBase = new int[KindCount];
     private readonly int[] _kindCount = new int[KindCount];
@@ -103,7 +103,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         _parallelism = new int[_slotCount];
         _zoneLocks = [.. Enumerable.Range(0, _slotCount).Select(_ => new Lock())];
         _contended = new long[_slotCount];
-        _blocks = new ActionBlock<DataVio>[_slotCount];
+        _blocks = new ActionBlock<object>[_slotCount];
         for (var slot = 0; slot < _slotCount; slot++)
         {
             var step = KindOf(slot) switch
@@ -125,8 +125,6 @@ internal sealed partial class ZonedScheduler : IDisposable
         _journal = _blocks[SlotOf(Zone.Journal)];
         _physicalInbox = new PhysicalInbox(this, _physicalZoneCount);
         zones.JournalZone.Sink = _physicalInbox;
-        for (var i = 0; i < _tokens.Length; i++)
-            _tokens[i] = new DataVio();
         for (var i = 0; i < _tokenWork.Length; i++)
             _tokenWork[i] = [.. Enumerable.Range(0, _kindCount[(int)TokenHome((TokenKind)i)]).Select(z => new TokenWork(this, (TokenKind)i, z))];
     }
@@ -197,7 +195,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         _ => true, // the packer also runs space retries and the packer tokens' fallbacks
     };
 
-    private ActionBlock<DataVio>? Block(StepOptions step, int slot, bool build)
+    private ActionBlock<object>? Block(StepOptions step, int slot, bool build)
     {
         var options = new ExecutionDataflowBlockOptions
         {
@@ -207,14 +205,14 @@ internal sealed partial class ZonedScheduler : IDisposable
         };
         _parallelism[slot] = options.MaxDegreeOfParallelism;
         _parallel[slot] = options.MaxDegreeOfParallelism > 1;
-        return build ? new ActionBlock<DataVio>(vio => Run(vio, slot), options) : null;
+        return build ? new ActionBlock<object>(message => Run(message, slot), options) : null;
     }
 
     /// <summary>Runs the request's steps while they belong to the block of <paramref name="slot"/>, then hands it on.</summary>
-    private void Run(DataVio vio, int slot)
+    private void Run(object message, int slot)
     {
         var start = Stopwatch.GetTimestamp();
-        RunMessage(vio, slot);
+        RunMessage(message, slot);
         var busy = Stopwatch.GetTimestamp() - start;
         var i = slot;
         if (_parallel[i])
@@ -251,13 +249,13 @@ internal sealed partial class ZonedScheduler : IDisposable
         return list;
     }
 
-    private void RunMessage(DataVio vio, int slot)
+    private void RunMessage(object message, int slot)
     {
         var zone = KindOf(slot);
-        if (vio.Operation == TokenOperation)
-            RunToken(vio, zone, _slotIndex[slot]);
+        if (message is ControlToken token)
+            RunToken(token.Kind, zone, _slotIndex[slot]);
         else
-            RunSteps(vio, slot);
+            RunSteps((DataVio)message, slot);
         if (zone == Zone.Journal)
         {
             if (_sync)
@@ -361,11 +359,11 @@ internal sealed partial class ZonedScheduler : IDisposable
             Post(_blocks[slot]!, vio);
     }
 
-    private static void Post(ActionBlock<DataVio> block, DataVio vio)
+    private static void Post(ActionBlock<object> block, object message)
     {
         // Only worker pools may be bounded (zones are validated unbounded): wait for room there.
         var spin = new SpinWait();
-        while (!block.Post(vio))
+        while (!block.Post(message))
             spin.SpinOnce();
     }
 

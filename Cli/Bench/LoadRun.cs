@@ -84,6 +84,7 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
                 }
             }) { IsBackground = true, Name = $"bench-{t}" };
         }
+        var edges0 = volume.PipelineTransitions().ToDictionary(e => (e.From, e.To), e => e.Count); // before allocations count
         var process = Process.GetCurrentProcess();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -92,7 +93,6 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
         var handoffs0 = volume.PipelineHandoffs;
         var locks0 = volume.PipelineLocks;
         var figures0 = volume.PipelineFigures();
-        var edges0 = volume.PipelineTransitions().ToDictionary(e => (e.From, e.To), e => e.Count);
         var depthSums = new double[figures0.Count];
         var samples = 0;
         var samplerAllocated = 0L;
