@@ -16,7 +16,9 @@ internal sealed class TransitionCounts
     public TransitionCounts(string[] ids)
     {
         _ids = ids;
-        _stride = (ids.Length + 7) & ~7; // rows apart by whole cache lines: each zone writes its own
+        // Rows a whole cache line (8 longs) apart beyond their used part: zones running on
+        // different cores write different rows, and no two rows' counters share a line.
+        _stride = ((ids.Length + 7) & ~7) + 8;
         _counts = new long[ids.Length * _stride];
     }
 
