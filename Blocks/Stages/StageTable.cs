@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
 namespace DataflowVdo.Blocks.Stages;
 
 /// <summary>
@@ -178,11 +181,16 @@ public static class StageTable
     /// Checks a transition a driver makes (only when <see cref="Checking"/>): throws, naming both
     /// stages, when the table does not have it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Check(Stage from, Stage to)
     {
         if (Checking && !Allows(from, to))
-            throw new InvalidOperationException($"stage {from} returned {to}, which the stage table (Blocks/Stages/StageTable.cs) does not have: the step or the table is wrong");
+            ThrowNotInTable(from, to); // outside tests and Debug builds the whole check folds away
     }
+
+    [DoesNotReturn]
+    private static void ThrowNotInTable(Stage from, Stage to) =>
+        throw new InvalidOperationException($"stage {from} returned {to}, which the stage table (Blocks/Stages/StageTable.cs) does not have: the step or the table is wrong");
 
     /// <summary>True when the stage exists with dedupe and compression as given.</summary>
     public static bool Present(Stage stage, bool dedupe, bool compression)

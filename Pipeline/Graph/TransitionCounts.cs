@@ -23,6 +23,7 @@ internal sealed class TransitionCounts
     }
 
     /// <summary>Counts a transition from a node whose row only one thread writes at a time.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Count(int from, int to)
     {
         if (from == to)
