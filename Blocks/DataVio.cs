@@ -114,6 +114,12 @@ public sealed class DataVio
     /// <summary>Inline scheme: the outside verification found the candidate byte-equal to the data.</summary>
     public bool Verified { get; set; }
 
+    /// <summary>
+    /// True once the request found its dedupe hint stale (the block is free, or holds other data):
+    /// the hint leaves the index in the hash zone, whether or not this write then lands.
+    /// </summary>
+    public bool HintStale { get; set; }
+
     /// <summary>Times the request went round the graph to free space before giving up.</summary>
     public int SpaceRetries { get; set; }
 
@@ -167,6 +173,7 @@ public sealed class DataVio
         HoldsHashLock = false;
         Urgent = false;
         SpaceRetries = 0;
+        HintStale = false;
         WroteData = false;
         WritingOutside = false;
         VerifyingOutside = false;

@@ -1,7 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.ExceptionServices;
 using DataflowVdo.Blocks;
+using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Config;
+using DataflowVdo.Pipeline.Graph;
 using DataflowVdo.Storage;
 
 namespace DataflowVdo.Pipeline;
@@ -27,6 +29,26 @@ internal sealed partial class InlineScheduler
     private readonly bool _compression;
     private readonly bool _sync;
 
+    // Transitions by edge: one node per zone kind (all under the volume's lock), then admission and acknowledgement.
+    private const int AdmitNode = ZoneKinds.Count;
+    private const int AckNode = ZoneKinds.Count + 1;
+    private static readonly int[] StageNodes = [.. Enumerable.Range(0, StageTable.Count).Select(s => s == (int)Stage.Done ? AckNode : s == (int)Stage.Parked ? -1 : (int)StageTable.ZoneOf((Stage)s))];
+    private readonly TransitionCounts _edges = new([.. Enumerable.Range(0, ZoneKinds.Count).Select(k => PipelineGraph.NodeId((ZoneKind)k, 0)), "admit", "ack"]);
+
+    /// <summary>Zone-to-zone transitions so far, by the node ids of <c>PipelineGraph</c>.</summary>
+    public IReadOnlyList<PipelineTransition> Transitions() => _edges.Snapshot();
+
+    /// <summary>A transition this driver makes (caller holds the lock): checked against the stage table and counted by edge.</summary>
+    private void Go(Stage from, Stage to)
+    {
+        StageTable.Check(from, to);
+        if (to != Stage.Parked)
+            _edges.Count(StageNodes[(int)from], StageNodes[(int)to]);
+    }
+
+    /// <summary>A request enters at <paramref name="stage"/> (caller holds the lock).</summary>
+    private void Admit(Stage stage) => _edges.Count(AdmitNode, StageNodes[(int)stage]);
+
     public InlineScheduler(VolumeZones zones)
     {
         _z = zones;
@@ -35,6 +57,9 @@ internal sealed partial class InlineScheduler
         _compression = zones.Options.Pipeline.Compression;
         _sync = zones.Options.Volume.WritePolicy == WritePolicy.Sync;
     }
+
+    /// <summary>True once a write that was already acknowledged failed (its packed block could not be written): no flush may succeed.</summary>
+    public bool LostAcknowledgedWrites { get; private set; }
 
     /// <summary>Acknowledged requests not yet journaled: waiting in the packer or on an agent.</summary>
     public int Pending => _pending.Count - WritingOutside;
@@ -72,6 +97,8 @@ internal sealed partial class InlineScheduler
         var data = request.Block(block);
         var copied = false; // whether vio.Data holds the block yet
         _z.Counters.WritesIn++;
+        Admit(Stage.Name); // named (and maybe compressed) by the caller before it took the lock
+        Go(Stage.Name, Stage.Lookup);
         var owned = true; // false once the request is handed to Finish, the packer, a hash lock or the caller
         try
         {
@@ -83,12 +110,15 @@ internal sealed partial class InlineScheduler
                 vio.NewMapping = BlockMapping.Zero;
                 LookUp(vio);
                 owned = false;
+                Go(Stage.Lookup, Stage.Journal);
                 Finish(vio);
                 return true;
             }
             LookUp(vio);
+            Go(Stage.Lookup, _dedupe ? Stage.HashLock : Stage.Allocate);
             if (_dedupe && TryJoin(vio, data, ref copied, in request))
             {
+                Go(Stage.HashLock, Stage.Parked);
                 // Identical data is already in flight: share its result when it lands (hash lock).
                 owned = false;
                 _pending[lbn] = vio;
@@ -96,13 +126,17 @@ internal sealed partial class InlineScheduler
                     ResolveLogicalConflict(lbn);
                 return true;
             }
-            if (TryAllocate(out var pbn))
+            if (TryAllocate(out var pbn, Stage.Allocate))
                 vio.Allocation = pbn;
+            var step = Stage.Allocate; // the stage the write is in: allocated, or its candidate not pinned
             if (_dedupe)
             {
                 _z.HashZoneOf(vio.Name).Query(vio);
+                step = vio.HasCandidate ? Stage.Pin : Stage.Allocate;
+                Go(Stage.HashLock, step);
                 if (vio.HasCandidate && TryPinCandidate(vio))
                 {
+                    Go(Stage.Pin, Stage.Verify);
                     // The caller reads the pinned candidate and compares it with its own buffer
                     // outside the lock (I4), beside its data writes, and shares it in Complete. A
                     // read under the lock stalled every other caller for each duplicate: a
@@ -133,9 +167,14 @@ internal sealed partial class InlineScheduler
                     tried = false;
                 var packs = vio.FragmentSize > 0 && _z.Packer.WorthPacking(vio.FragmentSize);
                 if (tried)
+                {
                     _z.Probe.Record(packs);
+                    Go(step, Stage.Compress);
+                    step = Stage.Compress;
+                }
                 if (packs)
                 {
+                    Go(Stage.Compress, Stage.Pack);
                     if (size >= 0)
                         prepared.Fragment(index).CopyTo(vio.Fragment);
                     Take(vio, data, ref copied); // pending in the packer: a read of its LBN is served from it
@@ -152,6 +191,7 @@ internal sealed partial class InlineScheduler
             // be made durable before its caller returns), so a request full of repeated blocks
             // still stores one copy; other callers' duplicates wait for it to land
             // (DuplicatesAnotherCallersOutsideWrite).
+            Go(step, Stage.WriteData);
             vio.WritingOutside = true;
             WritingOutside++;
             _pending[lbn] = vio;
@@ -290,26 +330,31 @@ internal sealed partial class InlineScheduler
         _z.Counters.DataBlocksWritten++;
         vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
         vio.Allocation = 0; // the mapping owns it now
-        FinishGroup(vio);
+        FinishGroup(vio, Stage.WriteData);
     }
 
     /// <summary>
     /// A write group's block is written and its owner's mapping set: the index learns the block,
     /// and the duplicates waiting on the owner's hash lock share it and finish with it.
     /// </summary>
-    private void FinishGroup(DataVio owner)
+    private void FinishGroup(DataVio owner, Stage from)
     {
+        var next = Stage.Journal;
         if (_dedupe)
         {
+            Go(from, Stage.IndexUpdate);
             _z.HashZoneOf(owner.Name).Update(owner);
             _z.HashZoneOf(owner.Name).Unlock(owner);
+            from = Stage.IndexUpdate;
         }
         foreach (var w in owner.Waiters)
         {
             w.NewMapping = owner.NewMapping;
             _z.Counters.DedupeAdviceValid++;
+            Go(from, next);
             Finish(w);
         }
+        Go(from, next);
         Finish(owner);
     }
 
@@ -346,11 +391,15 @@ internal sealed partial class InlineScheduler
         if (_z.BlockMap.NeedsPage(lbn))
         {
             _z.Counters.DiscardsIn++;
+            Admit(Stage.Lookup);
+            Go(Stage.Lookup, Stage.Update);
+            Go(Stage.Update, Stage.Done);
             return true; // never written: nothing to unmap
         }
         if (!TryAcquire(VioOperation.Discard, lbn, out var vio))
             return false;
         _z.Counters.DiscardsIn++;
+        Admit(Stage.Lookup);
         try
         {
             vio.OldMapping = _z.BlockMap.Get(lbn);
@@ -361,6 +410,7 @@ internal sealed partial class InlineScheduler
             Abandon(vio);
             throw;
         }
+        Go(Stage.Lookup, Stage.Journal);
         Finish(vio);
         return true;
     }
@@ -368,24 +418,33 @@ internal sealed partial class InlineScheduler
     public void Read(long lbn, Span<byte> destination)
     {
         _z.Counters.ReadsIn++;
+        Admit(Stage.ReadBlock);
         // A write pending in the packer or on an agent is served from its request. One whose
         // caller is writing its data outside the lock is not acknowledged yet, and its data is
         // in its caller's buffer, not in its request: the read sees the old mapping.
         if (_pending.TryGetValue(lbn, out var inFlight) && !inFlight.WritingOutside)
         {
             inFlight.Data.CopyTo(destination);
+            Go(Stage.ReadBlock, Stage.Done);
             return;
         }
         var m = _z.BlockMap.Get(lbn);
         if (!m.IsMapped || m.IsZero)
+        {
             destination[..VdoConstants.BlockSize].Clear();
-        else if (!m.IsCompressed)
+            Go(Stage.ReadBlock, Stage.Done);
+            return;
+        }
+        Go(Stage.ReadBlock, Stage.ReadData);
+        if (!m.IsCompressed)
             _z.Device.Read(m.Pbn, destination[..VdoConstants.BlockSize]);
         else
         {
             _z.Device.Read(m.Pbn, _readScratch);
             PackedBlock.Decompress(_readScratch, m.Slot, destination, m.Pbn);
         }
+        Go(Stage.ReadData, Stage.ReadDone);
+        Go(Stage.ReadDone, Stage.Done);
     }
 
     public void Flush()
@@ -432,12 +491,16 @@ internal sealed partial class InlineScheduler
         vio.OldMapping = _z.BlockMap.Get(lbn);
         if (!_z.BlockMap.NeedsPage(lbn))
             return;
-        if (!TryAllocate(out var pagePbn))
+        Go(Stage.Lookup, Stage.AllocatePage);
+        if (!TryAllocate(out var pagePbn, Stage.AllocatePage))
             throw new OutOfSpaceException($"pool is full: no free physical block for the block-map page of LBN {lbn}; discard data to free space");
         var page = lbn / Geometry.EntriesPerPage;
         var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.BlockMapPage, page, new BlockMapping(pagePbn, MappingState.Uncompressed), BlockMapping.Unmapped));
         _z.JournalZone.Defer(point, SlabJournalOperation.BlockMapPage, pagePbn);
         _z.BlockMap.InstallPage(page, pagePbn, point);
+        Go(Stage.AllocatePage, Stage.JournalPage);
+        Go(Stage.JournalPage, Stage.InstallPage);
+        Go(Stage.InstallPage, Stage.Lookup);
     }
 
     /// <summary>
@@ -445,14 +508,23 @@ internal sealed partial class InlineScheduler
     /// provisionally held by writes waiting in the packer (all but one per bin) and blocks whose
     /// decrement waits for the journal.
     /// </summary>
-    private bool TryAllocate(out long pbn)
+    private bool TryAllocate(out long pbn, Stage stage)
     {
         if (_z.Depot.TryAllocate(out pbn))
             return true;
-        _z.Packer.CloseAll(_closed);
-        WriteClosedBins();
-        _z.JournalZone.Commit();
-        return _z.Depot.TryAllocate(out pbn);
+        for (var retry = 0; retry < SpacePolicy.Retries; retry++)
+        {
+            Go(stage, Stage.SpaceRetry);
+            _z.Packer.CloseAll(_closed);
+            WriteClosedBins();
+            Go(Stage.SpaceRetry, Stage.CommitRetry);
+            _z.JournalZone.Commit();
+            stage = stage == Stage.AllocatePage ? Stage.AllocatePage : Stage.Allocate;
+            Go(Stage.CommitRetry, stage);
+            if (_z.Depot.TryAllocate(out pbn))
+                return true;
+        }
+        return false;
     }
 
     /// <summary>
@@ -495,14 +567,16 @@ internal sealed partial class InlineScheduler
             _z.Counters.DedupeAdviceValid++;
             vio.NewMapping = vio.Candidate;
             ReleaseAllocation(vio);
+            Go(Stage.Verify, Stage.Journal);
             Finish(vio);
             return;
         }
+        Go(Stage.Verify, Stage.UnpinAllocate);
         Unpin(vio);
         Stale(vio);
         if (vio.Allocation == 0)
         {
-            if (!TryAllocate(out var pbn))
+            if (!TryAllocate(out var pbn, Stage.UnpinAllocate))
             {
                 Unpending(vio);
                 Abandon(vio);
@@ -511,20 +585,25 @@ internal sealed partial class InlineScheduler
             vio.Allocation = pbn;
         }
         var copied = false;
+        var step = Stage.UnpinAllocate;
         if (_compression && _z.Probe.ShouldCompress())
         {
             Take(vio, data, ref copied);
+            Go(step, Stage.Compress);
+            step = Stage.Compress;
             _z.Compress.Run(vio);
             var packs = vio.FragmentSize > 0 && _z.Packer.WorthPacking(vio.FragmentSize);
             _z.Probe.Record(packs);
             if (packs)
             {
+                Go(Stage.Compress, Stage.Pack);
                 Pack(vio);
                 if (_sync)
                     ResolveLogicalConflict(vio.Lbn);
                 return;
             }
         }
+        Go(step, Stage.WriteData);
         try
         {
             _z.Device.Write(vio.Allocation, data);
@@ -575,12 +654,30 @@ internal sealed partial class InlineScheduler
         var fragments = bin.Fragments;
         var pbn = fragments[0].Allocation;
         bin.Assemble(_packed, _sizes);
-        _z.Device.Write(pbn, _packed);
-        _z.Counters.CompressedBlocksWritten++;
         // Finishing releases requests to the pool: copy the member list before recycling the bin.
         var count = fragments.Length;
         fragments.CopyTo(_members);
         _z.Packer.Recycle(bin);
+        try
+        {
+            _z.Device.Write(pbn, _packed);
+        }
+        catch
+        {
+            // Every member fails, as in the zoned schemes: its LBN keeps its old mapping, its block
+            // and locks are given back; members were acknowledged (Async), so no flush may succeed.
+            for (var i = 0; i < count; i++)
+            {
+                var f = _members[i];
+                _members[i] = null!;
+                f.Bin = null;
+                Drop(f);
+            }
+            if (!_sync)
+                LostAcknowledgedWrites = true;
+            throw; // the volume goes read-only (Volume.Failed)
+        }
+        _z.Counters.CompressedBlocksWritten++;
         for (var i = 0; i < count; i++)
         {
             var f = _members[i];
@@ -595,7 +692,10 @@ internal sealed partial class InlineScheduler
             f.NewMapping = BlockMapping.Compressed(pbn, i);
             _z.Counters.CompressedFragmentsWritten++;
             _z.Counters.CompressedFragmentBytes += f.FragmentSize;
-            FinishGroup(f);
+            // The first fragment reserves the packed block for the others (each gave back its own block above).
+            if (i == 0 && count > 1)
+                Go(Stage.Pack, Stage.ReservePacked);
+            FinishGroup(f, count > 1 ? Stage.ReservePacked : Stage.Pack);
         }
     }
 
@@ -607,6 +707,16 @@ internal sealed partial class InlineScheduler
             _pending.Remove(lbn);
         var old = vio.OldMapping;
         var now = vio.NewMapping;
+        if (old == now && vio.Pinned)
+        {
+            Go(Stage.Journal, Stage.ReleaseUnused); // unchanged: its pin is given back (Unpin below)
+            Go(Stage.ReleaseUnused, Stage.Update);
+        }
+        else
+        {
+            Go(Stage.Journal, Stage.Update);
+        }
+        Go(Stage.Update, Stage.Done);
         if (old != now)
         {
             var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.DataMapping, lbn, now, old));

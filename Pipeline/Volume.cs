@@ -78,6 +78,12 @@ public sealed partial class Volume : IDisposable
     public IReadOnlyList<PipelineBlockFigures> PipelineFigures() => _mp?.Figures() ?? [];
 
     /// <summary>
+    /// Zone-to-zone transitions so far, by edge, named as <see cref="Graph.PipelineGraph"/> names
+    /// its nodes for this volume's options (every scheme; each is an edge of that graph).
+    /// </summary>
+    public IReadOnlyList<Graph.PipelineTransition> PipelineTransitions() => _mp?.Transitions() ?? _scheduler.Transitions();
+
+    /// <summary>
     /// The statistics as they are this instant, without stopping the pipeline (metrics
     /// collection): figures of requests still in flight may lag by a few requests.
     /// </summary>
@@ -405,7 +411,7 @@ public sealed partial class Volume : IDisposable
             {
                 // Writes acknowledged before the failure may not be durable, and nothing more may be
                 // written: the flush can only succeed if nothing is outstanding (dm-vdo fails it too).
-                if (_z.Journal.DurableEntries < _z.Journal.AppendedEntries || _scheduler.Pending > 0 || _mp?.Pending > 0 || _mp?.LostAcknowledgedWrites == true)
+                if (_z.Journal.DurableEntries < _z.Journal.AppendedEntries || _scheduler.Pending > 0 || _scheduler.LostAcknowledgedWrites || _mp?.Pending > 0 || _mp?.LostAcknowledgedWrites == true)
                     throw new ReadOnlyVolumeException(ReadOnlyReason + "; writes acknowledged since the last flush may be lost");
                 return;
             }

@@ -1,13 +1,14 @@
 using DataflowVdo.Blocks;
+using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Storage;
+using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
 
 namespace DataflowVdo.Pipeline;
 
 /// <summary>Admission, acknowledgement, flush, checkpoint and quiescence of the message-passing scheme.</summary>
 internal sealed partial class ZonedScheduler
 {
-    private const VioOperation TokenOperation = (VioOperation)255;
-
+    /// <summary>A control message (not a request): which zone work it asks for.</summary>
     private enum TokenKind
     {
         FlushPacker,
@@ -21,7 +22,7 @@ internal sealed partial class ZonedScheduler
         CheckpointPartDone,
     }
 
-    private readonly DataVio[] _tokens = new DataVio[Enum.GetValues<TokenKind>().Length];
+    private readonly ControlToken[] _tokens = [.. Enum.GetValues<TokenKind>().Select(k => new ControlToken(k))];
     private readonly PhysicalInbox _physicalInbox;
     private readonly ReaderWriterLockSlim _gate = new(LockRecursionPolicy.NoRecursion);
     private readonly Lock _flushLock = new();
@@ -80,7 +81,7 @@ internal sealed partial class ZonedScheduler
                     if (op == VioOperation.Read)
                     {
                         done.Reads[i] = vio;
-                        vio.Stage = (int)Stage.ReadBlock;
+                        Admit(vio, Stage.ReadBlock);
                         Start(vio, batch);
                         continue;
                     }
@@ -91,17 +92,20 @@ internal sealed partial class ZonedScheduler
                     if (op == VioOperation.Write)
                     {
                         source.Slice(b * VdoConstants.BlockSize, VdoConstants.BlockSize).CopyTo(vio.Data);
-                        vio.Stage = (int)Stage.Name;
                         if (_hashOnSubmit)
                         {
                             _z.Hash.Run(vio); // Pipeline:HashOnSubmit: no hash block in the graph
-                            vio.Stage = (int)Stage.Lookup;
+                            Admit(vio, Stage.Lookup);
+                        }
+                        else
+                        {
+                            Admit(vio, Stage.Name);
                         }
                         Start(vio, batch);
                     }
                     else
                     {
-                        vio.Stage = (int)Stage.Lookup;
+                        Admit(vio, Stage.Lookup);
                         Start(vio, batch);
                     }
                 }
@@ -184,12 +188,13 @@ internal sealed partial class ZonedScheduler
         }
     }
 
-    private Stage Fail(DataVio vio, Exception e)
+    /// <summary>Records the failure and returns where <paramref name="vio"/> unwinds (stage <paramref name="from"/> failed, in <paramref name="slot"/>).</summary>
+    private Stage Fail(DataVio vio, Exception e, Stage from, int slot)
     {
         vio.Error ??= e;
         if (vio.Operation == VioOperation.Read && e is not CorruptMetadataException)
             return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done; // a data read error fails that read only (as inline)
-        if (e is IOException && !vio.Acknowledged && (Stage)vio.Stage is Stage.WriteData or Stage.Verify)
+        if (e is IOException && !vio.Acknowledged && from is Stage.WriteData or Stage.Verify)
         {
             // Its own data write (or the read of a dedupe candidate) failed before anything refers
             // to the block: that write fails, the pool stays writable (as inline). Duplicates
@@ -206,14 +211,14 @@ internal sealed partial class ZonedScheduler
         {
             // The first fragment of a packed block failed before sending the others on: they fail too.
             foreach (var f in vio.CoFragments)
-                Dispatch(f, Fail(f, e));
+                Dispatch(f, from, slot, Fail(f, e, from, slot));
             vio.CoFragments.Clear();
         }
         if (vio.Operation == VioOperation.Read)
             return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
         if (vio.Pinned)
             return Stage.AbortPin; // then the hash and logical locks
-        if (vio.HoldsHashLock)
+        if (vio.HoldsHashLock || vio.HintStale)
             return Stage.AbortHash;
         return vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
     }
@@ -345,12 +350,12 @@ internal sealed partial class ZonedScheduler
             LockBarrier();
             return;
         }
-        _barrier.Reset(_blocks.Length);
+        _barrier.Reset(_blocks.Count(b => b is not null));
         var token = _tokens[(int)TokenKind.Barrier];
-        token.Operation = TokenOperation;
-        token.Stage = (int)TokenKind.Barrier;
         foreach (var b in _blocks)
         {
+            if (b is null)
+                continue;
             Interlocked.Increment(ref _handoffs);
             Post(b, token);
         }
@@ -360,9 +365,6 @@ internal sealed partial class ZonedScheduler
     /// <summary>Posts a control token to zone <paramref name="index"/> of its kind's home (one token object per kind: its stage never changes).</summary>
     private void PostToken(TokenKind kind, int index = 0)
     {
-        var token = _tokens[(int)kind];
-        token.Operation = TokenOperation;
-        token.Stage = (int)kind;
         Interlocked.Increment(ref _handoffs);
         if (_locking)
         {
@@ -370,7 +372,7 @@ internal sealed partial class ZonedScheduler
             PostUrgent(_tokenWork[(int)kind][index]);
             return;
         }
-        Post(_blocks[SlotOf(TokenHome(kind), index)], token);
+        Post(_blocks[SlotOf(TokenHome(kind), index)]!, _tokens[(int)kind]);
     }
 
     /// <summary>Posts a token to every zone of its kind's home (checkpoint parts).</summary>
@@ -392,11 +394,11 @@ internal sealed partial class ZonedScheduler
         };
     }
 
-    private void RunToken(DataVio token, Zone zone, int index)
+    private void RunToken(TokenKind kind, Zone zone, int index)
     {
         try
         {
-            switch ((TokenKind)token.Stage)
+            switch (kind)
             {
                 case TokenKind.FlushPacker when zone == Zone.Packer:
                     _z.Packer.CloseAll(_closed);
@@ -462,7 +464,7 @@ internal sealed partial class ZonedScheduler
         catch (Exception e)
         {
             Failed(e);
-            switch ((TokenKind)token.Stage)
+            switch (kind)
             {
                 case TokenKind.Barrier:
                     _barrier.Signal();
@@ -479,7 +481,7 @@ internal sealed partial class ZonedScheduler
 
     /// <summary>What the graph holds right now (diagnostics: queue depths, parked requests, flush generations).</summary>
     internal string DescribeState() =>
-        $"inUse={_pool.InUse} queues=[{string.Join(",", _blocks.Select(b => b.InputCount))}] epoch={_epoch} epochCounts={_epochCounts[0]}/{_epochCounts[1]} " +
+        $"inUse={_pool.InUse} queues=[{string.Join(",", _blocks.Select(b => b?.InputCount ?? 0))}] epoch={_epoch} epochCounts={_epochCounts[0]}/{_epochCounts[1]} " +
         $"eager={_eager} checkpointing={_checkpointing} parts={_checkpointParts} journalParked={_journalParked.Count} durableParked={_durableParked.Count} " +
         $"pageParked={_logical.Sum(l => l.PageParked.Count)} logicalLocks={_logical.Sum(l => l.Locks.Count)} packerWaiting={_z.Packer.Waiting} failure={_failure?.Message ?? "none"} " +
         $"commits={_commits} hasRoom={_z.Journal.HasRoom} blocksInUse={_z.Journal.BlocksInUse}";
@@ -508,11 +510,9 @@ internal sealed partial class ZonedScheduler
         }
         _checkpointing = true;
         // Sync writes waiting for durability are durable now: they go to the logical zone before the token.
+        var slot = SlotOf(Zone.Journal);
         foreach (var v in _durableParked)
-        {
-            v.Stage = (int)Stage.Update;
-            Send(v);
-        }
+            Dispatch(v, Stage.Journal, slot, Stage.Update);
         _durableParked.Clear();
         if (_locking)
             ArmLogicalCheckpoint(); // no FIFO queue orders it: it runs once every earlier entry is applied
@@ -538,6 +538,15 @@ internal sealed partial class ZonedScheduler
         _checkpointing = false;
         while (_journalParked.TryDequeue(out var vio))
             Send(vio);
+    }
+
+    /// <summary>
+    /// A control message posted to a zone's block (message passing) or queued as urgent work
+    /// (structure locking): one immutable object per kind, posted as often as needed.
+    /// </summary>
+    private sealed class ControlToken(TokenKind kind)
+    {
+        public TokenKind Kind { get; } = kind;
     }
 
     /// <summary>The caller's side of a batch of requests: counts acknowledgements, keeps the first error.</summary>

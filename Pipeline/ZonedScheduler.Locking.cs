@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using DataflowVdo.Blocks;
+using DataflowVdo.Blocks.Stages;
+using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
 
 namespace DataflowVdo.Pipeline;
 
@@ -98,8 +100,8 @@ internal sealed partial class ZonedScheduler
             if (IsPool(zone))
             {
                 var start = Stopwatch.GetTimestamp();
-                next = Advance(vio);
                 var slot = SlotOf(zone);
+                next = Advance(vio, slot, out _);
                 Interlocked.Increment(ref _messages[slot]);
                 Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
             }
@@ -121,7 +123,7 @@ internal sealed partial class ZonedScheduler
         try
         {
             BeforeZoneStep(i, zone);
-            var next = Advance(vio);
+            var next = Advance(vio, i, out _);
             AfterZoneStep(zone);
             return next;
         }
@@ -232,7 +234,7 @@ internal sealed partial class ZonedScheduler
             if (SlotFor(vio) == slot)
             {
                 ran++;
-                if (Advance(vio) is Stage.Parked or Stage.Done)
+                if (Advance(vio, slot, out _) is Stage.Parked or Stage.Done)
                     continue; // no longer ours
             }
             batch[kept++] = vio;
@@ -256,7 +258,7 @@ internal sealed partial class ZonedScheduler
                 var gone = false;
                 for (var steps = 0; steps < _stepsPerRequeue && SlotFor(vio) == slot; steps++)
                 {
-                    var next = Advance(vio);
+                    var next = Advance(vio, slot, out _);
                     if (next is Stage.Parked or Stage.Done)
                     {
                         gone = true; // no longer ours
@@ -303,21 +305,18 @@ internal sealed partial class ZonedScheduler
     }
 
     /// <summary>True while more requests are about to run journal stages (Sync: commit when none is).</summary>
-    private bool JournalBusy() => _locking ? Volatile.Read(ref _journalWaiting) > 0 : _journal.InputCount > 0;
+    private bool JournalBusy() => _locking ? Volatile.Read(ref _journalWaiting) > 0 : _journal!.InputCount > 0;
 
     private void RunTokenLocked(TokenKind kind, int index)
     {
         var zone = TokenHome(kind);
         try
         {
-            var token = _tokens[(int)kind];
-            token.Operation = TokenOperation;
-            token.Stage = (int)kind;
             var slot = SlotOf(zone, index);
             var start = EnterZone(slot, zone); // a token's acquisition counts like a request's
             try
             {
-                RunToken(token, zone, index);
+                RunToken(kind, zone, index);
                 AfterZoneStep(zone);
             }
             finally

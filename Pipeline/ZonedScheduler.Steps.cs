@@ -1,59 +1,16 @@
 using DataflowVdo.Blocks;
+using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Storage;
+using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
 
 namespace DataflowVdo.Pipeline;
 
 /// <summary>The steps of a request, each run by the one block that owns what it touches.</summary>
 internal sealed partial class ZonedScheduler
 {
-    private enum Stage
-    {
-        Name,
-        Lookup,
-        InstallPage,
-        Update,
-        ReadBlock,
-        ReadData,
-        ReadDone,
-        AbortLogical,
-        HashLock,
-        IndexUpdate,
-        AbortHash,
-        AbortPin,
-        AbortAllocation,
-        AllocatePage,
-        Pin,
-        Allocate,
-        UnpinAllocate,
-        ReleaseMember,
-        ReservePacked,
-        ReleaseUnused,
-        Verify,
-        Compress,
-        Pack,
-        SpaceRetry,
-        WriteData,
-        JournalPage,
-        Journal,
-        CommitRetry,
-        Parked,
-        Done,
-    }
+    private static readonly Zone[] StageZones = [.. Enumerable.Range(0, (int)Stage.Parked).Select(s => StageTable.ZoneOf((Stage)s))];
 
-    private static Zone ZoneOf(Stage s) => s switch
-    {
-        Stage.Name => Zone.Hash,
-        Stage.Lookup or Stage.InstallPage or Stage.Update or Stage.ReadBlock or Stage.ReadDone or Stage.AbortLogical => Zone.Logical,
-        Stage.ReadData => Zone.Read,
-        Stage.HashLock or Stage.IndexUpdate or Stage.AbortHash => Zone.HashZone,
-        Stage.AllocatePage or Stage.Pin or Stage.Allocate or Stage.UnpinAllocate or Stage.ReleaseMember or Stage.ReservePacked or Stage.ReleaseUnused or Stage.AbortPin or Stage.AbortAllocation => Zone.Physical,
-        Stage.Verify => Zone.Verify,
-        Stage.Compress => Zone.Compress,
-        Stage.Pack or Stage.SpaceRetry => Zone.Packer,
-        Stage.WriteData => Zone.DataWrite,
-        Stage.JournalPage or Stage.Journal or Stage.CommitRetry => Zone.Journal,
-        _ => throw new InvalidOperationException($"stage {s} has no zone"),
-    };
+    private static Zone ZoneOf(Stage s) => (uint)s < (uint)StageZones.Length ? StageZones[(int)s] : throw new InvalidOperationException($"stage {s} has no zone");
 
     /// <summary>The physical zone a physical stage runs in: the one owning the block it touches.</summary>
     private int PhysicalZoneOf(DataVio vio, Stage stage) => stage switch
@@ -132,11 +89,11 @@ internal sealed partial class ZonedScheduler
                 {
                     vio.Pinned = false; // best effort: the volume is failing
                 }
-                return vio.HoldsHashLock ? Stage.AbortHash : vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
+                return vio.HoldsHashLock || vio.HintStale ? Stage.AbortHash : vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
             case Stage.AbortAllocation:
                 _z.Depot.ReleaseProvisional(vio.Allocation); // its data write failed: the block was never used
                 vio.Allocation = 0;
-                return vio.HoldsHashLock ? Stage.AbortHash : vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
+                return vio.HoldsHashLock || vio.HintStale ? Stage.AbortHash : vio.HoldsLogicalLock ? Stage.AbortLogical : Stage.Done;
             case Stage.AllocatePage:
                 if (_z.Depot.TryAllocate(vio.AllocationZone, out var page))
                 {
@@ -146,12 +103,15 @@ internal sealed partial class ZonedScheduler
                 }
                 if (NextAllocationZone(vio))
                     return Stage.AllocatePage;
+                if (vio.SpaceRetries++ < SpacePolicy.Retries)
+                    return Stage.SpaceRetry; // free what the packer and the journal hold back, then try again
                 throw new OutOfSpaceException($"pool is full: no free physical block for the block-map page of LBN {vio.Lbn}; discard data to free space");
             case Stage.Pin:
                 return Pin(vio);
             case Stage.UnpinAllocate:
                 ReleasePin(vio);
                 Interlocked.Increment(ref _z.Counters.DedupeAdviceStale);
+                vio.HintStale = true; // the hash zone drops it (IndexUpdate or AbortHash)
                 return AllocateIfHere(vio, _z.Depot.ZoneOf(vio.Candidate.Pbn));
             case Stage.Allocate:
                 return Allocate(vio);
@@ -195,13 +155,14 @@ internal sealed partial class ZonedScheduler
                 return Journal(vio);
             case Stage.CommitRetry:
                 _z.JournalZone.Commit();
-                return Stage.Allocate;
+                return vio.AllocatingPage ? Stage.AllocatePage : Stage.Allocate;
             default:
                 throw new InvalidOperationException($"request in stage {stage} cannot run");
         }
     }
 
-    private Stage AfterDataWritten(DataVio vio) => vio.HoldsHashLock ? Stage.IndexUpdate : Stage.Journal;
+    /// <summary>The hash zone next when the request holds its hash lock or has a stale hint to drop; else the journal.</summary>
+    private static Stage AfterDataWritten(DataVio vio) => vio.HoldsHashLock || vio.HintStale ? Stage.IndexUpdate : Stage.Journal;
 
     /// <summary>
     /// The packed block's first fragment reserves the block for the others (a group's 1 + 16 each),
@@ -214,6 +175,7 @@ internal sealed partial class ZonedScheduler
         var here = _z.Depot.ZoneOf(pbn);
         var others = vio.CoFragments;
         _z.Depot.Reserve(pbn, others.Count);
+        var slot = SlotOf(Zone.Physical, here);
         for (var i = 0; i < others.Count; i++)
         {
             var f = others[i];
@@ -221,13 +183,12 @@ internal sealed partial class ZonedScheduler
             {
                 _z.Depot.ReleaseProvisional(f.Allocation); // its fragment lives in the packed block instead
                 f.Allocation = 0;
-                f.Stage = (int)AfterDataWritten(f);
+                Dispatch(f, Stage.ReservePacked, slot, AfterDataWritten(f));
             }
             else
             {
-                f.Stage = (int)Stage.ReleaseMember;
+                Dispatch(f, Stage.ReservePacked, slot, Stage.ReleaseMember);
             }
-            Send(f);
         }
         others.Clear();
         return AfterDataWritten(vio);
@@ -453,8 +414,12 @@ internal sealed partial class ZonedScheduler
         }
         vio.HoldsHashLock = zone.TryLock(vio);
         zone.Query(vio);
-        if (vio.HasCandidate && vio.Candidate.HasPhysicalBlock && _z.Geometry.IsDataBlock(vio.Candidate.Pbn))
+        if (!vio.HasCandidate)
+            return Stage.Allocate;
+        if (vio.Candidate.HasPhysicalBlock && _z.Geometry.IsDataBlock(vio.Candidate.Pbn))
             return Stage.Pin;
+        Interlocked.Increment(ref _z.Counters.DedupeAdviceStale); // a hint that names no data block: it leaves the index now
+        zone.Forget(vio);
         return Stage.Allocate;
     }
 
@@ -462,32 +427,49 @@ internal sealed partial class ZonedScheduler
     {
         var zone = _z.HashZoneOf(vio.Name);
         if (vio.NewMapping != vio.Candidate || !vio.HasCandidate)
-            zone.Update(vio);
+            zone.Update(vio); // also replaces a stale hint (a request without the lock comes here for that alone)
+        vio.HintStale = false;
         zone.Unlock(vio);
         vio.HoldsHashLock = false;
         var waiters = vio.Waiters;
+        var slot = waiters.Count == 0 ? 0 : SlotOf(Zone.HashZone, _z.HashZoneIndex(vio.Name));
+        // The group reserved references for its waiters when it pinned or wrote its block; a
+        // request sharing the block its own LBN maps, already at the most sharers, reserved none.
+        var reserved = vio.Pinned || vio.WroteData;
         for (var i = 0; i < waiters.Count; i++)
         {
             var w = waiters[i];
+            if (!reserved)
+            {
+                w.Agent = null;
+                Dispatch(w, Stage.IndexUpdate, slot, Stage.HashLock); // start over: lock, query, a new copy
+                continue;
+            }
             w.NewMapping = vio.NewMapping;
             Interlocked.Increment(ref _z.Counters.DedupeAdviceValid);
-            w.Stage = (int)Stage.Journal;
-            Send(w);
+            Dispatch(w, Stage.IndexUpdate, slot, Stage.Journal);
         }
+        if (!reserved)
+            waiters.Clear();
         return Stage.Journal;
     }
 
     private void AbortHash(DataVio vio)
     {
+        if (vio.HintStale)
+        {
+            _z.HashZoneOf(vio.Name).Forget(vio); // a stale hint leaves the index even though this write failed
+            vio.HintStale = false;
+        }
         if (!vio.HoldsHashLock)
             return;
         _z.HashZoneOf(vio.Name).Unlock(vio);
         vio.HoldsHashLock = false;
+        var slot = SlotOf(Zone.HashZone, _z.HashZoneIndex(vio.Name));
         foreach (var w in vio.Waiters)
         {
             w.Error = vio.Error;
-            w.Stage = (int)Stage.AbortLogical;
-            Send(w);
+            Dispatch(w, Stage.AbortHash, slot, Stage.AbortLogical);
         }
         vio.Waiters.Clear();
     }
@@ -501,10 +483,15 @@ internal sealed partial class ZonedScheduler
         switch (_z.Depot.TryPin(c.Pbn))
         {
             case PinResult.Free:
-                Interlocked.Increment(ref _z.Counters.DedupeAdviceStale); // the index entry is replaced when this write lands
+                Interlocked.Increment(ref _z.Counters.DedupeAdviceStale);
+                vio.HintStale = true; // the hash zone drops it (IndexUpdate or AbortHash)
                 return AllocateIfHere(vio, here);
             case PinResult.Busy:
                 return AllocateIfHere(vio, here);
+            case PinResult.Full when c == vio.OldMapping:
+                // Rewriting the data its LBN already maps to: the LBN's own reference keeps the block
+                // (its logical lock is held), so it is verified and shared without a pin or a new copy.
+                return Stage.Verify;
             case PinResult.Full:
                 Interlocked.Increment(ref _z.Counters.DedupeRollovers); // write a new copy; the index then points at it
                 return AllocateIfHere(vio, here);
@@ -547,7 +534,7 @@ internal sealed partial class ZonedScheduler
         }
         if (NextAllocationZone(vio))
             return Stage.Allocate;
-        if (vio.SpaceRetries++ < 2)
+        if (vio.SpaceRetries++ < SpacePolicy.Retries)
             return Stage.SpaceRetry; // free what the packer and the journal hold back, then try again
         throw new OutOfSpaceException($"pool is full: no free physical block for LBN {vio.Lbn} ({_z.Geometry.DataBlocks} data blocks all in use); discard data to free space");
     }
@@ -617,13 +604,14 @@ internal sealed partial class ZonedScheduler
             error = e;
         }
         _z.Counters.CompressedBlocksWritten++;
+        var slot = SlotOf(Zone.Packer);
         for (var i = 0; i < count; i++)
         {
             var f = _members[i];
             f.Bin = null;
             if (error is not null)
             {
-                Dispatch(f, Fail(f, error));
+                Dispatch(f, Stage.Pack, slot, Fail(f, error, Stage.Pack, slot));
                 continue;
             }
             f.NewMapping = BlockMapping.Compressed(pbn, i);
@@ -637,18 +625,9 @@ internal sealed partial class ZonedScheduler
         {
             var first = _members[0];
             first.Allocation = 0; // the packed block is this allocation
-            Dispatch(first, count > 1 ? Stage.ReservePacked : AfterDataWritten(first));
+            Dispatch(first, Stage.Pack, slot, count > 1 ? Stage.ReservePacked : AfterDataWritten(first));
         }
         Array.Clear(_members, 0, count);
-    }
-
-    private void Dispatch(DataVio vio, Stage next)
-    {
-        vio.Stage = (int)next;
-        if (next == Stage.Done)
-            Complete(vio);
-        else if (next != Stage.Parked)
-            Send(vio);
     }
 
     // ---- Journal --------------------------------------------------------------------------
@@ -732,11 +711,9 @@ internal sealed partial class ZonedScheduler
                 v.Error ??= e;
             Failed(e);
         }
+        var slot = SlotOf(Zone.Journal);
         foreach (var v in _durableParked)
-        {
-            v.Stage = (int)Stage.Update;
-            Send(v);
-        }
+            Dispatch(v, Stage.Journal, slot, Stage.Update);
         _durableParked.Clear();
     }
 }

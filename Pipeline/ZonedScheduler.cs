@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using DataflowVdo.Blocks;
+using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Config;
+using DataflowVdo.Pipeline.Graph;
 using DataflowVdo.Storage;
+using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
 
 namespace DataflowVdo.Pipeline;
 
@@ -24,12 +27,14 @@ internal sealed partial class ZonedScheduler : IDisposable
     private readonly bool _sync;
     private readonly Action<Exception> _onFailure;
 
-    private readonly ActionBlock<DataVio> _packer;
-    private readonly ActionBlock<DataVio> _journal;
+    private readonly ActionBlock<object>? _packer;
+    private readonly ActionBlock<object>? _journal;
 
     // One block (and lock) per slot: each Zone kind has _kindCount[kind] slots from _kindBase[kind]
-    // on (several for the logical, hash and physical zones), in Zone order.
-    private readonly ActionBlock<DataVio>[] _blocks;
+    // on (several for the logical, hash and physical zones), in Zone order. Blocks exist only for
+    // message passing, and only for the kinds the configuration uses (no verify block without
+    // dedupe, no compress block without compression, no hash block when naming on submit).
+    private readonly ActionBlock<object>?[] _blocks;
     private readonly int _slotCount;
     private readonly int[] _kindBase = new int[KindCount];
     private readonly int[] _kindCount = new int[KindCount];
@@ -41,6 +46,11 @@ internal sealed partial class ZonedScheduler : IDisposable
 
     private long _handoffs;
     private long _skipped;
+
+    // Transitions by edge (slot to slot; admission and acknowledgement after the slots).
+    private readonly TransitionCounts _edges;
+    private readonly int _admitNode;
+    private readonly int _ackNode;
 
     public ZonedScheduler(VolumeZones zones, Action<Exception> onFailure)
     {
@@ -79,6 +89,9 @@ internal sealed partial class ZonedScheduler : IDisposable
                 _slotIndex[_kindBase[k] + i] = i;
             }
         }
+        _admitNode = _slotCount;
+        _ackNode = _slotCount + 1;
+        _edges = new TransitionCounts([.. Enumerable.Range(0, _slotCount).Select(SlotName), "admit", "ack"]);
         _logical = [.. Enumerable.Range(0, _logicalZoneCount).Select(_ => new LogicalZoneState())];
         _usedDelta = new long[_logicalZoneCount];
         _usedAtCheckpoint = new long[_logicalZoneCount];
@@ -90,7 +103,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         _parallelism = new int[_slotCount];
         _zoneLocks = [.. Enumerable.Range(0, _slotCount).Select(_ => new Lock())];
         _contended = new long[_slotCount];
-        _blocks = new ActionBlock<DataVio>[_slotCount];
+        _blocks = new ActionBlock<object>[_slotCount];
         for (var slot = 0; slot < _slotCount; slot++)
         {
             var step = KindOf(slot) switch
@@ -106,14 +119,12 @@ internal sealed partial class ZonedScheduler : IDisposable
                 Zone.Read => p.Steps.Read,
                 _ => p.Steps.Journal,
             };
-            _blocks[slot] = Block(step, slot);
+            _blocks[slot] = Block(step, slot, build: !_locking && Uses(KindOf(slot)));
         }
         _packer = _blocks[SlotOf(Zone.Packer)];
         _journal = _blocks[SlotOf(Zone.Journal)];
         _physicalInbox = new PhysicalInbox(this, _physicalZoneCount);
         zones.JournalZone.Sink = _physicalInbox;
-        for (var i = 0; i < _tokens.Length; i++)
-            _tokens[i] = new DataVio();
         for (var i = 0; i < _tokenWork.Length; i++)
             _tokenWork[i] = [.. Enumerable.Range(0, _kindCount[(int)TokenHome((TokenKind)i)]).Select(z => new TokenWork(this, (TokenKind)i, z))];
     }
@@ -123,6 +134,9 @@ internal sealed partial class ZonedScheduler : IDisposable
 
     /// <summary>After an online logical growth (every zone quiet): the checkpoint's root image covers the new pages.</summary>
     public void LogicalGrown() => _rootImage = _z.BlockMap.CopyRoot();
+
+    /// <summary>Zone-to-zone transitions so far, by the node ids of <c>PipelineGraph</c>.</summary>
+    public IReadOnlyList<PipelineTransition> Transitions() => _edges.Snapshot();
 
     /// <summary>Steps that ran on the block already running the request (no handoff).</summary>
     public long SkippedHandoffs => Interlocked.Read(ref _skipped);
@@ -175,7 +189,16 @@ internal sealed partial class ZonedScheduler : IDisposable
         };
     }
 
-    private ActionBlock<DataVio> Block(StepOptions step, int slot)
+    /// <summary>True when some stage of this configuration runs in <paramref name="kind"/>.</summary>
+    private bool Uses(Zone kind) => kind switch
+    {
+        Zone.Hash => !_hashOnSubmit,
+        Zone.HashZone or Zone.Verify => _dedupe,
+        Zone.Compress => _compression,
+        _ => true, // the packer also runs space retries and the packer tokens' fallbacks
+    };
+
+    private ActionBlock<object>? Block(StepOptions step, int slot, bool build)
     {
         var options = new ExecutionDataflowBlockOptions
         {
@@ -185,14 +208,14 @@ internal sealed partial class ZonedScheduler : IDisposable
         };
         _parallelism[slot] = options.MaxDegreeOfParallelism;
         _parallel[slot] = options.MaxDegreeOfParallelism > 1;
-        return new ActionBlock<DataVio>(vio => Run(vio, slot), options);
+        return build ? new ActionBlock<object>(message => Run(message, slot), options) : null;
     }
 
     /// <summary>Runs the request's steps while they belong to the block of <paramref name="slot"/>, then hands it on.</summary>
-    private void Run(DataVio vio, int slot)
+    private void Run(object message, int slot)
     {
         var start = Stopwatch.GetTimestamp();
-        RunMessage(vio, slot);
+        RunMessage(message, slot);
         var busy = Stopwatch.GetTimestamp() - start;
         var i = slot;
         if (_parallel[i])
@@ -221,19 +244,21 @@ internal sealed partial class ZonedScheduler : IDisposable
         var list = new List<PipelineBlockFigures>(_slotCount);
         for (var i = 0; i < _slotCount; i++)
         {
-            list.Add(new PipelineBlockFigures(SlotName(i), Volatile.Read(ref _messages[i]), _blocks[i].InputCount,
+            if (_blocks[i] is not { } block)
+                continue;
+            list.Add(new PipelineBlockFigures(SlotName(i), Volatile.Read(ref _messages[i]), block.InputCount,
                 Volatile.Read(ref _busyTicks[i]) / (double)Stopwatch.Frequency, _parallelism[i]));
         }
         return list;
     }
 
-    private void RunMessage(DataVio vio, int slot)
+    private void RunMessage(object message, int slot)
     {
         var zone = KindOf(slot);
-        if (vio.Operation == TokenOperation)
-            RunToken(vio, zone, _slotIndex[slot]);
+        if (message is ControlToken token)
+            RunToken(token.Kind, zone, _slotIndex[slot]);
         else
-            RunSteps(vio, slot);
+            RunSteps((DataVio)message, slot);
         if (zone == Zone.Journal)
         {
             if (_sync)
@@ -242,7 +267,7 @@ internal sealed partial class ZonedScheduler : IDisposable
             // reach the logical zone after every request whose entry precedes the checkpoint.
             StartCheckpointIfNeeded(force: false);
         }
-        if (_sync && zone == Zone.Packer && _packer.InputCount == 0)
+        if (_sync && zone == Zone.Packer && _packer!.InputCount == 0)
             CloseBinsWhenIdle(); // Sync writes wait for durability: pack what arrived together, hold nothing
     }
 
@@ -250,79 +275,107 @@ internal sealed partial class ZonedScheduler : IDisposable
     {
         while (true)
         {
-            var next = Advance(vio);
+            var next = Advance(vio, slot, out var to);
             if (next is Stage.Parked or Stage.Done)
                 break;
-            if (SlotFor(vio) == slot && _blocks[slot].InputCount == 0)
+            if (to == slot && _blocks[slot]!.InputCount == 0)
             {
                 Interlocked.Increment(ref _skipped); // VDO also runs the next step in place when it can
                 continue;
             }
-            Send(vio);
+            SendTo(vio, to);
             break;
         }
     }
 
-    /// <summary>Runs the request's current stage; returns the next (Parked: someone else holds it now; Done: completed).</summary>
-    private Stage Advance(DataVio vio)
+    /// <summary>
+    /// Runs the request's current stage in <paramref name="slot"/>; returns the next (Parked:
+    /// someone else holds it now; Done: completed) and the slot that runs it.
+    /// </summary>
+    private Stage Advance(DataVio vio, int slot, out int to)
     {
+        var from = (Stage)vio.Stage;
         Stage next;
         try
         {
             if (_failure is { } failure && vio.Operation != VioOperation.Read && vio.Error is null)
                 throw new ReadOnlyVolumeException($"the volume failed while this request was in flight ({failure.Message})");
-            next = Step(vio, (Stage)vio.Stage);
+            next = Step(vio, from);
         }
         catch (Exception e)
         {
-            next = Fail(vio, e);
+            next = Fail(vio, e, from, slot);
         }
-        if (next == Stage.Parked)
-            return next; // a lock's waiter list, the packer or the journal holds it
-        vio.Stage = (int)next;
+        to = Route(vio, from, slot, next);
         if (next == Stage.Done)
             Complete(vio);
         return next;
     }
 
+    /// <summary>
+    /// The transition stage <paramref name="from"/>, run in <paramref name="slot"/>, decided for
+    /// <paramref name="vio"/>: checked against the stage table, counted by edge, and the request's
+    /// stage set (unless parked: a lock's waiter list, the packer or the journal holds it, and it
+    /// resumes in its stage). Returns the slot of the next stage (-1 parked; acknowledgement when done).
+    /// </summary>
+    private int Route(DataVio vio, Stage from, int slot, Stage next)
+    {
+        StageTable.Check(from, next);
+        if (next == Stage.Parked)
+            return -1;
+        vio.Stage = (int)next;
+        var to = next == Stage.Done ? _ackNode : SlotFor(vio);
+        if (_parallel[slot] || (_locking && IsPool(_slotKind[slot])))
+            _edges.CountShared(slot, to);
+        else
+            _edges.Count(slot, to);
+        return to;
+    }
+
+    /// <summary>A request enters at <paramref name="stage"/> (admission: many callers at once).</summary>
+    private void Admit(DataVio vio, Stage stage)
+    {
+        vio.Stage = (int)stage;
+        _edges.CountShared(_admitNode, SlotFor(vio));
+    }
+
+    /// <summary>Routes another request than the one running (a waiter, a co-fragment) and sends it on, or completes it.</summary>
+    private void Dispatch(DataVio vio, Stage from, int slot, Stage next)
+    {
+        var to = Route(vio, from, slot, next);
+        if (next == Stage.Done)
+            Complete(vio);
+        else if (next != Stage.Parked)
+            SendTo(vio, to);
+    }
+
     /// <summary>Hands a request on to the slot of its current stage (a counted handoff).</summary>
-    private void Send(DataVio vio)
+    private void Send(DataVio vio) => SendTo(vio, SlotFor(vio));
+
+    /// <summary>Hands a request on to <paramref name="slot"/>, the slot of its current stage (a counted handoff).</summary>
+    private void SendTo(DataVio vio, int slot)
     {
         Interlocked.Increment(ref _handoffs);
         if (_locking)
             Requeue(vio);
         else
-            Post(_blocks[SlotFor(vio)], vio);
+            Post(_blocks[slot]!, vio);
     }
 
-    private static void Post(ActionBlock<DataVio> block, DataVio vio)
+    private static void Post(ActionBlock<object> block, object message)
     {
         // Only worker pools may be bounded (zones are validated unbounded): wait for room there.
         var spin = new SpinWait();
-        while (!block.Post(vio))
+        while (!block.Post(message))
             spin.SpinOnce();
     }
 
 
-    private enum Zone
-    {
-        Hash,
-        Logical,
-        HashZone,
-        Physical,
-        Verify,
-        Compress,
-        Packer,
-        DataWrite,
-        Journal,
-        Read,
-    }
-
     public void Dispose()
     {
         foreach (var b in _blocks)
-            b.Complete();
+            b?.Complete();
         foreach (var b in _blocks)
-            b.Completion.Wait(TimeSpan.FromSeconds(10));
+            b?.Completion.Wait(TimeSpan.FromSeconds(10));
     }
 }

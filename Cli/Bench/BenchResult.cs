@@ -21,6 +21,16 @@ internal sealed record BenchResult
     [JsonPropertyName("efficiency")] public double Efficiency { get; init; }
     [JsonPropertyName("savingPercent")] public int SavingPercent { get; init; }
     [JsonPropertyName("blocks")] public IReadOnlyList<BenchBlock> Blocks { get; init; } = [];
+    /// <summary>Zone-to-zone transitions in the measured run, by the node ids of <c>dvdo graph --format json</c>.</summary>
+    [JsonPropertyName("edges")] public IReadOnlyList<BenchEdge> Edges { get; init; } = [];
+}
+
+/// <summary>How many times requests went from one node of the graph to another in a bench run.</summary>
+internal sealed record BenchEdge
+{
+    [JsonPropertyName("from")] public required string From { get; init; }
+    [JsonPropertyName("to")] public required string To { get; init; }
+    [JsonPropertyName("count")] public long Count { get; init; }
 }
 
 /// <summary>One Dataflow block's figures over a bench run (message-passing scheme).</summary>

@@ -84,6 +84,7 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
                 }
             }) { IsBackground = true, Name = $"bench-{t}" };
         }
+        var edges0 = volume.PipelineTransitions().ToDictionary(e => (e.From, e.To), e => e.Count); // before allocations count
         var process = Process.GetCurrentProcess();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -130,6 +131,9 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
         var acquisitions = locks.Acquisitions - locks0.Acquisitions;
         var contended = locks.Contended - locks0.Contended;
         var figures1 = volume.PipelineFigures();
+        var edges = volume.PipelineTransitions()
+            .Select(e => new BenchEdge { From = e.From, To = e.To, Count = e.Count - edges0.GetValueOrDefault((e.From, e.To)) })
+            .Where(e => e.Count > 0).ToList();
 
         var merged = new LongHistogram(HighestTrackable, 3);
         foreach (var h in histograms)
@@ -163,6 +167,7 @@ internal sealed class LoadRun(BlockSet blocks, long[] addresses, bool reads, int
                 MeanQueueDepth = samples > 0 ? depthSums[b] / samples : 0,
                 Parallelism = f.Parallelism,
             })],
+            Edges = edges,
         };
     }
 }

@@ -9,18 +9,26 @@ using DataflowVdo.Pipeline.Graph;
 
 namespace DataflowVdo.Cli.Commands;
 
-/// <summary><c>dvdo graph [--format dot|mermaid]</c>: draws the configured message-passing graph on stdout.</summary>
+/// <summary><c>dvdo graph [--format dot|mermaid|json] [--scheme NAME]</c>: draws the graph the configured scheme runs, from the stage table, on stdout.</summary>
 internal static class GraphCommand
 {
     /// <summary>The drawing formats, by their <c>--format</c> name.</summary>
-    private static readonly string[] Formats = ["dot", "mermaid"];
+    private static readonly string[] Formats = ["dot", "mermaid", "json"];
 
     public static Command Create()
     {
         var format = new Option<string>("--format", "-f")
         {
-            Description = "dot (Graphviz: dvdo graph | dot -Tsvg > graph.svg) or mermaid",
+            Description = "dot (Graphviz: dvdo graph | dot -Tsvg > graph.svg), mermaid, or json (nodes with their executors, edges with their labels)",
             DefaultValueFactory = _ => "dot",
+        };
+        var scheme = new Option<string?>("--scheme")
+        {
+            Description = "draw this scheme's graph (Inline, MessagePassing, StructureLocking) instead of Pipeline:Scheme's",
+        };
+        var unwind = new Option<bool>("--unwind")
+        {
+            Description = "also draw the failure-unwinding transitions (every step to the zones whose locks and pins a failed request gives back)",
         };
         var figures = new Option<FileInfo?>("--figures")
         {
@@ -31,7 +39,7 @@ internal static class GraphCommand
             Description = "a pool mounted by `dvdo mount`: draw the graph that mount runs, each block labelled with its figures over the next second (messages/s, busy %, mean queue depth)",
         };
         var common = new CommonOptions();
-        var command = new Command("graph", "draw the configured message-passing graph (zones, worker pools, handoffs) as Graphviz dot or Mermaid") { format, figures, live };
+        var command = new Command("graph", "draw the graph the configured scheme runs (zones and worker pools grouped by executor, transitions between them) as Graphviz dot, Mermaid or JSON") { format, scheme, unwind, figures, live };
         common.AddTo(command);
         command.SetAction(r => CommandRunner.Run(() =>
         {
@@ -48,18 +56,29 @@ internal static class GraphCommand
                 return CommandRunner.Failed;
             }
             var options = common.Load(r);
+            if (r.GetValue(scheme) is { } schemeName)
+            {
+                if (!Enum.TryParse<SchemeKind>(schemeName, ignoreCase: true, out var kind) || !Enum.IsDefined(kind))
+                    throw new ArgumentException($"--scheme '{schemeName}' is not one of: {string.Join(", ", Enum.GetNames<SchemeKind>())}");
+                options.Pipeline.Scheme = kind;
+            }
             var labels = r.GetValue(figures) is { } file ? ReadFigures(file) : null;
-            Console.Out.Write(Render(options, name, labels));
+            Console.Out.Write(Render(options, name, labels, r.GetValue(unwind)));
             return 0;
         }));
         return command;
     }
 
-    private static string Render(VdoOptions options, string format, Dictionary<string, string>? labels)
+    private static string Render(VdoOptions options, string format, Dictionary<string, string>? labels, bool unwind = false)
     {
-        var graph = PipelineGraph.Build(options);
+        var graph = PipelineGraph.Build(options, unwind: unwind);
         var note = Note(options);
-        return format == "dot" ? DotWriter.Render(graph, note, labels) : MermaidWriter.Render(graph, note, labels);
+        return format switch
+        {
+            "dot" => DotWriter.Render(graph, note, labels),
+            "mermaid" => MermaidWriter.Render(graph, note, labels),
+            _ => JsonGraphWriter.Render(graph, labels),
+        };
     }
 
     /// <summary>
@@ -117,11 +136,11 @@ internal static class GraphCommand
             b => string.Create(ci, $"{b.MessagesPerWrite:0.00} msg/write, busy {b.BusyPercent:0}%, queue {b.MeanQueueDepth:0.0}"));
     }
 
-    /// <summary>A remark for the top of the drawing when the configured scheme does not run this graph.</summary>
+    /// <summary>A remark for the top of the drawing when the edges are not handoffs between Dataflow blocks: how the scheme moves a request along them.</summary>
     internal static string? Note(VdoOptions options) => options.Pipeline.Scheme switch
     {
-        SchemeKind.Inline => "the configured scheme is Inline (Pipeline:Scheme), which runs every step on the caller: this graph is what Pipeline:Scheme=MessagePassing would run",
-        SchemeKind.StructureLocking => "the configured scheme is StructureLocking (Pipeline:Scheme): requests run these steps themselves under each zone's lock, so the edges are steps in order, not handoffs",
-        _ => null,
+        SchemeKind.Inline => "scheme Inline: every zone runs under the volume's lock on the caller's thread; hashing, compression, verify reads and data writes run on the caller outside it (edges are steps in order, not handoffs)",
+        SchemeKind.StructureLocking => "scheme StructureLocking: a request runs the steps itself, taking each zone's lock in turn (edges are steps in order, not handoffs)",
+        _ => null, // MessagePassing: each node is a Dataflow block, each edge a handoff
     };
 }

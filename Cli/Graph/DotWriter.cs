@@ -1,4 +1,5 @@
 using System.Text;
+using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Pipeline.Graph;
 
 namespace DataflowVdo.Cli.Graph;
@@ -30,14 +31,31 @@ public static class DotWriter
         writer.WriteLine("  rankdir=LR;");
         writer.WriteLine("  node [fontname=\"Helvetica\", fontsize=11];");
         writer.WriteLine("  edge [fontname=\"Helvetica\", fontsize=9];");
-        foreach (var node in graph.Nodes)
+        var clusters = GraphClusters.Of(graph);
+        for (var c = 0; c < clusters.Count; c++)
         {
-            var label = string.Join("\\n", GraphLabels.Lines(node, figures).Select(Escape));
-            writer.WriteLine($"  {Id(node.Id)} [label=\"{label}\", {Shape(node.Kind)}];");
+            // Nodes sharing an executor (one lock, the caller's thread) are drawn inside one box.
+            writer.WriteLine($"  subgraph \"cluster_{c}\" {{");
+            writer.WriteLine($"    label=\"{Escape(clusters[c].Executor)}\";");
+            writer.WriteLine("    style=dashed;");
+            foreach (var node in clusters[c].Nodes)
+                WriteNode(writer, node, figures, "    ");
+            writer.WriteLine("  }");
         }
+        foreach (var node in GraphClusters.Alone(graph, clusters))
+            WriteNode(writer, node, figures, "  ");
         foreach (var edge in graph.Edges)
-            writer.WriteLine($"  {Id(edge.From)} -> {Id(edge.To)} [label=\"{Escape(edge.Label)}\"];");
+        {
+            var style = edge.Kind == TransitionKind.Normal ? "" : edge.Kind == TransitionKind.Rare ? ", style=dotted" : edge.Kind == TransitionKind.Control ? ", style=bold, color=blue" : ", style=dashed, color=gray";
+            writer.WriteLine($"  {Id(edge.From)} -> {Id(edge.To)} [label=\"{Escape(edge.Label)}\"{style}];");
+        }
         writer.WriteLine("}");
+    }
+
+    private static void WriteNode(TextWriter writer, GraphNode node, IReadOnlyDictionary<string, string>? figures, string indent)
+    {
+        var label = string.Join("\\n", GraphLabels.Lines(node, figures).Select(Escape));
+        writer.WriteLine($"{indent}{Id(node.Id)} [label=\"{label}\", {Shape(node.Kind)}];");
     }
 
     private static string Shape(GraphNodeKind kind) => kind switch

@@ -7,6 +7,7 @@ internal static class GraphLabels
 {
     /// <summary>"parallelism N, capacity unbounded|N, batch N|unlimited".</summary>
     public static string Settings(GraphNode node) =>
+        node.Parallelism == 0 ? "parallelism: one per caller" :
         $"parallelism {node.Parallelism}, " +
         $"capacity {(node.BoundedCapacity == 0 ? "unbounded" : node.BoundedCapacity.ToString())}, " +
         $"batch {(node.BatchSize == 0 ? "unlimited" : node.BatchSize.ToString())}";

@@ -1,4 +1,5 @@
 using System.Text;
+using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Pipeline.Graph;
 
 namespace DataflowVdo.Cli.Graph;
@@ -29,14 +30,29 @@ public static class MermaidWriter
                 writer.WriteLine($"%% {line}");
         }
         writer.WriteLine("flowchart LR");
-        foreach (var node in graph.Nodes)
+        var clusters = GraphClusters.Of(graph);
+        for (var c = 0; c < clusters.Count; c++)
         {
-            var label = string.Join("<br/>", GraphLabels.Lines(node, figures).Select(Escape));
-            var (open, close) = Shape(node.Kind);
-            writer.WriteLine($"    {Id(node.Id)}{open}\"{label}\"{close}");
+            // Nodes sharing an executor (one lock, the caller's thread) are drawn inside one subgraph.
+            writer.WriteLine($"    subgraph executor{c}[\"{Escape(clusters[c].Executor)}\"]");
+            foreach (var node in clusters[c].Nodes)
+                WriteNode(writer, node, figures, "        ");
+            writer.WriteLine("    end");
         }
+        foreach (var node in GraphClusters.Alone(graph, clusters))
+            WriteNode(writer, node, figures, "    ");
         foreach (var edge in graph.Edges)
-            writer.WriteLine($"    {Id(edge.From)} -->|\"{Escape(edge.Label)}\"| {Id(edge.To)}");
+        {
+            var arrow = edge.Kind == TransitionKind.Normal ? "-->" : "-.->";
+            writer.WriteLine($"    {Id(edge.From)} {arrow}|\"{Escape(edge.Label)}\"| {Id(edge.To)}");
+        }
+    }
+
+    private static void WriteNode(TextWriter writer, GraphNode node, IReadOnlyDictionary<string, string>? figures, string indent)
+    {
+        var label = string.Join("<br/>", GraphLabels.Lines(node, figures).Select(Escape));
+        var (open, close) = Shape(node.Kind);
+        writer.WriteLine($"{indent}{Id(node.Id)}{open}\"{label}\"{close}");
     }
 
     private static (string Open, string Close) Shape(GraphNodeKind kind) => kind switch

@@ -14,17 +14,20 @@ public sealed partial class GraphCommandTests
 
     private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(["graph", .. args]);
 
-    [GeneratedRegex("""^  "([^"]+)" \[label="((?:[^"\\]|\\.)*)", shape=\w+\];$""")]
+    [GeneratedRegex("""^(?:  |    )"([^"]+)" \[label="((?:[^"\\]|\\.)*)", shape=\w+\];$""")]
     private static partial Regex DotNode();
 
-    [GeneratedRegex("""^  "([^"]+)" -> "([^"]+)" \[label="(?:[^"\\]|\\.)*"\];$""")]
+    [GeneratedRegex("""^  "([^"]+)" -> "([^"]+)" \[label="(?:[^"\\]|\\.)*"(?:, style=\w+(?:, color=\w+)?)?\];$""")]
     private static partial Regex DotEdge();
 
-    [GeneratedRegex("""^    (\w+)(?:\[|\[/|>|\(\[)"([^"]*)"(?:\]|/\]|\]\))$""")]
+    [GeneratedRegex("""^(?:    |        )(\w+)(?:\[|\[/|>|\(\[)"([^"]*)"(?:\]|/\]|\]\))$""")]
     private static partial Regex MermaidNode();
 
-    [GeneratedRegex("""^    (\w+) -->\|"[^"]*"\| (\w+)$""")]
+    [GeneratedRegex("""^    (\w+) (?:-->|-\.->)\|"[^"]*"\| (\w+)$""")]
     private static partial Regex MermaidEdge();
+
+    [GeneratedRegex("""^    subgraph \w+\["[^"]*"\]$""")]
+    private static partial Regex MermaidSubgraph();
 
     /// <summary>Node id → label, after checking that every line is a known statement and every edge joins declared nodes.</summary>
     private static Dictionary<string, string> ParseDot(string dot)
@@ -43,7 +46,7 @@ public sealed partial class GraphCommandTests
             else if (DotEdge().Match(line) is { Success: true } e)
                 edges.Add((e.Groups[1].Value, e.Groups[2].Value));
             else
-                Assert.That(line, Does.Match("""^  (rankdir=LR|node \[.*\]|edge \[.*\]);$"""), "unexpected dot statement");
+                Assert.That(line, Does.Match("""^  (rankdir=LR;|node \[.*\];|edge \[.*\];|subgraph "cluster_\d+" \{|\})$|^    (label="[^"]*"|style=dashed);$"""), "unexpected dot statement");
         }
         Assert.That(edges, Is.Not.Empty);
         foreach (var (from, to) in edges)
@@ -63,7 +66,7 @@ public sealed partial class GraphCommandTests
                 nodes.Add(n.Groups[1].Value, n.Groups[2].Value);
             else if (MermaidEdge().Match(line) is { Success: true } e)
                 edges.Add((e.Groups[1].Value, e.Groups[2].Value));
-            else
+            else if (!MermaidSubgraph().IsMatch(line) && line != "    end")
                 Assert.Fail($"unexpected mermaid line: {line}");
         }
         Assert.That(edges, Is.Not.Empty);
@@ -100,16 +103,99 @@ public sealed partial class GraphCommandTests
 
     [TestCase("dot", "// ")]
     [TestCase("mermaid", "%% ")]
-    public void AnInlineSchemeIsNotedInACommentAtTheTop(string format, string comment)
+    public void TheInlineSchemeDrawsItsOwnGraphWithEveryZoneUnderTheVolumeLock(string format, string comment)
     {
-        var inline = Run("--format", format, "--set", "Pipeline:Scheme=Inline");
+        var inline = Run("--format", format, "--set", "Pipeline:Scheme=Inline", "--set", "Pipeline:LogicalZones=2");
         Assert.That(inline.Code, Is.Zero, inline.Err);
-        var first = inline.Out.Split('\n')[0];
-        Assert.That(first, Does.StartWith(comment).And.Contain("Inline").And.Contain("MessagePassing"));
+        Assert.That(inline.Out.Split('\n')[0], Does.StartWith(comment).And.Contain("scheme Inline"));
+        var nodes = format == "dot" ? ParseDot(inline.Out) : ParseMermaid(inline.Out);
+        Assert.That(nodes.Keys, Does.Contain("logical0").And.Not.Contain("logical1"), "the inline scheme runs one zone of each kind");
+        var inLock = Cluster(inline.Out, format, "volume lock");
+        var onCaller = Cluster(inline.Out, format, "caller");
+        Assert.That(inLock, Is.EquivalentTo(new[] { "logical0", "hashzone0", "physical0", "packer", "journal", "read" }));
+        Assert.That(onCaller, Is.EquivalentTo(new[] { "hash", "compress", "verify", "datawrite" }));
 
         var passing = Run("--format", format, "--set", MessagePassing);
-        Assert.That(passing.Out, Does.Not.StartWith(comment));
-        Assert.That(inline.Out, Does.EndWith(passing.Out), "the same graph is drawn under the comment");
+        Assert.That(passing.Out, Is.Not.EqualTo(inline.Out));
+        Assert.That(Cluster(passing.Out, format, "volume lock"), Is.Empty, "message passing: every node is its own block");
+    }
+
+    /// <summary>The node ids drawn inside the cluster (subgraph) of <paramref name="executor"/>.</summary>
+    private static List<string> Cluster(string text, string format, string executor)
+    {
+        var lines = text.Split('\n');
+        var start = Array.FindIndex(lines, l => format == "dot" ? l == $"    label=\"{executor}\";" : l.StartsWith("    subgraph ", StringComparison.Ordinal) && l.EndsWith($"[\"{executor}\"]", StringComparison.Ordinal));
+        if (start < 0)
+            return [];
+        var ids = new List<string>();
+        for (var i = start + 1; i < lines.Length && lines[i] != (format == "dot" ? "  }" : "    end"); i++)
+        {
+            var m = format == "dot" ? DotNode().Match(lines[i]) : MermaidNode().Match(lines[i]);
+            if (m.Success)
+                ids.Add(m.Groups[1].Value);
+        }
+        return ids;
+    }
+
+    [TestCase("Inline")]
+    [TestCase("MessagePassing")]
+    [TestCase("StructureLocking")]
+    public void JsonNamesTheSchemeEveryNodeWithItsExecutorAndEveryEdgeWithItsLabel(string scheme)
+    {
+        var r = Run("--format", "json", "--scheme", scheme, "--set", "Pipeline:PhysicalZones=2");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        Assert.That(root.GetProperty("scheme").GetString(), Is.EqualTo(scheme));
+        var nodes = root.GetProperty("nodes").EnumerateArray().ToDictionary(n => n.GetProperty("id").GetString()!);
+        Assert.That(nodes.Keys, Does.Contain("admit").And.Contain("logical0").And.Contain("journal").And.Contain("ack"));
+        Assert.That(nodes.ContainsKey("physical1"), Is.EqualTo(scheme != "Inline"), "zones expanded where the scheme runs several");
+        foreach (var n in nodes.Values)
+        {
+            Assert.That(n.GetProperty("kind").GetString(), Is.Not.Empty);
+            Assert.That(n.GetProperty("executor").GetString(), Is.Not.Empty);
+            Assert.That(n.GetProperty("parallelism").GetInt32(), Is.GreaterThanOrEqualTo(0));
+        }
+        Assert.That(nodes["logical0"].GetProperty("kind").GetString(), Is.EqualTo("logical"));
+        Assert.That(nodes["journal"].GetProperty("executor").GetString(), Is.EqualTo(scheme switch
+        {
+            "Inline" => "volume lock",
+            "StructureLocking" => "lock journal",
+            _ => "block journal",
+        }));
+        var edges = root.GetProperty("edges").EnumerateArray().ToList();
+        Assert.That(edges, Is.Not.Empty);
+        foreach (var e in edges)
+        {
+            Assert.That(nodes.Keys, Does.Contain(e.GetProperty("from").GetString()).And.Contain(e.GetProperty("to").GetString()));
+            Assert.That(e.GetProperty("label").GetString(), Is.Not.Empty);
+        }
+    }
+
+    [TestCase("Inline")]
+    [TestCase("MessagePassing")]
+    [TestCase("StructureLocking")]
+    public void EveryTransitionABenchRunReportsIsAnEdgeOfTheDrawnGraph(string scheme)
+    {
+        string[] zones = ["--set", "Pipeline:LogicalZones=2", "--set", "Pipeline:PhysicalZones=2", "--set", "Pipeline:HashZones=2"];
+        var bench = CliRunner.Run(["bench", "--workload", "mixed", "--scheme", scheme, "--blocks", "3000", "--working-set", "3000", "--seconds", "1", "--queue-depth", "4", "--json", .. zones]);
+        Assert.That(bench.Code, Is.Zero, bench.Err);
+        var graph = Run(["--format", "json", "--scheme", scheme, .. zones]);
+        Assert.That(graph.Code, Is.Zero, graph.Err);
+        using var g = System.Text.Json.JsonDocument.Parse(graph.Out);
+        var drawn = g.RootElement.GetProperty("edges").EnumerateArray().Select(e => (e.GetProperty("from").GetString(), e.GetProperty("to").GetString())).ToHashSet();
+        using var b = System.Text.Json.JsonDocument.Parse(bench.Out);
+        var result = b.RootElement.GetProperty("results")[0];
+        var observed = result.GetProperty("edges").EnumerateArray().ToList();
+        Assert.That(observed, Is.Not.Empty);
+        foreach (var e in observed)
+        {
+            var pair = (e.GetProperty("from").GetString(), e.GetProperty("to").GetString());
+            Assert.That(drawn, Does.Contain(pair), $"bench observed {pair}, which the drawing of {scheme} lacks");
+            Assert.That(e.GetProperty("count").GetInt64(), Is.GreaterThan(0));
+        }
+        Assert.That(observed.Where(e => e.GetProperty("from").GetString() == "admit").Sum(e => e.GetProperty("count").GetInt64()),
+            Is.EqualTo(result.GetProperty("operations").GetInt64()), "every write measured entered once");
     }
 
     [TestCase("dot")]
@@ -150,7 +236,8 @@ public sealed partial class GraphCommandTests
         });
     }
 
-    [TestCase(new[] { "--format", "svg" }, "--format 'svg' is not one of: dot, mermaid")]
+    [TestCase(new[] { "--format", "svg" }, "--format 'svg' is not one of: dot, mermaid, json")]
+    [TestCase(new[] { "--scheme", "Dataflow" }, "--scheme 'Dataflow' is not one of: Inline, MessagePassing, StructureLocking")]
     [TestCase(new[] { "--set", "Pipeline:Steps:Logical:Parallelism=2" }, "Pipeline:Steps:Logical:Parallelism")]
     [TestCase(new[] { "--set", "Pipeline:Steps:Compress:Paralelism=2" }, "Paralelism")]
     [TestCase(new[] { "--config", "/nonexistent/dvdo.json" }, "/nonexistent/dvdo.json")]
