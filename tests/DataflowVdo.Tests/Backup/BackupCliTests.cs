@@ -80,9 +80,7 @@ public sealed class BackupCliTests
         using (var ingest = DvdoProcess.Start("ingest", _pool, "--name", "endless", "/dev/urandom"))
         {
             // Wait until the pool file has grown by some megabytes (data is being written).
-            var deadline = DateTime.UtcNow + DvdoProcess.Deadline;
-            while (DateTime.UtcNow < deadline && !ingest.Process.HasExited && Allocated(_pool) < AllocatedAtStart + (8 << 20))
-                Thread.Sleep(50);
+            SpinWait.SpinUntil(() => ingest.Process.HasExited || Allocated(_pool) >= AllocatedAtStart + (8 << 20), DvdoProcess.Deadline);
             Assert.That(ingest.Process.HasExited, Is.False, ingest.Stderr);
             DvdoProcess.Must("kill", DvdoProcess.Exec("kill", "-" + signal, ingest.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             Assert.That(ingest.WaitForExit(), Is.True);

@@ -83,16 +83,14 @@ public sealed class BackupWhileMountedTests
             // A client killed mid-stream: the mount rolls its ingest back.
             using (var killed = DvdoProcess.Start("ingest", pool, "--name", "killed", "/dev/urandom"))
             {
-                var deadline = DateTime.UtcNow + DvdoProcess.Deadline;
-                while (DateTime.UtcNow < deadline && !Dvdo("stats", pool, "--json").Out.Contains("\"dataBlocksUsed\": 2", StringComparison.Ordinal) && !killed.Process.HasExited)
-                    Thread.Sleep(100); // until the pool holds 2000+ data blocks (the VM's 512 and the backup's ~250 before it)
+                // Until the pool holds 2000+ data blocks (the VM's 512 and the backup's ~250 before it); each probe is a dvdo process.
+                SpinWait.SpinUntil(() => killed.Process.HasExited || Dvdo("stats", pool, "--json").Out.Contains("\"dataBlocksUsed\": 2", StringComparison.Ordinal), DvdoProcess.Deadline);
                 Assert.That(killed.Process.HasExited, Is.False, killed.Stderr);
                 killed.Process.Kill();
                 killed.Process.WaitForExit();
             }
-            var deadlineLs = DateTime.UtcNow + DvdoProcess.Deadline;
-            while (DateTime.UtcNow < deadlineLs && Dvdo("ingest", pool, "--name", "killed", input).Code != 0)
-                Thread.Sleep(100); // the name is free once the mount has rolled the killed ingest back
+            // The name is free once the mount has rolled the killed ingest back; each probe is a dvdo process.
+            SpinWait.SpinUntil(() => Dvdo("ingest", pool, "--name", "killed", input).Code == 0, DvdoProcess.Deadline);
             DvdoProcess.Must("fusermount3", DvdoProcess.Exec("fusermount3", "-u", mnt));
             Assert.That(mount.WaitForExit(), Is.True);
         }
