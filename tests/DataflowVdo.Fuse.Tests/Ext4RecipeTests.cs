@@ -28,7 +28,7 @@ public sealed class Ext4RecipeTests
         foreach (var line in loops.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var parts = line.Split(' ', 2);
-            if (parts.Length == 2 && parts[1].StartsWith(TempRoot + "/", StringComparison.Ordinal))
+            if (parts.Length == 2 && parts[1].StartsWith(TempRoot + "/", StringComparison.Ordinal) && IsAbandoned(parts[1]))
             {
                 TestContext.Progress.WriteLine($"Detaching leftover {parts[0]} ({parts[1]})");
                 Run("losetup", ["-d", parts[0]]);
@@ -48,7 +48,7 @@ public sealed class Ext4RecipeTests
         if (!Directory.Exists(Source))
             Assert.Ignore($"{Source} does not exist");
 
-        var work = Path.Combine(TempRoot, "ext4-" + Guid.NewGuid().ToString("N")[..12]);
+        var work = NewDirectoryName("ext4");
         var ext = Path.Combine(work, "ext");
         Directory.CreateDirectory(ext);
         var poolPath = Path.Combine(work, "pool");

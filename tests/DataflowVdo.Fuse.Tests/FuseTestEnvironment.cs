@@ -28,17 +28,36 @@ public sealed class FuseTestEnvironment
         Directory.CreateDirectory(TempRoot);
         foreach (var mount in MountTable.Read().Reverse())
         {
-            if (mount.MountPoint.StartsWith(TempRoot + "/", StringComparison.Ordinal))
+            if (mount.MountPoint.StartsWith(TempRoot + "/", StringComparison.Ordinal) && IsAbandoned(mount.MountPoint))
             {
                 TestContext.Progress.WriteLine($"Removing leftover mount {mount.MountPoint} ({mount.FileSystemType})");
                 ForceUnmount(mount.MountPoint);
             }
         }
 
-        foreach (string directory in Directory.GetDirectories(TempRoot))
+        foreach (string directory in Directory.GetDirectories(TempRoot).Where(IsAbandoned))
         {
             TryDeleteEmptyDirectory(directory);
         }
+    }
+
+    /// <summary>
+    /// A new directory under <see cref="TempRoot"/> named after this process (<c>KIND-{pid}-{id}</c>, not
+    /// created), so that the leftover cleanup of a test run going on beside this one leaves it alone.
+    /// </summary>
+    public static string NewDirectoryName(string kind) =>
+        Path.Combine(TempRoot, $"{kind}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}");
+
+    /// <summary>
+    /// True when <paramref name="path"/> (under <see cref="TempRoot"/>) lies in a directory made by a
+    /// process that is no longer running, or by an older run whose names carry no owner.
+    /// </summary>
+    public static bool IsAbandoned(string path)
+    {
+        var top = path[(TempRoot.Length + 1)..].Split('/')[0].Split('-');
+        if (top.Length < 3 || !int.TryParse(top[^2], out var pid))
+            return true;
+        return pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}");
     }
 
     /// <summary>Skips the test, naming the missing packages, unless FUSE can be mounted here.</summary>

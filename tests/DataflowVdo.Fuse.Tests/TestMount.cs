@@ -25,7 +25,7 @@ public sealed class TestMount : IDisposable
     public static TestMount Create(IImageCatalogView catalog, FuseMountOptions? options = null)
     {
         FuseTestEnvironment.RequireFuse();
-        string directory = Path.Combine(FuseTestEnvironment.TempRoot, "m-" + Guid.NewGuid().ToString("N")[..12]);
+        string directory = FuseTestEnvironment.NewDirectoryName("m");
         System.IO.Directory.CreateDirectory(directory);
         var errors = new ConcurrentQueue<(string, Exception)>();
         options ??= new FuseMountOptions();

@@ -26,7 +26,7 @@ public sealed class Ext4CrashTests
         if (!Directory.Exists("/usr/share/doc"))
             Assert.Ignore("/usr/share/doc does not exist");
 
-        var dir = Path.Combine(Path.GetTempPath(), $"dvdo-ext4-crash-{Guid.NewGuid():N}");
+        var dir = OwnedTempDirectory.NewName(Path.Combine(Path.GetTempPath(), "dvdo-ext4-crash-"));
         var pool = Path.Combine(dir, "pool");
         var mnt = Path.Combine(dir, "mnt");
         var ext = Path.Combine(dir, "ext");

@@ -4,6 +4,8 @@ namespace DataflowVdo.Tests.Images;
 /// Before the image tests run: removes what an aborted earlier run may have left (mounts under
 /// the tests' temp directories, then the loop devices backed by files in them; never any other
 /// loop device, they are shared by the machine), so a killed run does not break the next one.
+/// Only what a process that is no longer running left behind is removed (see
+/// <see cref="OwnedTempDirectory"/>): a test run going on beside this one keeps its mounts.
 /// </summary>
 [SetUpFixture]
 public sealed class LeftoverCleanup
@@ -46,11 +48,12 @@ public sealed class LeftoverCleanup
         {
             foreach (var dir in Directory.GetDirectories(Path.GetDirectoryName(prefix)!, Path.GetFileName(prefix) + "*"))
             {
-                if (!File.ReadAllText("/proc/self/mountinfo").Contains(dir, StringComparison.Ordinal))
+                if (OwnedTempDirectory.IsAbandoned(dir, prefix) && !File.ReadAllText("/proc/self/mountinfo").Contains(dir, StringComparison.Ordinal))
                     Directory.Delete(dir, recursive: true);
             }
         }
     }
 
-    private static bool Ours(string path) => Prefixes.Any(p => path.StartsWith(p, StringComparison.Ordinal));
+    private static bool Ours(string path) =>
+        Prefixes.Any(p => path.StartsWith(p, StringComparison.Ordinal) && OwnedTempDirectory.IsAbandoned(path, p));
 }

@@ -20,7 +20,7 @@ public sealed class MountCommandTests
     public void SetUp()
     {
         DvdoProcess.RequireFuse();
-        _dir = Path.Combine(Path.GetTempPath(), $"dvdo-mount-cli-{Guid.NewGuid():N}");
+        _dir = OwnedTempDirectory.NewName(Path.Combine(Path.GetTempPath(), "dvdo-mount-cli-"));
         Directory.CreateDirectory(_dir);
     }
 
