@@ -147,6 +147,9 @@ public sealed class LockBatchTests
         var alone = WriteExtents(1);
         var batched = WriteExtents(64);
         Assert.That(batched.Back, Is.EqualTo(alone.Back), "the same data either way");
-        Assert.That(batched.Locks * 4, Is.LessThan(alone.Locks), $"locks: {batched.Locks} batched vs {alone.Locks} alone for 512 blocks");
+        // A request that parks (the journal's commit, a data write, a verify read) leaves its batch and
+        // resumes alone, so how many acquisitions remain depends on when those complete: measured 3.7–4.4×
+        // fewer on 2 cores (7 per block alone, 1.6–1.9 batched). 3× still fails if batching stops working.
+        Assert.That(batched.Locks * 3, Is.LessThan(alone.Locks), $"locks: {batched.Locks} batched vs {alone.Locks} alone for 512 blocks");
     }
 }
