@@ -13,20 +13,24 @@ namespace DataflowVdo.Pipeline;
 internal sealed class DataChecksums(BlockNamer namer, PersistentCounters counters, ILogger logger)
 {
     /// <summary>
-    /// For measurement only (perf/README.md): <c>DVDO_UNVERIFIED_READS=1</c> skips the check so
+    /// For measurement only (perf/README.md): <c>DATAFLOWVDO_UNVERIFIED_READS=1</c> skips the check so
     /// its cost can be compared in the same run. Never set in production.
     /// </summary>
-    public static readonly bool Disabled = Environment.GetEnvironmentVariable("DVDO_UNVERIFIED_READS") == "1";
+    public static readonly bool Disabled = Environment.GetEnvironmentVariable("DATAFLOWVDO_UNVERIFIED_READS") == "1";
 
     /// <summary>True when <paramref name="data"/> (4 KiB) matches <paramref name="mapping"/>'s checksum; zero and unmapped blocks always do.</summary>
     public bool Matches(BlockMapping mapping, ReadOnlySpan<byte> data) =>
         !mapping.HasPhysicalBlock || BlockMapping.ChecksumOf(namer(data[..VdoConstants.BlockSize])) == mapping.Checksum;
 
-    /// <summary>Throws (counted and logged) when the 4 KiB read for <paramref name="lbn"/> does not match its mapping.</summary>
-    public void Verify(long lbn, BlockMapping mapping, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Throws (counted and logged) when the 4 KiB read for <paramref name="lbn"/> does not match
+    /// its mapping, after zeroing them so that no wrong data is left in the caller's buffer.
+    /// </summary>
+    public void Verify(long lbn, BlockMapping mapping, Span<byte> data)
     {
         if (Disabled || Matches(mapping, data))
             return;
+        data[..VdoConstants.BlockSize].Clear();
         throw Failed(lbn, mapping);
     }
 
