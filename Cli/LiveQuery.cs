@@ -28,6 +28,27 @@ internal static class LiveQuery
     public static bool TryAsk(string pool, string request, out int exitCode)
     {
         exitCode = 0;
+        if (!TryAskRaw(pool, request, Timeout, out var body, out var error))
+            return false;
+        if (error is null)
+        {
+            Console.Write(body);
+            return true;
+        }
+        Console.Error.WriteLine($"dvdo: {error.TrimEnd()}");
+        exitCode = CommandRunner.Failed;
+        return true;
+    }
+
+    /// <summary>
+    /// Asks a running mount of <paramref name="pool"/>, waiting up to <paramref name="timeout"/>;
+    /// true with its answer in <paramref name="body"/> (or its error in <paramref name="error"/>),
+    /// false when no mount answers.
+    /// </summary>
+    public static bool TryAskRaw(string pool, string request, TimeSpan timeout, out string body, out string? error)
+    {
+        body = "";
+        error = null;
         var path = SocketPath(pool);
         if (!File.Exists(path))
             return false;
@@ -37,7 +58,7 @@ internal static class LiveQuery
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             using var cts = new CancellationTokenSource(Timeout);
             socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cts.Token).AsTask().GetAwaiter().GetResult();
-            socket.ReceiveTimeout = (int)Timeout.TotalMilliseconds;
+            socket.ReceiveTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
             socket.Send(Encoding.UTF8.GetBytes(request + "\n"));
             socket.Shutdown(SocketShutdown.Send);
             var received = new MemoryStream();
@@ -54,14 +75,12 @@ internal static class LiveQuery
         var newline = reply.IndexOf('\n', StringComparison.Ordinal);
         if (newline < 0)
             return false;
-        var body = reply[(newline + 1)..];
-        if (reply[..newline] == "0")
+        body = reply[(newline + 1)..];
+        if (reply[..newline] != "0")
         {
-            Console.Write(body);
-            return true;
+            error = body;
+            body = "";
         }
-        Console.Error.WriteLine($"dvdo: {body.TrimEnd()}");
-        exitCode = CommandRunner.Failed;
         return true;
     }
 }

@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(FormatCommand.Create());
         root.Subcommands.Add(StatsCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
+        root.Subcommands.Add(ScrubCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ImageCommand.Create());
         root.Subcommands.Add(IngestCommand.Create());

@@ -328,7 +328,7 @@ internal sealed partial class InlineScheduler
     private void Landed(DataVio vio)
     {
         _z.Counters.DataBlocksWritten++;
-        vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
+        vio.NewMapping = BlockMapping.ForData(vio.Allocation, vio.Name);
         vio.Allocation = 0; // the mapping owns it now
         FinishGroup(vio, Stage.WriteData);
     }
@@ -443,6 +443,7 @@ internal sealed partial class InlineScheduler
             _z.Device.Read(m.Pbn, _readScratch);
             PackedBlock.Decompress(_readScratch, m.Slot, destination, m.Pbn);
         }
+        _z.ReadCheck.Verify(lbn, m, destination);
         Go(Stage.ReadData, Stage.ReadDone);
         Go(Stage.ReadDone, Stage.Done);
     }
@@ -689,7 +690,7 @@ internal sealed partial class InlineScheduler
             }
             f.Allocation = 0;
             f.Bin = null;
-            f.NewMapping = BlockMapping.Compressed(pbn, i);
+            f.NewMapping = BlockMapping.Compressed(pbn, i, f.Name);
             _z.Counters.CompressedFragmentsWritten++;
             _z.Counters.CompressedFragmentBytes += f.FragmentSize;
             // The first fragment reserves the packed block for the others (each gave back its own block above).

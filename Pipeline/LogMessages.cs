@@ -19,4 +19,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "repair: {Change}")]
     public static partial void Repaired(ILogger logger, string change);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Error, Message = "data checksum mismatch: LBN {Lbn}, {Mapping}; the read fails (EIO), no data is returned")]
+    public static partial void DataChecksumFailed(ILogger logger, long lbn, string mapping);
 }

@@ -12,10 +12,12 @@ public sealed partial class Volume
     /// Refuses, changing nothing, when the block map itself is damaged in a way no count can
     /// express (a block owned twice, a mapping outside the data area or to a missing fragment, an
     /// unreadable page) or when this open already failed (its memory is not trusted: close the
-    /// pool and repair it on the next open). Dropping mappings to blocks that fail a data
-    /// checksum comes with the checksums.
+    /// pool and repair it on the next open). With <paramref name="dropDamaged"/> it first reads
+    /// every data block and fragment in use and unmaps each LBN whose data fails its checksum
+    /// (it then reads as zeros instead of failing; each is reported); without it such mappings
+    /// are kept, and their reads keep failing.
     /// </summary>
-    public RepairResult Repair()
+    public RepairResult Repair(bool dropDamaged = false)
     {
         lock (_sync)
         {
@@ -23,16 +25,20 @@ public sealed partial class Volume
             if (_failedHere)
                 throw new ReadOnlyVolumeException($"{ReadOnlyReason}; this open failed, so its state is not trusted: close the pool and run 'dvdo check --repair' on it");
             RepairResult? result = null;
-            Quiet(() => result = Rebuild());
+            Quiet(() => result = Rebuild(dropDamaged));
             return result!;
         }
     }
 
-    private RepairResult Rebuild()
+    private RepairResult Rebuild(bool dropDamaged)
     {
         var g = _z.Geometry;
         var damage = new List<string>();
         var census = VolumeChecker.CountMappings(_z, damage.Add);
+        var changes = new List<string>();
+        var dropped = damage.Count == 0 && dropDamaged ? DropDamaged(changes) : 0;
+        if (dropped > 0)
+            census = VolumeChecker.CountMappings(_z, damage.Add); // the dropped mappings no longer count
         for (var s = 0; s < g.SlabCount && damage.Count == 0; s++)
         {
             var expected = census.Expected[s];
@@ -48,7 +54,6 @@ public sealed partial class Volume
             throw new CorruptMetadataException("block map", $"repair cannot rebuild the reference counts from it: {shown}");
         }
 
-        var changes = new List<string>();
         var counts = new byte[g.SlabCount][];
         for (var s = 0; s < g.SlabCount; s++)
         {
@@ -80,7 +85,26 @@ public sealed partial class Volume
         }
         if (cleared is not null)
             LogMessages.Repaired(_z.Hooks.Logger, $"read-only mode cleared (was: {cleared})");
-        return new RepairResult { Changes = changes, ClearedReadOnlyReason = cleared };
+        return new RepairResult { Changes = changes, ClearedReadOnlyReason = cleared, DroppedMappings = dropped };
+    }
+
+    /// <summary>Unmaps every LBN whose data block or fragment fails its checksum (quiet volume); returns how many.</summary>
+    private int DropDamaged(List<string> changes)
+    {
+        var suspects = Scrubber.Verify(_z, Scrubber.Users(_z), null, CancellationToken.None, out _, out _, out _);
+        var dropped = 0;
+        foreach (var (pbn, refs) in suspects.OrderBy(s => s.Key))
+        {
+            _z.ReadCheck.Failed(refs[0].Lbn, refs[0].Mapping);
+            foreach (var (lbn, mapping) in refs)
+            {
+                _z.BlockMap.Set(lbn, BlockMapping.Unmapped, 0);
+                _z.AddLogicalBlocksUsed(-1);
+                changes.Add($"LBN {lbn}: mapping to {mapping} dropped: the block fails its data checksum (the LBN now reads as zeros)");
+                dropped++;
+            }
+        }
+        return dropped;
     }
 
     private static string Describe(long pbn, byte was, byte now, byte kind)

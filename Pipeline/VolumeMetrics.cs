@@ -33,6 +33,7 @@ public static class VolumeMetrics
             new(s.Counters.FlushesIn, pool, new KeyValuePair<string, object?>("op", "flush")),
         ]), "{request}", "4 KiB requests served");
         Meter.CreateObservableCounter("dataflowvdo.dedupe.shared", () => Observe((s, pool) => [new(s.Counters.DedupeAdviceValid, pool)]), "{block}", "writes that shared an existing block after verification");
+        Meter.CreateObservableCounter("dataflowvdo.data.checksum_failures", () => Observe((s, pool) => [new(s.Counters.DataChecksumFailures, pool)]), "{block}", "reads and scrubs that found a data block or fragment failing its checksum");
         Meter.CreateObservableCounter("dataflowvdo.dedupe.stale", () => Observe((s, pool) => [new(s.Counters.DedupeAdviceStale, pool)]), "{block}", "index hints that failed verification");
         Meter.CreateObservableCounter("dataflowvdo.compression.fragments", () => Observe((s, pool) => [new(s.Counters.CompressedFragmentsWritten, pool)]), "{block}", "writes stored as compressed fragments");
         Meter.CreateObservableCounter("dataflowvdo.compression.packed_blocks", () => Observe((s, pool) => [new(s.Counters.CompressedBlocksWritten, pool)]), "{block}", "packed blocks written");

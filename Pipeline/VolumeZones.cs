@@ -51,6 +51,10 @@ internal sealed class VolumeZones
     public required MetadataWriter MetadataWriter { get; init; }
     public VolumeHooks Hooks { get; init; } = new();
 
+    /// <summary>The read check of user data (<see cref="DataChecksums"/>).</summary>
+    public DataChecksums ReadCheck => _readCheck ??= new DataChecksums(Hooks.Namer, Counters, Hooks.Logger);
+    private DataChecksums? _readCheck;
+
     /// <summary>Sequence of the last superblock written.</summary>
     public ulong SuperBlockSequence { get; set; }
 

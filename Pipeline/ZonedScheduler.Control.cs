@@ -131,7 +131,7 @@ internal sealed partial class ZonedScheduler
             if (done.Error is { } error)
             {
                 done.Error = null;
-                throw error is OutOfSpaceException or CorruptMetadataException or ReadOnlyVolumeException
+                throw error is OutOfSpaceException or CorruptMetadataException or ReadOnlyVolumeException or DataChecksumException
                     ? error
                     : new IOException($"request failed: {error.Message}", error);
             }

@@ -146,7 +146,7 @@ internal sealed partial class ZonedScheduler
                 _z.Device.Write(vio.Allocation, vio.Data);
                 Interlocked.Increment(ref _z.Counters.DataBlocksWritten);
                 vio.WroteData = true;
-                vio.NewMapping = new BlockMapping(vio.Allocation, MappingState.Uncompressed);
+                vio.NewMapping = BlockMapping.ForData(vio.Allocation, vio.Name);
                 vio.Allocation = 0; // the mapping owns it now
                 return AfterDataWritten(vio);
             case Stage.JournalPage:
@@ -374,12 +374,13 @@ internal sealed partial class ZonedScheduler
     {
         var m = vio.OldMapping;
         if (!m.IsCompressed)
-        {
             _z.Device.Read(m.Pbn, vio.Data);
-            return;
+        else
+        {
+            _z.Device.Read(m.Pbn, vio.Scratch);
+            PackedBlock.Decompress(vio.Scratch, m.Slot, vio.Data, m.Pbn);
         }
-        _z.Device.Read(m.Pbn, vio.Scratch);
-        PackedBlock.Decompress(vio.Scratch, m.Slot, vio.Data, m.Pbn);
+        _z.ReadCheck.Verify(vio.Lbn, m, vio.Data);
     }
 
     /// <summary>Someone waits for this request's LBN: it (or the agent it waits on) must not sit in the packer.</summary>
@@ -614,7 +615,7 @@ internal sealed partial class ZonedScheduler
                 Dispatch(f, Stage.Pack, slot, Fail(f, error, Stage.Pack, slot));
                 continue;
             }
-            f.NewMapping = BlockMapping.Compressed(pbn, i);
+            f.NewMapping = BlockMapping.Compressed(pbn, i, f.Name);
             f.WroteData = true;
             _z.Counters.CompressedFragmentsWritten++;
             _z.Counters.CompressedFragmentBytes += f.FragmentSize;

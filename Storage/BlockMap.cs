@@ -176,7 +176,8 @@ public sealed class BlockMap
         for (var i = 0; i < Geometry.EntriesPerPage; i++)
         {
             var m = BlockMapping.Decode(data.AsSpan(MetadataBlock.HeaderSize + (i * BlockMapping.EncodedSize), BlockMapping.EncodedSize));
-            if ((m.State == MappingState.Unmapped && m.Pbn != 0) || (m.IsCompressed && m.Pbn == 0) || (m.HasPhysicalBlock && !_geometry.IsDataBlock(m.Pbn)))
+            if ((m.State == MappingState.Unmapped && m.Pbn != 0) || (m.IsCompressed && m.Pbn == 0) || (m.HasPhysicalBlock && !_geometry.IsDataBlock(m.Pbn))
+                || (!m.HasPhysicalBlock && m.Checksum != 0))
                 return $"LBN {(pageIndex * Geometry.EntriesPerPage) + i} maps to {m}, which is impossible";
         }
         return null;
@@ -332,6 +333,19 @@ public sealed class BlockMap
                     visit((p * Geometry.EntriesPerPage) + i, m);
             }
         }
+    }
+
+    /// <summary>
+    /// Scrub of leaf page <paramref name="pageIndex"/>'s on-disk copy: null when it is whole (or
+    /// when the cache holds a newer, unwritten version, which the next checkpoint writes), else
+    /// what is wrong with it. Runs on a quiescent block map.
+    /// </summary>
+    internal string? ScrubPage(long pageIndex, byte[] scratch)
+    {
+        if (_root[pageIndex] == 0 || (ZoneOfPage(pageIndex).Cache.TryGetValue(pageIndex, out var cached) && cached.Dirty))
+            return null;
+        _device.Read(_root[pageIndex], scratch);
+        return MetadataBlock.Validate(scratch, MetadataKind.BlockMapLeaf, _geometry.Nonce, pageIndex) ?? ImpossibleMapping(scratch, pageIndex);
     }
 
     /// <summary>Reads the root PBN list (for checks).</summary>

@@ -47,11 +47,15 @@ public sealed class DedupeIndex
     /// <summary>Queries with no hint.</summary>
     public long Misses { get; private set; }
 
-    /// <summary>The hint for <paramref name="name"/>, if any.</summary>
+    /// <summary>
+    /// The hint for <paramref name="name"/>, if any, with the checksum of data of that name (the
+    /// index keeps locations only: a block shared after the byte-for-byte verify holds exactly it).
+    /// </summary>
     public bool TryGet(UInt128 name, out BlockMapping mapping)
     {
         if (_records.TryGet(name, out mapping, out _))
         {
+            mapping = mapping.WithName(name);
             Hits++;
             return true;
         }
@@ -128,7 +132,7 @@ public sealed class DedupeIndex
             {
                 var rec = ordered[first + i];
                 BinaryPrimitives.WriteUInt128LittleEndian(payload[(i * RecordSize)..], rec.Name);
-                rec.Mapping.Encode(payload[((i * RecordSize) + 16)..]);
+                rec.Mapping.EncodeLocation(payload[((i * RecordSize) + 16)..]);
             }
             MetadataBlock.Seal(block, MetadataKind.DedupeIndex, geometry.Nonce, b);
             device.Write(geometry.IndexStart + b, block);
@@ -162,7 +166,7 @@ public sealed class DedupeIndex
             for (var i = 0; i < n; i++)
             {
                 var name = BinaryPrimitives.ReadUInt128LittleEndian(payload[(i * RecordSize)..]);
-                parts[partOf(name)].Put(name, BlockMapping.Decode(payload[((i * RecordSize) + 16)..]));
+                parts[partOf(name)].Put(name, BlockMapping.DecodeLocation(payload[((i * RecordSize) + 16)..]));
             }
             total -= n;
         }

@@ -17,16 +17,16 @@ public sealed record FormatParameters
 
     /// <summary>
     /// The largest logical size the pool can grow to online (<see cref="Geometry.MaxLogicalBlocks"/>):
-    /// the block-map root region is sized for it (one 4 KiB root block per 2.5 GiB of logical
+    /// the block-map root region is sized for it (one 4 KiB root block per 0.8 GiB of logical
     /// space). 0 = <see cref="DefaultGrowthFactor"/> times the physical size, at least the logical size.
     /// </summary>
     public long MaxLogicalBlocks { get; init; }
 
-    /// <summary>Default growth headroom: the logical size may grow to this many times the physical size (0.04% of it for the root).</summary>
+    /// <summary>Default growth headroom: the logical size may grow to this many times the physical size (0.13% of it for the root).</summary>
     public const int DefaultGrowthFactor = 256;
 
     /// <summary>Largest logical size the block map can address.</summary>
-    public const long AddressableLogicalBlocks = BlockMapping.MaxPbn * 812;
+    public const long AddressableLogicalBlocks = BlockMapping.MaxPbn * Geometry.EntriesPerPage;
 
     /// <summary>Slab-journal blocks per slab (VDO: 224); a slab's reference counts are written when its journal is half full.</summary>
     public int SlabJournalBlocks { get; init; } = 224;

@@ -209,6 +209,8 @@ public sealed record Geometry
     {
         const string Name = "geometry (block 0)";
         var problem = MetadataBlock.Validate(block, MetadataKind.Geometry, 0, 0);
+        if (problem is not null && MetadataBlock.SealedVersion(block) is { } version && version != VdoConstants.FormatVersion)
+            throw new UnsupportedFormatException(version);
         if (problem is not null)
             throw new CorruptMetadataException(Name, problem + " — is this a DataflowVdo pool?");
         var p = MetadataBlock.Payload(block);

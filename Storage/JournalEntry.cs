@@ -9,13 +9,17 @@ public enum JournalEntryKind : byte
     BlockMapPage = 2,
 }
 
-/// <summary>One 16-byte recovery-journal entry: kind, 40-bit LBN (or page index), new and old mapping.</summary>
+/// <summary>
+/// One 20-byte recovery-journal entry: kind, 40-bit LBN (or page index), the new mapping with its
+/// data checksum (9 bytes: durable no later than the mapping, I1–I3) and the old mapping's
+/// location (5 bytes: only its reference is dropped).
+/// </summary>
 public readonly record struct JournalEntry(JournalEntryKind Kind, long Lbn, BlockMapping New, BlockMapping Old)
 {
     /// <summary>Encoded size.</summary>
-    public const int EncodedSize = 16;
+    public const int EncodedSize = 20;
 
-    /// <summary>Writes the 16-byte encoding.</summary>
+    /// <summary>Writes the 20-byte encoding.</summary>
     public void Encode(Span<byte> d)
     {
         d[0] = (byte)Kind;
@@ -25,13 +29,13 @@ public readonly record struct JournalEntry(JournalEntryKind Kind, long Lbn, Bloc
         d[4] = (byte)(Lbn >> 24);
         d[5] = (byte)(Lbn >> 32);
         New.Encode(d[6..]);
-        Old.Encode(d[11..]);
+        Old.EncodeLocation(d[(6 + BlockMapping.EncodedSize)..]);
     }
 
-    /// <summary>Reads the 16-byte encoding.</summary>
+    /// <summary>Reads the 20-byte encoding.</summary>
     public static JournalEntry Decode(ReadOnlySpan<byte> s)
     {
         var lbn = s[1] | ((long)s[2] << 8) | ((long)s[3] << 16) | ((long)s[4] << 24) | ((long)s[5] << 32);
-        return new JournalEntry((JournalEntryKind)s[0], lbn, BlockMapping.Decode(s[6..]), BlockMapping.Decode(s[11..]));
+        return new JournalEntry((JournalEntryKind)s[0], lbn, BlockMapping.Decode(s[6..]), BlockMapping.DecodeLocation(s[(6 + BlockMapping.EncodedSize)..]));
     }
 }

@@ -62,6 +62,12 @@ public static class MetadataBlock
         return null;
     }
 
+    /// <summary>The format version of a block that is whole (magic and checksum good) whatever its version, else null.</summary>
+    public static int? SealedVersion(ReadOnlySpan<byte> block) =>
+        BinaryPrimitives.ReadUInt32LittleEndian(block) == Magic && BinaryPrimitives.ReadUInt32LittleEndian(block[ChecksumOffset..]) == Checksum(block)
+            ? BinaryPrimitives.ReadUInt16LittleEndian(block[6..])
+            : null;
+
     /// <summary>Validates and throws <see cref="CorruptMetadataException"/> naming <paramref name="structure"/>.</summary>
     public static void Check(ReadOnlySpan<byte> block, MetadataKind kind, ulong nonce, long index, string structure)
     {

@@ -9,7 +9,7 @@ namespace DataflowVdo.Storage;
 /// </summary>
 public sealed class PersistentCounters
 {
-    private const int Count = 16;
+    private const int Count = 17;
     private readonly long[] _values = new long[Count];
 
     /// <summary>4 KiB writes accepted (including zero writes).</summary>
@@ -44,6 +44,8 @@ public sealed class PersistentCounters
     public ref long DedupeRollovers => ref _values[14];
     /// <summary>Recoveries run after an unclean shutdown.</summary>
     public ref long Recoveries => ref _values[15];
+    /// <summary>Reads (and scrubs) that found a data block or fragment failing its checksum (format version 2).</summary>
+    public ref long DataChecksumFailures => ref _values[16];
 
     /// <summary>Copies all values (for a snapshot).</summary>
     public PersistentCounters Clone()

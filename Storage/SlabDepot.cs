@@ -128,7 +128,7 @@ public sealed partial class SlabDepot
     /// <summary>Slab-journal blocks written so far.</summary>
     public long SlabJournalBlocksWritten => _journals.Sum(j => j.BlocksWritten);
 
-    private static long IndexOf(int slab, int block) => ((long)slab << 16) | (uint)block;
+    internal static long IndexOf(int slab, int block) => ((long)slab << 16) | (uint)block;
 
     /// <summary>Recomputes free, provisional and block-map-page totals from the counts.</summary>
     public void Recount()

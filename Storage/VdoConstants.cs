@@ -18,6 +18,10 @@ public static class VdoConstants
     /// <summary>Compressed fragments per packed block (VDO: 14).</summary>
     public const int MaxFragmentsPerPackedBlock = 14;
 
-    /// <summary>Current on-disk format version; written into every metadata block.</summary>
-    public const ushort FormatVersion = 1;
+    /// <summary>
+    /// Current on-disk format version; written into every metadata block. Version 2 keeps a data
+    /// checksum with every mapping (9-byte block-map entries, 20-byte journal entries); a version 1
+    /// pool is refused by name (<see cref="UnsupportedFormatException"/>).
+    /// </summary>
+    public const ushort FormatVersion = 2;
 }

@@ -34,3 +34,42 @@ public sealed class ReadOnlyVolumeException : VdoException
     /// <summary>Creates the error with the reason the volume went read-only.</summary>
     public ReadOnlyVolumeException(string reason) : base($"volume is read-only: {reason}") { }
 }
+
+/// <summary>The pool was formatted by a build whose on-disk format this one does not read.</summary>
+public sealed class UnsupportedFormatException : VdoException
+{
+    /// <summary>Creates the error for a pool of format <paramref name="version"/>.</summary>
+    public UnsupportedFormatException(int version)
+        : base(version < VdoConstants.FormatVersion
+            ? $"the pool has on-disk format version {version}, from before data checksums; this build reads version {VdoConstants.FormatVersion} only. "
+              + "Copy its images out with the build that wrote it (dvdo restore, or a mount), format a new pool and copy them in"
+            : $"the pool has on-disk format version {version}, newer than this build's {VdoConstants.FormatVersion}: use a newer build")
+        => Version = version;
+
+    /// <summary>The pool's format version.</summary>
+    public int Version { get; }
+}
+
+/// <summary>
+/// A data block (or a fragment of a packed block) does not match the checksum kept with its
+/// mapping: the read fails rather than return wrong data. Names the LBN and the PBN.
+/// </summary>
+public sealed class DataChecksumException : VdoException
+{
+    /// <summary>Creates the error for <paramref name="lbn"/> mapped to <paramref name="mapping"/>.</summary>
+    public DataChecksumException(long lbn, BlockMapping mapping)
+        : base($"data checksum mismatch reading LBN {lbn} from {mapping}: the stored block is damaged (run 'dvdo scrub')")
+    {
+        Lbn = lbn;
+        Mapping = mapping;
+    }
+
+    /// <summary>The logical block read.</summary>
+    public long Lbn { get; }
+
+    /// <summary>Its mapping (PBN, and slot for a packed block).</summary>
+    public BlockMapping Mapping { get; }
+
+    /// <summary>The damaged physical block.</summary>
+    public long Pbn => Mapping.Pbn;
+}

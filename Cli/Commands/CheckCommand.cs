@@ -9,17 +9,20 @@ internal static class CheckCommand
     {
         var pool = new Argument<string>("pool") { Description = "pool file" };
         var repair = new Option<bool>("--repair") { Description = "forced rebuild: recount every reference from the block map, report each change, clear read-only mode" };
+        var dropDamaged = new Option<bool>("--drop-damaged") { Description = "with --repair: read every data block and unmap each LBN whose data fails its checksum (it then reads as zeros; each is reported)" };
         var common = new CommonOptions();
-        var command = new Command("check", "verify that every reference count equals the number of mappings to its block, without writing to the pool (a pool not closed cleanly is recovered in memory first); with --repair, rebuild the reference counts and return a pool in read-only mode to service") { pool, repair };
+        var command = new Command("check", "verify that every reference count equals the number of mappings to its block, without writing to the pool (a pool not closed cleanly is recovered in memory first); with --repair, rebuild the reference counts and return a pool in read-only mode to service") { pool, repair, dropDamaged };
         common.AddTo(command);
         command.SetAction(r => CommandRunner.Run(() =>
         {
             var path = r.GetValue(pool)!;
             var repairing = r.GetValue(repair);
+            if (r.GetValue(dropDamaged) && !repairing)
+                throw new ArgumentException("--drop-damaged changes the pool: it goes with --repair");
             // Without --repair a check never changes the pool (a pool not closed cleanly is recovered in memory only).
             using var volume = repairing ? PoolFile.Open(path, common.Load(r)) : PoolFile.OpenForInspection(path, common.Load(r));
             if (repairing)
-                Repair(path, volume);
+                Repair(path, volume, r.GetValue(dropDamaged));
             var problems = volume.Check();
             var s = volume.GetStatistics();
             if (volume.Recovered)
@@ -46,13 +49,16 @@ internal static class CheckCommand
         return command;
     }
 
-    private static void Repair(string path, Pipeline.Volume volume)
+    private static void Repair(string path, Pipeline.Volume volume, bool dropDamaged)
     {
-        var result = volume.Repair();
+        var result = volume.Repair(dropDamaged);
         foreach (var change in result.Changes)
             Console.WriteLine($"{path}: repaired {change}");
         if (result.ClearedReadOnlyReason is { } reason)
             Console.WriteLine($"{path}: read-only mode cleared (it was entered because: {reason})");
-        Console.WriteLine($"{path}: repair rewrote {result.Changes.Count} reference count(s); the pool is in service (mappings to blocks that fail a data checksum are not dropped yet: data checksums do not exist yet)");
+        var dropped = result.DroppedMappings;
+        Console.WriteLine(dropDamaged
+            ? $"{path}: repair dropped {dropped} mapping(s) to damaged data and rewrote {result.Changes.Count - dropped} reference count(s); the pool is in service"
+            : $"{path}: repair rewrote {result.Changes.Count} reference count(s); the pool is in service (mappings to data that fails its checksum are kept: 'dvdo scrub' finds them, --drop-damaged unmaps them)");
     }
 }

@@ -82,6 +82,7 @@ internal static class MountCommand
     {
         "stats table" or "stats verbose" or "stats json" => StatsCommand.Render(path, volume.GetStatistics(), request[6..]),
         "images" => ImageCommand.RenderList(volume),
+        "scrub" => ScrubCommand.Render(volume.Scrub()),
         "graph dot" or "graph mermaid" => GraphCommand.RenderLive(options, volume, request[6..], TimeSpan.FromSeconds(1)),
         _ => throw new ArgumentException($"unknown request '{request}'"),
     };

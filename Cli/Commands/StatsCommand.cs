@@ -101,6 +101,7 @@ internal static class StatsCommand
             ["mode"] = s.ReadOnly ? "read-only" : "normal",
             ["readOnlyReason"] = s.ReadOnlyReason,
             ["recoveryCount"] = c.Recoveries,
+            ["dataChecksumFailures"] = c.DataChecksumFailures,
             ["biosIn"] = new Dictionary<string, object?> { ["write"] = c.WritesIn, ["read"] = c.ReadsIn, ["discard"] = c.DiscardsIn, ["flush"] = c.FlushesIn },
             ["dedupeAdviceValid"] = c.DedupeAdviceValid,
             ["dedupeAdviceStale"] = c.DedupeAdviceStale,

@@ -35,7 +35,7 @@ internal sealed class TemplatePool
 
     private static TemplatePool Build()
     {
-        var format = new FormatParameters { LogicalBlocks = 4096, SlabBlocks = 1024, JournalBlocks = 16, SlabJournalBlocks = 16, CatalogBlocks = 2, IndexBlocks = 16 };
+        var format = new FormatParameters { LogicalBlocks = 4096, MaxLogicalBlocks = 1L << 20, SlabBlocks = 1024, JournalBlocks = 16, SlabJournalBlocks = 16, CatalogBlocks = 2, IndexBlocks = 16 };
         var probe = Geometry.Compute(format with { PhysicalBlocks = 0 }, 1L << 30, 1);
         var dirty = new MemoryBlockDevice(probe.DepotStart + probe.SlabStride);
         Geometry g;

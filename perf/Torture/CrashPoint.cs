@@ -16,7 +16,7 @@ internal sealed class CrashPoint(SchemeKind scheme, int seed)
 {
     private const int RawLbns = 48;
     private const int Spread = 811;              // raw LBNs each on a block-map page of their own
-    private const int ImageBlocks = 812;         // one block-map page per image
+    private const int ImageBlocks = Geometry.EntriesPerPage; // one block-map page per image
     private const int ImageLbnsUsed = 16;
     private const int ImageNames = 6;
     private static readonly long s_logical = (RawLbns * Spread) + 1;
@@ -44,6 +44,7 @@ internal sealed class CrashPoint(SchemeKind scheme, int seed)
         var format = new FormatParameters
         {
             LogicalBlocks = s_logical,
+            MaxLogicalBlocks = 1L << 20,
             SlabBlocks = 1024,
             JournalBlocks = 16,
             SlabJournalBlocks = 16,

@@ -211,6 +211,50 @@ public sealed class VolumeMountTests
 
     [Test]
     [CancelAfter(120_000)]
+    public async Task ADamagedDataBlockFailsItsReadWithEioNeverWrongData(CancellationToken cancellationToken)
+    {
+        // Data checksums (issue 21): a flipped byte in a stored block fails the read of the
+        // blocks that map to it with EIO; the rest of the file reads as written.
+        var device = new MemoryBlockDevice(DeviceBlocks(8));
+        using var volume = Volume.Format(device, Small, Options());
+        var entry = volume.CreateImage("disk.img", 64 * 4096);
+        var data = new byte[3 * 4096];
+        new Random(6).NextBytes(data);
+        volume.WriteBlocks(entry.FirstLbn, data);
+        volume.Flush();
+        var block = new byte[4096];
+        long pbn = 0;
+        for (; ; pbn++)
+        {
+            device.Read(pbn, block);
+            if (block.AsSpan().SequenceEqual(data.AsSpan(4096, 4096)))
+                break;
+        }
+        block[17] ^= 0x40;
+        device.Write(pbn, block);
+        using var mount = TestMount.Create(new VolumeCatalogView(volume));
+        var e = await Io(() => Assert.Catch<IOException>(() =>
+        {
+            using var handle = File.OpenHandle(mount.PathOf("disk.img"));
+            RandomAccess.Read(handle, new byte[4096], 4096);
+        }), cancellationToken);
+        Assert.That(e!.Message, Does.Contain("Input/output error"));
+        Assert.That(mount.Errors.Select(x => x.Error.Message), Has.Some.Matches<string>(m => m.Contains($"LBN {entry.FirstLbn + 1} ", StringComparison.Ordinal) && m.Contains($"PBN {pbn}", StringComparison.Ordinal)),
+            "the error the mount reports names LBN and PBN");
+        var back = await Io(() =>
+        {
+            using var handle = File.OpenHandle(mount.PathOf("disk.img"));
+            var first = new byte[4096];
+            var third = new byte[4096];
+            RandomAccess.Read(handle, first, 0);
+            RandomAccess.Read(handle, third, 2 * 4096);
+            return first.Concat(third).ToArray();
+        }, cancellationToken);
+        Assert.That(back, Is.EqualTo(data.AsSpan(0, 4096).ToArray().Concat(data.AsSpan(2 * 4096, 4096).ToArray()).ToArray()), "intact blocks read as written");
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
     public async Task AFullPoolGivesEnospcAndTheMountSurvives(CancellationToken cancellationToken)
     {
         using var volume = Volume.Format(new MemoryBlockDevice(DeviceBlocks(2)), Small, Options());

@@ -137,11 +137,12 @@ public sealed class BadInputTests(SchemeKind scheme)
         var page1 = BlockMapping.Decode(MetadataBlock.Payload(rootBlock.AsSpan())[BlockMapping.EncodedSize..]).Pbn;
         Assert.That(page1, Is.Not.Zero);
         var buffer = new byte[VdoConstants.BlockSize];
-        v.Read(7 * 130, buffer); // page 1
+        var inPage1 = 7 * ((Geometry.EntriesPerPage / 7) + 1); // the first LBN the pool wrote in page 1
+        v.Read(inPage1, buffer); // page 1
         v.Read(0, buffer); // page 0
-        v.Write(2000, Content.Random(2000)); // page 2: the cache holds 2, so page 1 leaves it
+        v.Write(2000, Content.Random(2000)); // another page: the cache holds 2, so page 1 leaves it
         FlipByte(device, page1, 1000);
-        var e = Assert.Throws<CorruptMetadataException>(() => v.Read(7 * 130, buffer));
+        var e = Assert.Throws<CorruptMetadataException>(() => v.Read(inPage1, buffer));
         Assert.That(e!.Message, Does.Contain("block-map page 1"));
         var w = Assert.Throws<ReadOnlyVolumeException>(() => v.Write(5, Content.Random(5)));
         Assert.That(w!.Message, Does.Contain("block-map page 1"));

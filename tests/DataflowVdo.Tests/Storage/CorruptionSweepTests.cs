@@ -11,10 +11,13 @@ namespace DataflowVdo.Tests.Storage;
 /// The corruption sweep of issue 21: bit flips, zeroed 512-byte sectors and garbage at seeded
 /// offsets in every region of a pool (cleanly closed or left to recover), each case opened, read
 /// back in full and checked. Every case must end in a clear error, read-only mode or no harm —
-/// never an unexpected exception, a hang, or wrong data returned. Data and packed blocks carry
-/// no checksum yet, so wrong data from them is counted ("silent") and reported, not failed;
-/// everywhere else it fails the test. <c>DATAFLOWVDO_SWEEP_CASES</c> sets the number of cases
-/// (default 1,200, about 100 per region).
+/// never an unexpected exception, a hang, or wrong data returned — in every region, data and
+/// packed blocks included (their reads are verified against the checksums kept with the
+/// mappings). <c>DATAFLOWVDO_SWEEP_CASES</c> sets the number of cases (default 1,200, about 100
+/// per region). One gap is known and reported in its own column, as in VDO: damage to the
+/// newest recovery-journal block of a pool left to recover (no later block witnesses that it was
+/// durable) reads as a torn tail, and the writes it held are lost silently
+/// (docs/storage.md, "Recovery"); any other silent case fails.
 /// </summary>
 public sealed class CorruptionSweepTests
 {
@@ -22,7 +25,7 @@ public sealed class CorruptionSweepTests
     private const string ImageName = "vm";
     private static readonly TimeSpan s_caseDeadline = TimeSpan.FromSeconds(60);
 
-    private enum Outcome { Harmless, Error, ReadOnly, Silent, WrongThenDetected, Crash, Hang }
+    private enum Outcome { Harmless, Error, ReadOnly, Silent, NewestJournalBlock, WrongThenDetected, Crash, Hang }
 
     private static int Cases =>
         int.TryParse(Environment.GetEnvironmentVariable("DATAFLOWVDO_SWEEP_CASES"), out var n) && n > 0 ? n : 1200;
@@ -42,8 +45,7 @@ public sealed class CorruptionSweepTests
             var region = regions[i % regions.Length];
             var (outcome, detail) = RunCase(pool, region, random, i);
             table[region][(int)outcome]++;
-            var tolerated = region is "data block" or "packed block" && outcome == Outcome.Silent;
-            if (outcome is Outcome.Silent or Outcome.WrongThenDetected or Outcome.Crash or Outcome.Hang && !tolerated && examples.Count < 20)
+            if (outcome is Outcome.Silent or Outcome.WrongThenDetected or Outcome.Crash or Outcome.Hang && examples.Count < 20)
                 examples.Add($"case {i} ({region}): {outcome}: {detail}");
         }
 
@@ -53,7 +55,7 @@ public sealed class CorruptionSweepTests
         TestContext.Out.WriteLine($"|---|{string.Concat(names.Select(_ => "---|"))}");
         foreach (var (region, counts) in table)
             TestContext.Out.WriteLine($"| {region} | {string.Join(" | ", counts)} |");
-        Assert.That(examples, Is.Empty, "cases that crashed, hung or returned wrong data outside data and packed blocks");
+        Assert.That(examples, Is.Empty, "cases that crashed, hung or returned wrong data");
     }
 
     private static (Outcome, string) RunCase(Pool pool, string region, Random random, int i)
@@ -89,6 +91,8 @@ public sealed class CorruptionSweepTests
         if (!task.Wait(s_caseDeadline))
             return (Outcome.Hang, detail);
         var (outcome, note) = task.Result;
+        if (outcome == Outcome.Silent && dirty && pbn == pool.NewestJournalBlock)
+            outcome = Outcome.NewestJournalBlock; // the known gap: no witness that this block was durable
         return (outcome, $"{detail}: {note}");
     }
 
@@ -157,6 +161,7 @@ public sealed class CorruptionSweepTests
         public required Dictionary<long, byte[]> Expected { get; init; }
         public required long ImageFirstLbn { get; init; }
         public required Dictionary<string, List<long>> Regions { get; init; }
+        public required long NewestJournalBlock { get; init; }
 
         public static Pool Build()
         {
@@ -195,7 +200,16 @@ public sealed class CorruptionSweepTests
                 Expected = expected,
                 ImageFirstLbn = imageFirst,
                 Regions = Map(g, clean, dirty),
+                NewestJournalBlock = Enumerable.Range(0, g.JournalBlocks).Select(b => g.JournalStart + b)
+                    .MaxBy(pbn => BinaryPrimitives.ReadUInt64LittleEndian(ReadBlock(dirty, pbn))),
             };
+        }
+
+        private static byte[] ReadBlock(IBlockDevice device, long pbn)
+        {
+            var block = new byte[VdoConstants.BlockSize];
+            device.Read(pbn, block);
+            return block;
         }
 
         private static Dictionary<string, List<long>> Map(Geometry g, MemoryBlockDevice clean, MemoryBlockDevice dirty)
