@@ -16,14 +16,19 @@ namespace DataflowVdo.Cli;
 /// Ingest: the client sends <c>ingest {json}</c>; the mount reserves the name and answers a
 /// status line (<c>0</c>, or an exit code and the error); the client then sends the stream in
 /// frames (<see cref="FrameStream"/>) and an end frame, and the mount answers the status and
-/// the JSON summary. A client that dies mid-stream closes the connection before the end frame:
+/// the JSON summary. A client that asks for progress also gets, meanwhile, a line
+/// <c>p READ WRITTEN STORED</c> (bytes read, blocks written, blocks stored) a few times a second
+/// and once at the end, for its progress bar. A client that dies mid-stream closes the connection before the end frame:
 /// the mount rolls the ingest back. Restore: <c>restore NAME</c>; the mount sends the bytes in
 /// frames, an end frame, then the status (a SHA-256 mismatch is an error status).
 /// </summary>
 internal static class LiveBackup
 {
     /// <summary>The request a client sends to ingest.</summary>
-    internal sealed record IngestRequest(string Name, string Alignment, int Min, int Average, int Max, long? KnownLength);
+    internal sealed record IngestRequest(string Name, string Alignment, int Min, int Average, int Max, long? KnownLength, bool Progress = false);
+
+    /// <summary>How often a mount reports an ingest's progress to a client that asked.</summary>
+    private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(200);
 
     public static bool IsStreaming(string request) =>
         request.StartsWith("ingest ", StringComparison.Ordinal) || request.StartsWith("restore ", StringComparison.Ordinal);
@@ -59,14 +64,23 @@ internal static class LiveBackup
         var r = JsonSerializer.Deserialize<IngestRequest>(json) ?? throw new IOException("empty ingest request");
         var settings = new IngestSettings
         {
-            Alignment = r.Alignment == "fixed" ? BackupAlignment.Fixed : BackupAlignment.Cdc,
+            Alignment = IngestSettings.ParseAlignment(r.Alignment),
             Chunker = new ChunkerParameters { MinBytes = r.Min, AverageBytes = r.Average, MaxBytes = r.Max },
         };
-        var input = new FrameStream(net, () => Send(net, "0\n")); // the name is reserved: go
+        var progress = new IngestProgress();
+        var sending = new Lock(); // the reporter's lines and the replies share the connection
+        using var ended = new CancellationTokenSource();
+        Task? reporter = null;
+        var input = new FrameStream(net, () =>
+        {
+            Send(net, "0\n"); // the name is reserved: go
+            if (r.Progress)
+                reporter = Task.Run(() => Report(net, progress, sending, ended.Token));
+        });
         string reply;
         try
         {
-            var result = BackupIngest.Run(volume, r.Name, input, r.KnownLength, settings, cancellation: stop);
+            var result = BackupIngest.Run(volume, r.Name, input, r.KnownLength, settings, progress, stop);
             log($"ingested backup '{r.Name}' ({result.Manifest.StreamLength} bytes)");
             reply = "0\n" + JsonSerializer.Serialize(IngestCommand.Summary(result));
         }
@@ -74,8 +88,30 @@ internal static class LiveBackup
         {
             reply = Code(e) + "\n" + e.Message;
         }
-        Send(net, reply);
+        ended.Cancel();
+        reporter?.Wait();
+        Send(net, (r.Progress ? ProgressLine(progress) : "") + reply);
     }
+
+    /// <summary>Sends the progress line every <see cref="ProgressEvery"/> until <paramref name="ended"/>; stops quietly if the client has gone.</summary>
+    private static void Report(NetworkStream net, IngestProgress progress, Lock sending, CancellationToken ended)
+    {
+        try
+        {
+            while (!ended.WaitHandle.WaitOne(ProgressEvery))
+            {
+                lock (sending)
+                    Send(net, ProgressLine(progress));
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            // The ingest sees the closed connection itself and rolls back.
+        }
+    }
+
+    private static string ProgressLine(IngestProgress p) =>
+        string.Create(CultureInfo.InvariantCulture, $"p {p.BytesRead} {p.BlocksWritten} {p.StoredBlocks}\n");
 
     private static void ServeRestore(Volume volume, string name, NetworkStream net, CancellationToken stop, Action<string> log)
     {
@@ -131,9 +167,11 @@ internal static class LiveBackup
 
     /// <summary>
     /// Ingests through a running mount of <paramref name="pool"/>; false when none answers.
-    /// On success <paramref name="summaryJson"/> holds the mount's summary.
+    /// On success <paramref name="summaryJson"/> holds the mount's summary. With
+    /// <paramref name="progress"/>, the mount reports its figures there as it goes.
     /// </summary>
-    public static bool TryIngest(string pool, IngestRequest request, Stream input, CancellationToken cancellation, out int exitCode, out string? summaryJson)
+    public static bool TryIngest(string pool, IngestRequest request, Stream input, CancellationToken cancellation, out int exitCode, out string? summaryJson,
+        IngestProgress? progress = null)
     {
         (exitCode, summaryJson) = (0, null);
         using var socket = Connect(pool);
@@ -143,10 +181,12 @@ internal static class LiveBackup
         using var abort = cancellation.Register(socket.Dispose); // Ctrl-C: the mount sees the connection close and rolls back
         try
         {
-            Send(net, "ingest " + JsonSerializer.Serialize(request) + "\n");
+            Send(net, "ingest " + JsonSerializer.Serialize(request with { Progress = progress is not null }) + "\n");
             var status = ReadLine(net);
             if (status != "0")
                 return Fail(status, ReadToEnd(net), out exitCode);
+            // The mount answers while the stream goes out: progress lines, then its reply.
+            var replies = Task.Run(() => ReadReply(net, progress));
             var frames = new FrameStream(net);
             var buffer = new byte[1 << 20];
             try
@@ -159,13 +199,14 @@ internal static class LiveBackup
             catch (Exception e) when (e is IOException or SocketException && !cancellation.IsCancellationRequested)
             {
                 // The mount stopped reading (a full pool, say): its reply says why.
-                var reply = ReadToEnd(net);
+                var reply = replies.GetAwaiter().GetResult();
                 if (reply.Length == 0)
                     throw;
                 var newline = reply.IndexOf('\n', StringComparison.Ordinal);
                 return Fail(newline < 0 ? "1" : reply[..newline], newline < 0 ? reply : reply[(newline + 1)..], out exitCode);
             }
-            var final = ReadToEnd(net);
+            var final = replies.GetAwaiter().GetResult();
+            cancellation.ThrowIfCancellationRequested();
             var split = final.IndexOf('\n', StringComparison.Ordinal);
             if (split < 0 || final[..split] != "0")
                 return Fail(split < 0 ? "1" : final[..split], split < 0 ? "the mount closed the connection" : final[(split + 1)..], out exitCode);
@@ -227,6 +268,30 @@ internal static class LiveBackup
         if (b < 0 && line.Count == 0)
             throw new IOException("the mount closed the connection");
         return Encoding.UTF8.GetString([.. line]);
+    }
+
+    /// <summary>The mount's reply to an ingest (status line and the rest), passing the progress lines before it to <paramref name="progress"/>; empty if the connection fails first.</summary>
+    private static string ReadReply(Stream s, IngestProgress? progress)
+    {
+        using var reader = new StreamReader(s, Encoding.UTF8, leaveOpen: true);
+        try
+        {
+            while (reader.ReadLine() is { } line)
+            {
+                var f = line.Split(' ');
+                if (f is ["p", var read, var written, var stored])
+                {
+                    progress?.Report(long.Parse(read, CultureInfo.InvariantCulture), long.Parse(written, CultureInfo.InvariantCulture), long.Parse(stored, CultureInfo.InvariantCulture));
+                    continue;
+                }
+                return line + "\n" + reader.ReadToEnd();
+            }
+            return "";
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            return "";
+        }
     }
 
     private static string ReadToEnd(Stream s)

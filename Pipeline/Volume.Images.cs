@@ -68,6 +68,7 @@ public sealed partial class Volume
         {
             CheckWritable();
             var entry = _catalog.Get(name);
+            CheckNotBeingRead(name);
             try
             {
                 // The discards are durable before the record goes, so a later image in this extent never sees old data.

@@ -15,7 +15,7 @@ public sealed class BackupLayout
     public BackupLayout(BackupManifest manifest)
     {
         Manifest = manifest;
-        var lengths = manifest.Alignment == BackupAlignment.Cdc ? manifest.ChunkLengths : FixedChunks(manifest.StreamLength);
+        var lengths = manifest.Alignment != BackupAlignment.Fixed ? manifest.ChunkLengths : FixedChunks(manifest.StreamLength);
         _streamOffsets = new long[lengths.Length + 1];
         _blockOffsets = new long[lengths.Length + 1];
         for (var i = 0; i < lengths.Length; i++)

@@ -135,7 +135,7 @@ public sealed record BackupManifest
             total += n;
             blocks += (n + VdoConstants.BlockSize - 1) / VdoConstants.BlockSize;
         }
-        if (alignment == BackupAlignment.Cdc && (total != length || blocks != dataBlocks))
+        if (alignment != BackupAlignment.Fixed && (total != length || blocks != dataBlocks))
             throw new CorruptMetadataException(structure, $"the chunk map covers {total} bytes in {blocks} blocks, the manifest says {length} bytes in {dataBlocks}");
         return new BackupManifest
         {

@@ -19,8 +19,8 @@ internal static class IngestCommand
         var pool = new Argument<string>("pool") { Description = "pool file" };
         var inputs = new Argument<string[]>("input") { Description = "files to ingest one after the other (none or '-': standard input)", Arity = ArgumentArity.ZeroOrMore };
         var name = new Option<string>("--name") { Description = "name of the new backup image (1..64 bytes, no '/' or control characters)", Required = true };
-        var align = new Option<string>("--align") { Description = "fixed: 4 KiB blocks as they come; cdc: content-defined chunks, each on a 4 KiB boundary (keeps dedupe when data shifts)", DefaultValueFactory = _ => "cdc" };
-        align.AcceptOnlyFromAmong("fixed", "cdc");
+        var align = new Option<string>("--align") { Description = "fixed: 4 KiB blocks as they come; cdc: content-defined chunks, each on a 4 KiB boundary (keeps dedupe when data shifts); hybrid: cdc, with cuts snapped to 4 KiB boundaries of the stream where it repeats aligned blocks (images)", DefaultValueFactory = _ => IngestSettings.DefaultAlignment.ToString().ToLowerInvariant() };
+        align.AcceptOnlyFromAmong("fixed", "cdc", "hybrid");
         var min = new Option<string?>("--chunk-min") { Description = $"smallest cdc chunk (default {ChunkerParameters.Default.MinBytes / 1024}K)" };
         var avg = new Option<string?>("--chunk-avg") { Description = $"average cdc chunk, a power of two (default {ChunkerParameters.Default.AverageBytes / 1024}K)" };
         var max = new Option<string?>("--chunk-max") { Description = $"largest cdc chunk (default {ChunkerParameters.Default.MaxBytes / 1024}K)" };
@@ -40,7 +40,7 @@ internal static class IngestCommand
                 throw new ArgumentException(problem);
             var settings = new IngestSettings
             {
-                Alignment = r.GetValue(align) == "fixed" ? BackupAlignment.Fixed : BackupAlignment.Cdc,
+                Alignment = IngestSettings.ParseAlignment(r.GetValue(align)!),
                 Chunker = chunker,
             };
             var imageName = r.GetValue(name)!;
@@ -52,16 +52,23 @@ internal static class IngestCommand
             using var cancellation = new Cancellation();
             try
             {
-                // While the pool is mounted, the mount ingests (one dedupe domain with its images).
+                // While the pool is mounted, the mount ingests (one dedupe domain with its images)
+                // and reports its progress for the bar.
+                var showProgress = !Console.IsOutputRedirected && !r.GetValue(json);
                 var request = new LiveBackup.IngestRequest(imageName, r.GetValue(align)!, chunker.MinBytes, chunker.AverageBytes, chunker.MaxBytes, input.KnownLength);
-                if (LiveBackup.TryIngest(path, request, input, cancellation.Token, out var code, out var summary))
+                var liveProgress = showProgress ? new IngestProgress() : null;
+                var live = Task.Run(() => (LiveBackup.TryIngest(path, request, input, cancellation.Token, out var c, out var s, liveProgress), c, s));
+                if (liveProgress is not null)
+                    ShowProgress(imageName, input.KnownLength, liveProgress, live);
+                var (served, code, summary) = live.GetAwaiter().GetResult();
+                if (served)
                 {
                     if (code == 0)
                         Console.WriteLine(r.GetValue(json) ? summary : SummaryLine(JsonDocument.Parse(summary!).RootElement));
                     return code;
                 }
                 using var volume = PoolFile.Open(path, options);
-                var result = Run(volume, imageName, input, settings, showProgress: !Console.IsOutputRedirected && !r.GetValue(json), cancellation.Token);
+                var result = Run(volume, imageName, input, settings, showProgress, cancellation.Token);
                 Console.WriteLine(r.GetValue(json) ? JsonSerializer.Serialize(Summary(result), Json) : SummaryLine(result));
                 return 0;
             }
@@ -83,14 +90,21 @@ internal static class IngestCommand
         if (!showProgress)
             return BackupIngest.Run(volume, name, input, input.KnownLength, settings, progress, cancellation);
         var work = Task.Run(() => BackupIngest.Run(volume, name, input, input.KnownLength, settings, progress, cancellation), cancellation);
+        ShowProgress(name, input.KnownLength, progress, work);
+        return work.GetAwaiter().GetResult();
+    }
+
+    /// <summary>The progress bar (bytes, MB/s, savings so far; the share done and ETA when the length is known) until <paramref name="work"/> ends.</summary>
+    private static void ShowProgress(string name, long? knownLength, IngestProgress progress, Task work)
+    {
         var started = DateTime.UtcNow;
         AnsiConsole.Progress()
             .AutoClear(true)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(context =>
             {
-                var task = context.AddTask(name, maxValue: input.KnownLength is > 0 ? input.KnownLength.Value : 1);
-                task.IsIndeterminate = input.KnownLength is null or 0;
+                var task = context.AddTask(name, maxValue: knownLength is > 0 ? knownLength.Value : 1);
+                task.IsIndeterminate = knownLength is null or 0;
                 while (!work.Wait(200))
                 {
                     var read = progress.BytesRead;
@@ -102,7 +116,6 @@ internal static class IngestCommand
                         task.Value = read;
                 }
             });
-        return work.GetAwaiter().GetResult();
     }
 
     private static string SummaryLine(IngestResult r) => SummaryLine(JsonSerializer.SerializeToElement(Summary(r)));
@@ -112,7 +125,7 @@ internal static class IngestCommand
     {
         var bytes = s.GetProperty("bytes").GetInt64();
         var alignment = s.GetProperty("alignment").GetString();
-        var chunks = alignment == "cdc" ? $", {s.GetProperty("chunks").GetInt32()} chunks" : "";
+        var chunks = alignment != "fixed" ? $", {s.GetProperty("chunks").GetInt32()} chunks" : "";
         return string.Create(CultureInfo.InvariantCulture,
             $"ingested '{s.GetProperty("name").GetString()}': {bytes} bytes in {s.GetProperty("seconds").GetDouble():0.00} s ({s.GetProperty("megabytesPerSecond").GetDouble():0} MB/s), {alignment}{chunks}, stored {s.GetProperty("storedBytes").GetInt64()} bytes ({s.GetProperty("savingPercent").GetDouble():0.0}% saved), sha256 {s.GetProperty("sha256").GetString()}");
     }

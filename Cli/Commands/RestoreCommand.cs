@@ -37,7 +37,9 @@ internal static class RestoreCommand
                 }
                 else
                 {
-                    using var volume = PoolFile.Open(path, options);
+                    // Read-only: nothing to mark dirty at open or checkpoint at close (a shared lock
+                    // keeps writers out meanwhile; a pool not closed cleanly is recovered in memory).
+                    using var volume = PoolFile.OpenForInspection(path, options);
                     result = BackupRestore.Run(volume, backup, stream, cancellation: cancellation.Token);
                 }
             }

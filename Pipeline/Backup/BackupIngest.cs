@@ -39,8 +39,8 @@ public static class BackupIngest
             long dataBlocks;
             try
             {
-                dataBlocks = settings.Alignment == BackupAlignment.Cdc
-                    ? LayOutChunks(input, chunker, writer, sha, lengths, progress, cancellation)
+                dataBlocks = settings.Alignment != BackupAlignment.Fixed
+                    ? LayOutChunks(input, chunker, settings.Alignment == BackupAlignment.Hybrid ? new AlignedDuplicates() : null, writer, sha, lengths, progress, cancellation)
                     : LayOutFixed(input, writer, sha, progress, cancellation);
             }
             catch
@@ -55,10 +55,10 @@ public static class BackupIngest
                 StreamLength = progress.BytesRead,
                 Sha256 = sha.GetHashAndReset(),
                 Alignment = settings.Alignment,
-                ChunkSizes = settings.Alignment == BackupAlignment.Cdc ? (settings.Chunker.MinBytes, settings.Chunker.AverageBytes, settings.Chunker.MaxBytes) : (0, 0, 0),
+                ChunkSizes = settings.Alignment != BackupAlignment.Fixed ? (settings.Chunker.MinBytes, settings.Chunker.AverageBytes, settings.Chunker.MaxBytes) : (0, 0, 0),
                 DataBlocks = dataBlocks,
                 StoredBlocks = Math.Max(0, volume.DataBlocksUsedNow() - storedBefore),
-                ChunkLengths = settings.Alignment == BackupAlignment.Cdc ? [.. lengths] : [],
+                ChunkLengths = settings.Alignment != BackupAlignment.Fixed ? [.. lengths] : [],
             };
             progress.SetStored(manifest.StoredBlocks);
             if (manifest.TotalBlocks > pending.ExtentBlocks)
@@ -87,7 +87,7 @@ public static class BackupIngest
         }
     }
 
-    private static long LayOutChunks(Stream input, GearChunker chunker, SegmentWriter writer, IncrementalHash sha,
+    private static long LayOutChunks(Stream input, GearChunker chunker, AlignedDuplicates? aligned, SegmentWriter writer, IncrementalHash sha,
         List<int> lengths, IngestProgress progress, CancellationToken cancellation)
     {
         var max = chunker.Parameters.MaxBytes;
@@ -97,6 +97,7 @@ public static class BackupIngest
         var segment = writer.Rent();
         int used = 0; // blocks of the segment filled
         long offset = 0; // image block where the segment starts
+        long streamOffset = 0; // where the next chunk starts in the stream
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -110,6 +111,14 @@ public static class BackupIngest
             if (start == end)
                 break;
             var cut = chunker.FindCut(window.AsSpan(start, end - start), eof);
+            if (aligned is not null)
+            {
+                // hybrid: where the stream repeats 4 KiB-aligned blocks, chunks keep that alignment.
+                if (aligned.PreferAligned)
+                    cut = AlignedDuplicates.Snap(streamOffset, cut, end - start, eof, chunker.Parameters);
+                aligned.Observe(window.AsSpan(start, cut));
+            }
+            streamOffset += cut;
             var blocks = (cut + VdoConstants.BlockSize - 1) / VdoConstants.BlockSize;
             if (used + blocks > writer.SegmentBlocks)
             {

@@ -8,7 +8,8 @@ namespace DataflowVdo.Pipeline.Backup;
 /// <summary>
 /// <c>dvdo restore</c>: streams a backup image's original bytes to an output, reading runs of
 /// whole chunks (about 1 MiB each) <c>readers</c> at a time and writing them in order without
-/// their padding, hashing as it goes. A SHA-256 that differs from the manifest's throws
+/// their padding, hashing as it goes. The readers look their blocks up in one go and decode them
+/// in parallel (<see cref="Volume.ReadBackupBlocks"/>). A SHA-256 that differs from the manifest's throws
 /// <see cref="InvalidDataException"/> after the last byte.
 /// </summary>
 public static class BackupRestore
@@ -45,7 +46,7 @@ public static class BackupRestore
                     inFlight.Enqueue((first, end, Task.Run(() =>
                     {
                         var buffer = free.TryTake(out var b) && b.Length >= blocks * VdoConstants.BlockSize ? b : new byte[Math.Max(blocks, RunBlocks) * VdoConstants.BlockSize];
-                        volume.ReadBlocks(image.FirstLbn + firstBlock, buffer.AsSpan(0, blocks * VdoConstants.BlockSize));
+                        volume.ReadBackupBlocks(image, firstBlock, buffer.AsSpan(0, blocks * VdoConstants.BlockSize));
                         return buffer;
                     }, cancellation)));
                 }

@@ -19,6 +19,17 @@ public sealed class IngestProgress
     /// <summary>Blocks the pool's data space grew by so far (blocks still in the packer not counted).</summary>
     public long StoredBlocks => Interlocked.Read(ref _storedBlocks);
 
+    /// <summary>
+    /// Sets every figure at once: a client showing the progress of an ingest that a mount runs
+    /// (it reports its figures over the live socket).
+    /// </summary>
+    public void Report(long bytesRead, long blocksWritten, long storedBlocks)
+    {
+        Interlocked.Exchange(ref _bytesRead, bytesRead);
+        Interlocked.Exchange(ref _blocksWritten, blocksWritten);
+        Interlocked.Exchange(ref _storedBlocks, storedBlocks);
+    }
+
     internal void AddRead(long bytes) => Interlocked.Add(ref _bytesRead, bytes);
 
     internal void AddWritten(long blocks) => Interlocked.Add(ref _blocksWritten, blocks);

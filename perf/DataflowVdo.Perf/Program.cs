@@ -12,6 +12,8 @@ internal static class Program
           baseline [options]   the issue-2 baseline over the docs/workloads.md workloads (baseline --help)
           bdn [BDN args]       BenchmarkDotNet micro-benchmarks, e.g. bdn --filter '*'
           chunker              the content-defined chunker alone, GB/s on one core
+          restore POOL NAME [N] a backup restored N times in one process (no start-up, JIT or open)
+          ingest POOL FILE [N] [cdc|fixed]  FILE ingested N times into a fresh pool, in one process
           nullmount MOUNTPOINT a do-nothing FUSE image file, the FUSE layer's ceiling (perf/fio)
         """;
 
@@ -35,6 +37,10 @@ internal static class Program
                 return MicroBenchmarks.Run(rest);
             case "chunker":
                 return ChunkerSpeed.Run();
+            case "ingest":
+                return IngestSpeed.Run(rest);
+            case "restore":
+                return RestoreSpeed.Run(rest);
             case "nullmount":
                 return NullMountCommand.Run(rest);
             default:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side by side: dvdo ingest (cdc, fixed), borg (-C lz4), restic, lz4 and zstd on the datasets of
+"""Side by side: dvdo ingest (hybrid, cdc, fixed), borg (-C lz4), restic, lz4 and zstd on the datasets of
 datasets.py. Each tool stores the three generations of a dataset one after the other in a fresh
 repository (pool); per dataset it reports input MB/s (all generations, wall clock), CPU seconds
 (user + system), peak RSS, stored bytes after the last generation and the saving against the input,
@@ -80,12 +80,12 @@ def main():
     p.add_argument("data")
     p.add_argument("--work", default="/tmp/dvdo-ingest-work")
     p.add_argument("--dvdo", default=os.path.join(os.path.dirname(__file__), "../../Cli/bin/Release/net10.0/dvdo"))
-    p.add_argument("--tools", default="dvdo-cdc,dvdo-fixed,borg-lz4,restic,lz4,zstd")
+    p.add_argument("--tools", default="dvdo-hybrid,dvdo-cdc,dvdo-fixed,borg-lz4,restic,lz4,zstd")
     p.add_argument("--datasets", default="images,tar,random30dup")
     p.add_argument("--json", default=None)
     a = p.parse_args()
     dvdo = [os.path.abspath(a.dvdo)]
-    tools = {t.name: t for t in [Dvdo(dvdo, "cdc"), Dvdo(dvdo, "fixed"), Borg(), Restic(),
+    tools = {t.name: t for t in [Dvdo(dvdo, "hybrid"), Dvdo(dvdo, "cdc"), Dvdo(dvdo, "fixed"), Borg(), Restic(),
              Compressor("lz4", ["lz4", "-1", "-c"], ["lz4", "-d", "-c"]),
              Compressor("zstd", ["zstd", "-3", "-T0", "-c"], ["zstd", "-d", "-c"])]}
     results = []

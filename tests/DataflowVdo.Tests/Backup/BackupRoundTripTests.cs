@@ -27,7 +27,7 @@ public sealed class BackupRoundTripTests(SchemeKind scheme)
 
     public static IEnumerable<TestCaseData> Streams()
     {
-        foreach (var alignment in new[] { BackupAlignment.Fixed, BackupAlignment.Cdc })
+        foreach (var alignment in new[] { BackupAlignment.Fixed, BackupAlignment.Cdc, BackupAlignment.Hybrid })
         {
             yield return new TestCaseData(alignment, "random", 1_000_003).SetArgDisplayNames(alignment.ToString(), "random", "1000003");
             yield return new TestCaseData(alignment, "compressible", 700_000).SetArgDisplayNames(alignment.ToString(), "compressible", "700000");

@@ -33,6 +33,22 @@ internal static class BackupStreams
     }
 
     /// <summary>
+    /// <paramref name="blocks"/> random 4 KiB blocks of which a share <paramref name="copies"/>
+    /// are copies of earlier ones, each at its 4 KiB offset (as in a VM image or a block-level copy).
+    /// </summary>
+    public static byte[] AlignedCopies(int blocks, double copies, int seed)
+    {
+        var random = new Random(seed);
+        var data = Random(blocks * 4096, seed + 1);
+        for (var b = 1; b < blocks; b++)
+        {
+            if (random.NextDouble() < copies)
+                data.AsSpan(random.Next(b) * 4096, 4096).CopyTo(data.AsSpan(b * 4096));
+        }
+        return data;
+    }
+
+    /// <summary>
     /// A tar-like stream: members of random size, each a 512-byte header then its bytes padded
     /// to 512. <paramref name="generation"/> &gt; 1 edits a few members (inserting and deleting
     /// bytes), which shifts everything after them.

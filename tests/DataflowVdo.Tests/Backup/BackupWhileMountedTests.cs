@@ -97,4 +97,75 @@ public sealed class BackupWhileMountedTests
         Assert.That(DvdoProcess.Must("check", Dvdo("check", pool)), Does.Contain("consistent"));
         Assert.That(Dvdo("image", "ls", pool).Out, Does.Contain("killed").And.Contain("nightly"));
     }
+
+    [Test]
+    [CancelAfter(120_000)]
+    public void AnIngestThroughTheMountReportsItsProgressWhileItRuns()
+    {
+        var pool = Path.Combine(_dir, "p.pool");
+        var mnt = Path.Combine(_dir, "mnt");
+        Directory.CreateDirectory(mnt);
+        using (Volume.Format(FileBlockDevice.Create(pool, 32768), new FormatParameters { SlabBlocks = 2048, LogicalBlocks = 1 << 21 }, ownsDevice: true))
+        {
+        }
+        var data = BackupStreams.Compressible(8_000_000, 9);
+        using var mount = DvdoProcess.Start("mount", pool, mnt);
+        mount.WaitFor("mounted");
+
+        // The client sends half the stream, then waits until the mount has reported reading it.
+        var progress = new DataflowVdo.Pipeline.Backup.IngestProgress();
+        var input = new HalfThenWait(data, () => progress.BytesRead >= data.Length / 2);
+        var request = new DataflowVdo.Cli.LiveBackup.IngestRequest("nightly", "cdc", 16384, 32768, 131072, data.Length);
+        Assert.That(DataflowVdo.Cli.LiveBackup.TryIngest(pool, request, input, CancellationToken.None, out var code, out var summary, progress), Is.True, "a mount answers");
+        Assert.That(code, Is.Zero);
+        Assert.That(input.SawProgressHalfWay, Is.True, "the mount reported the first half read while the ingest ran");
+        Assert.That(progress.BytesRead, Is.EqualTo(data.Length), "the last report covers the whole stream");
+        Assert.That(progress.BlocksWritten, Is.GreaterThanOrEqualTo(data.Length / 4096));
+        Assert.That(progress.StoredBlocks, Is.InRange(1, progress.BlocksWritten), "savings so far: compressible text is stored in fewer blocks");
+        using (var json = System.Text.Json.JsonDocument.Parse(summary!))
+            Assert.That(json.RootElement.GetProperty("bytes").GetInt64(), Is.EqualTo(data.Length));
+
+        DvdoProcess.Must("fusermount3", DvdoProcess.Exec("fusermount3", "-u", mnt));
+        Assert.That(mount.WaitForExit(), Is.True);
+    }
+
+    /// <summary>Gives the first half of <paramref name="data"/>, then waits (up to the deadline) for <paramref name="reported"/> before the rest.</summary>
+    private sealed class HalfThenWait(byte[] data, Func<bool> reported) : Stream
+    {
+        private int _at;
+
+        public bool SawProgressHalfWay { get; private set; }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var half = data.Length / 2;
+            if (_at == half && !SawProgressHalfWay)
+                SawProgressHalfWay = SpinWait.SpinUntil(reported, DvdoProcess.Deadline);
+            var end = _at < half ? half : data.Length;
+            var n = Math.Min(count, end - _at);
+            data.AsSpan(_at, n).CopyTo(buffer.AsSpan(offset, n));
+            _at += n;
+            return n;
+        }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => data.Length;
+
+        public override long Position { get => _at; set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

@@ -90,4 +90,34 @@ public sealed class ChunkerTests
         var e = Assert.Throws<ArgumentException>(() => _ = new GearChunker(GearTable.ForPool(1), new ChunkerParameters { AverageBytes = 3000 }));
         Assert.That(e!.Message, Does.Contain("power of two"));
     }
+
+    [TestCase(16384, 32768, 131072)]
+    [TestCase(2048, 8192, 32768)]
+    public void SnappedCutsEndOnA4KiBBoundaryOfTheStreamWithinTheSizes(int min, int average, int max)
+    {
+        var parameters = new ChunkerParameters { MinBytes = min, AverageBytes = average, MaxBytes = max };
+        var random = new Random(min);
+        for (var i = 0; i < 10_000; i++)
+        {
+            var start = random.NextInt64(1L << 40);
+            var available = random.Next(1, 2 * max);
+            var final = available < max;
+            // As the chunker cuts: the rest of a final stream no longer than the minimum, else from the minimum to the most it may be.
+            var cut = final && available <= min ? available : random.Next(min, Math.Min(available, max) + 1);
+            var snapped = AlignedDuplicates.Snap(start, cut, available, final, parameters);
+            Assert.That(snapped, Is.InRange(1, Math.Min(available, max)));
+            if (snapped != cut)
+            {
+                Assert.That((start + snapped) % 4096, Is.Zero, "a cut is only moved onto a boundary");
+                Assert.That(snapped, Is.GreaterThanOrEqualTo(min), "nor below the minimum");
+            }
+            else if ((start + cut) % 4096 != 0 && !(final && cut == available))
+            {
+                // Kept off a boundary only when no boundary fits between the minimum and the most it may be.
+                var firstFit = (start + min + 4095) / 4096 * 4096;
+                Assert.That(firstFit - start, Is.GreaterThan(Math.Min(available, max)), $"start {start} cut {cut} available {available}");
+            }
+        }
+        Assert.That(AlignedDuplicates.Snap(8192, 20000, 200000, false, parameters), Is.EqualTo(16384), "down to the last boundary at least the minimum into the chunk");
+    }
 }

@@ -1,0 +1,129 @@
+using DataflowVdo.Config;
+using DataflowVdo.Pipeline;
+using DataflowVdo.Pipeline.Backup;
+using DataflowVdo.Storage;
+using DataflowVdo.Tests.Infrastructure;
+
+namespace DataflowVdo.Tests.Backup;
+
+/// <summary>
+/// Restore's bulk reads (<see cref="Volume.ReadBackupBlocks"/>), in every scheme: a block damaged
+/// on the device fails the restore naming both digests; a backup cannot be removed while a bulk
+/// read of it is outside the volume's lock, and a removed one cannot be read.
+/// </summary>
+[TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
+public sealed class BackupRestoreTests(SchemeKind scheme)
+{
+    private const int B = VdoConstants.BlockSize;
+
+    [Test]
+    [CancelAfter(60_000)]
+    public void ARestoreOfABackupDamagedOnTheDeviceFailsNamingBothDigests()
+    {
+        var device = new MemoryBlockDevice(TestPools.DeviceBlocks(TestPools.Small(812L * 64), 8));
+        using var volume = Volume.Format(device, TestPools.Small(812L * 64), TestPools.Options(scheme));
+        var data = BackupStreams.Random(300 * B, 41); // random: stored as whole blocks, not compressed
+        var ingested = BackupIngest.Run(volume, "nightly", new MemoryStream(data), data.Length, BackupRoundTripTests.Settings(BackupAlignment.Fixed));
+        volume.Flush();
+        var pbn = FindStored(device, data.AsSpan(123 * B, B));
+        var block = new byte[B];
+        device.Read(pbn, block);
+        block[777] ^= 0x20;
+        device.Write(pbn, block);
+
+        var restored = new MemoryStream();
+        var e = Assert.Throws<InvalidDataException>(() => BackupRestore.Run(volume, "nightly", restored, readers: 3));
+        Assert.That(e!.Message, Does.Contain("damaged")
+            .And.Contain(Convert.ToHexStringLower(ingested.Manifest.Sha256))
+            .And.Contain(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(restored.ToArray()))));
+        Assert.That(restored.Length, Is.EqualTo(data.Length), "every byte is streamed before the verdict");
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public void ABackupBeingReadCannotBeRemovedAndARemovedOneCannotBeRead()
+    {
+        var device = new GatedDevice(new MemoryBlockDevice(TestPools.DeviceBlocks(TestPools.Small(812L * 64), 8)));
+        using var volume = Volume.Format(device, TestPools.Small(812L * 64), TestPools.Options(scheme));
+        var data = BackupStreams.Random(64 * B, 42);
+        BackupIngest.Run(volume, "nightly", new MemoryStream(data), data.Length, BackupRoundTripTests.Settings(BackupAlignment.Fixed));
+        volume.Flush();
+        var image = volume.FindImage("nightly")!;
+        device.Gate(FindStored(device, data.AsSpan(10 * B, B)));
+
+        var read = new byte[64 * B];
+        var reader = Task.Run(() => volume.ReadBackupBlocks(image, 0, read));
+        Assert.That(device.Entered.Wait(TimeSpan.FromSeconds(30)), Is.True, "the read reached the device");
+        var refused = Assert.Throws<InvalidOperationException>(() => volume.RemoveImage("nightly"));
+        Assert.That(refused!.Message, Does.Contain("'nightly' is being read"));
+        device.Release();
+        reader.GetAwaiter().GetResult();
+        Assert.That(read.AsSpan().SequenceEqual(data), Is.True, "the read returns the backup's blocks");
+
+        volume.RemoveImage("nightly"); // once the read is over
+        Assert.That(() => volume.ReadBackupBlocks(image, 0, read), Throws.ArgumentException.With.Message.Contains("no backup image named 'nightly'"));
+        Assert.That(volume.Check(), Is.Empty);
+    }
+
+    /// <summary>The PBN of the one device block holding <paramref name="content"/>.</summary>
+    private static long FindStored(IBlockDevice device, ReadOnlySpan<byte> content)
+    {
+        var block = new byte[B];
+        var found = -1L;
+        for (var pbn = 0L; pbn < device.BlockCount; pbn++)
+        {
+            device.Read(pbn, block);
+            if (block.AsSpan().SequenceEqual(content))
+            {
+                Assert.That(found, Is.EqualTo(-1), "the block is stored once");
+                found = pbn;
+            }
+        }
+        Assert.That(found, Is.Not.EqualTo(-1), "the block is stored on the device");
+        return found;
+    }
+
+    /// <summary>A device whose reads of one chosen block wait at a gate until released.</summary>
+    private sealed class GatedDevice(IBlockDevice inner) : IBlockDevice
+    {
+        private long _gated = -1;
+        private readonly ManualResetEventSlim _open = new(false);
+
+        public ManualResetEventSlim Entered { get; } = new(false);
+
+        public long BlockCount => inner.BlockCount;
+
+        public void Gate(long pbn) => Volatile.Write(ref _gated, pbn);
+
+        public void Release() => _open.Set();
+
+        public void Read(long pbn, Span<byte> destination)
+        {
+            Wait(pbn, destination.Length / B);
+            inner.Read(pbn, destination);
+        }
+
+        public void Read(long pbn, IReadOnlyList<Memory<byte>> destinations)
+        {
+            Wait(pbn, destinations.Sum(d => d.Length) / B);
+            inner.Read(pbn, destinations);
+        }
+
+        public void Write(long pbn, ReadOnlySpan<byte> source) => inner.Write(pbn, source);
+
+        public void Write(long pbn, IReadOnlyList<ReadOnlyMemory<byte>> sources) => inner.Write(pbn, sources);
+
+        public void Flush() => inner.Flush();
+
+        public void Dispose() => inner.Dispose();
+
+        private void Wait(long pbn, int blocks)
+        {
+            var gated = Volatile.Read(ref _gated);
+            if (gated < pbn || gated >= pbn + blocks)
+                return;
+            Entered.Set();
+            _open.Wait(TimeSpan.FromSeconds(30));
+        }
+    }
+}
