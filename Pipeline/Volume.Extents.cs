@@ -63,7 +63,7 @@ public sealed partial class Volume
         try
         {
             if (inline)
-                ReadMapped(mappings.AsSpan(0, count), destination);
+                ReadMapped(lbn, mappings.AsSpan(0, count), destination);
             else
                 ReadCore(lbn, destination, count); // the zoned schemes read through their pipeline
         }
@@ -94,8 +94,12 @@ public sealed partial class Volume
             throw new InvalidOperationException($"backup '{name}' is being read (a restore is running): remove it once that ends");
     }
 
-    /// <summary>Reads the blocks <paramref name="mappings"/> name into <paramref name="destination"/>, outside the lock.</summary>
-    private void ReadMapped(ReadOnlySpan<BlockMapping> mappings, Span<byte> destination)
+    /// <summary>
+    /// Reads the blocks <paramref name="mappings"/> name (those of the LBNs from
+    /// <paramref name="firstLbn"/>) into <paramref name="destination"/>, outside the lock, and
+    /// verifies each against its mapping's checksum as every read path does.
+    /// </summary>
+    private void ReadMapped(long firstLbn, ReadOnlySpan<BlockMapping> mappings, Span<byte> destination)
     {
         const int B = VdoConstants.BlockSize;
         var packed = t_packed ??= new byte[B];
@@ -116,6 +120,7 @@ public sealed partial class Volume
                     packedPbn = m.Pbn;
                 }
                 PackedBlock.Decompress(packed, m.Slot, destination.Slice(i * B, B), m.Pbn);
+                _z.ReadCheck.Verify(firstLbn + i, m, destination.Slice(i * B, B));
                 i++;
             }
             else
@@ -126,6 +131,8 @@ public sealed partial class Volume
                 {
                 }
                 _z.Device.Read(m.Pbn, destination.Slice(first * B, (i - first) * B));
+                for (var j = first; j < i; j++)
+                    _z.ReadCheck.Verify(firstLbn + j, mappings[j], destination.Slice(j * B, B));
             }
         }
     }

@@ -10,7 +10,8 @@ namespace DataflowVdo.Pipeline.Backup;
 /// whole chunks (about 1 MiB each) <c>readers</c> at a time and writing them in order without
 /// their padding, hashing as it goes. The readers look their blocks up in one go and decode them
 /// in parallel (<see cref="Volume.ReadBackupBlocks"/>). A SHA-256 that differs from the manifest's throws
-/// <see cref="InvalidDataException"/> after the last byte.
+/// <see cref="InvalidDataException"/> after the last byte; a block that fails its checksum throws it at once, naming the
+/// bytes of the stream it held.
 /// </summary>
 public static class BackupRestore
 {
@@ -51,7 +52,15 @@ public static class BackupRestore
                     }, cancellation)));
                 }
                 var (from, to, read) = inFlight.Dequeue();
-                var data = read.GetAwaiter().GetResult();
+                byte[] data;
+                try
+                {
+                    data = read.GetAwaiter().GetResult();
+                }
+                catch (DataChecksumException e)
+                {
+                    throw Damaged(name, image, layout, from, to, e);
+                }
                 for (var i = from; i < to; i++)
                 {
                     var at = (int)(layout.BlockOffset(i) - layout.BlockOffset(from)) * VdoConstants.BlockSize;
@@ -75,5 +84,17 @@ public static class BackupRestore
         if (!actual.AsSpan().SequenceEqual(layout.Manifest.Sha256))
             throw new InvalidDataException($"backup '{name}' is damaged: the restored stream's SHA-256 {Convert.ToHexStringLower(actual)} differs from {Convert.ToHexStringLower(layout.Manifest.Sha256)} recorded at ingest");
         return (written, watch.Elapsed);
+    }
+
+    /// <summary>The error for a block of the run of chunks [<paramref name="from"/>, <paramref name="to"/>) that failed its checksum: which bytes of the stream it holds.</summary>
+    private static InvalidDataException Damaged(string name, ImageEntry image, BackupLayout layout, int from, int to, DataChecksumException e)
+    {
+        var block = e.Lbn - image.FirstLbn;
+        var chunk = from;
+        while (chunk + 1 < to && layout.BlockOffset(chunk + 1) <= block)
+            chunk++;
+        var start = layout.StreamOffset(chunk) + (block - layout.BlockOffset(chunk)) * VdoConstants.BlockSize;
+        var end = Math.Min(start + VdoConstants.BlockSize, layout.StreamOffset(chunk + 1));
+        return new InvalidDataException($"backup '{name}' is damaged: stream bytes {start}..{end - 1} cannot be restored ({e.Message})", e);
     }
 }
