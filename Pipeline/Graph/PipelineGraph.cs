@@ -61,7 +61,6 @@ public sealed class PipelineGraph
         var n = cores ?? Environment.ProcessorCount;
         var scheme = p.Scheme;
         var onSubmit = NamesOnSubmit(options);
-        var driver = scheme == SchemeKind.Inline ? StageDrivers.Inline : StageDrivers.Zoned;
         var features = (p.Dedupe ? StageNeeds.Dedupe : StageNeeds.None) | (p.Compression ? StageNeeds.Compression : StageNeeds.None);
         bool Present(Stage s) => StageTable.Present(s, p.Dedupe, p.Compression) && !(onSubmit && s == Stage.Name);
         var kinds = new bool[ZoneKinds.Count];
@@ -125,7 +124,7 @@ public sealed class PipelineGraph
             var froms = Ids(options, row.Zone).ToList();
             foreach (var t in row.Next)
             {
-                if ((t.To != Stage.Done && !Present(t.To)) || !t.TakenBy(driver, features) || (t.Kind == TransitionKind.Unwind && !unwind))
+                if ((t.To != Stage.Done && !Present(t.To)) || !t.TakenBy(features) || (t.Kind == TransitionKind.Unwind && !unwind))
                     continue;
                 var same = t.To != Stage.Done && StageTable.ZoneOf(t.To) == row.Zone;
                 if (same && !t.CrossesZones)
@@ -133,7 +132,7 @@ public sealed class PipelineGraph
                 foreach (var from in froms)
                 {
                     foreach (var to in Targets(t.To))
-                        Add(from, to, t.Label, t.KindFor(driver, features));
+                        Add(from, to, t.Label, t.KindFor(features));
                 }
             }
             if (!unwind)
