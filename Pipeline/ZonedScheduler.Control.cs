@@ -683,10 +683,8 @@ internal sealed partial class ZonedScheduler
 
         private void Publish(int zone)
         {
-            if (Interlocked.Exchange(ref _boxes[zone].Posted, 1) == 0 && !_owner._oneLock)
+            if (Interlocked.Exchange(ref _boxes[zone].Posted, 1) == 0)
                 _owner.PostToken(TokenKind.DrainInbox, zone);
-            // Inline: no token; the physical zone drains its inbox before its next step (every
-            // allocation), and a snapshot, checkpoint or quiesce drains it too.
         }
 
         /// <summary>Applies what zone <paramref name="zone"/> received, if anything (structure locking: before each of its stages).</summary>

@@ -73,8 +73,8 @@ internal sealed partial class ZonedScheduler
     {
         _urgent.Enqueue(work);
         Interlocked.Increment(ref _urgentCount);
-        if (_resumer is not null)
-            _resumeReady.Set();
+        if (_resumes)
+            WakeResumer();
         else
             ThreadPool.UnsafeQueueUserWorkItem(_urgentWork ??= new UrgentWork(this), preferLocal: false);
     }
@@ -136,28 +136,49 @@ internal sealed partial class ZonedScheduler
     // packer or the journal; control tokens) runs on one thread of the driver's own, or on any
     // caller between its stages. Inline never waits for the thread pool: its callers (FUSE,
     // ingest writers) may be the pool's threads, blocked, and the pool adds threads slowly.
-    private readonly Thread? _resumer;
-    private readonly ManualResetEventSlim _resumeReady = new(false);
+    // The thread starts when work is posted and ends after ResumerIdle without any, so that a
+    // volume abandoned without Dispose (a simulated crash) is not kept alive by it.
+    private readonly bool _resumes;
+    private readonly AutoResetEvent _resumeReady = new(false);
+    private int _resumerRunning;
     private volatile bool _stopping;
+    private Thread? _resumer;
+    private static readonly TimeSpan ResumerIdle = TimeSpan.FromMilliseconds(200);
+
+    private void WakeResumer()
+    {
+        if (Interlocked.CompareExchange(ref _resumerRunning, 1, 0) == 0)
+        {
+            _resumer = new Thread(Resume) { IsBackground = true, Name = "dvdo-resume" };
+            _resumer.Start();
+        }
+        else
+            _resumeReady.Set();
+    }
 
     private void Resume()
     {
-        while (!_stopping)
+        while (true)
         {
-            _resumeReady.Wait();
-            _resumeReady.Reset();
             RunUrgent();
+            if (_resumeReady.WaitOne(ResumerIdle) && !_stopping)
+                continue;
+            Volatile.Write(ref _resumerRunning, 0);
+            // Work posted after the last RunUrgent but before the flag cleared found the thread
+            // running and only set the event: take it on again, or leave it to the next one started.
+            if (_stopping || Volatile.Read(ref _urgentCount) == 0 || Interlocked.CompareExchange(ref _resumerRunning, 1, 0) != 0)
+                return;
         }
     }
 
     /// <summary>Stops the resuming thread (Inline), once nothing is in flight.</summary>
     private void StopResumer()
     {
-        if (_resumer is null)
+        if (!_resumes)
             return;
         _stopping = true;
         _resumeReady.Set();
-        _resumer.Join();
+        _resumer?.Join();
     }
 
     /// <summary>Runs the urgent work waiting (not from inside urgent work: no nesting).</summary>

@@ -135,11 +135,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         zones.JournalZone.Sink = _physicalInbox;
         for (var i = 0; i < _tokenWork.Length; i++)
             _tokenWork[i] = [.. Enumerable.Range(0, _kindCount[(int)TokenHome((TokenKind)i)]).Select(z => new TokenWork(this, (TokenKind)i, z))];
-        if (_oneLock)
-        {
-            _resumer = new Thread(Resume) { IsBackground = true, Name = "dvdo-resume" };
-            _resumer.Start();
-        }
+        _resumes = _oneLock;
     }
 
     /// <summary>Real handoffs (posts to another block) so far.</summary>
