@@ -60,6 +60,30 @@ public sealed class PipelineOptions
     /// </summary>
     public int LockBatch { get; set; } = 1;
 
+    /// <summary>
+    /// StructureLocking: which zones share an executor (one lock), by zone kind. The zones of the
+    /// kinds given the same name run under one lock, and a request runs its consecutive stages in
+    /// them under one acquisition; a kind not named keeps one lock per zone. Keys:
+    /// <see cref="ExecutorKinds"/>. E.g. <c>{"Logical": "front", "HashZone": "front"}</c>; every kind
+    /// given one name is Inline's layout on StructureLocking's driver. Inline (one lock for every
+    /// zone) and MessagePassing (a Dataflow block per zone) ignore it, as they ignore LockBatch.
+    /// </summary>
+    public Dictionary<string, string> Executors { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The zone kinds <see cref="Executors"/> may name: those that own structures (the stateless steps run on the request's thread).</summary>
+    public static readonly IReadOnlyList<string> ExecutorKinds = ["Logical", "HashZone", "Physical", "Packer", "Journal"];
+
+    /// <summary>The executor <see cref="Executors"/> names for zone kind <paramref name="kind"/>, or null (one lock per zone).</summary>
+    public string? ExecutorOf(string kind)
+    {
+        foreach (var (key, name) in Executors) // by hand: a copy (JSON) may have lost the case-insensitive comparer
+        {
+            if (string.Equals(key, kind, StringComparison.OrdinalIgnoreCase) && !string.IsNullOrWhiteSpace(name))
+                return name.Trim();
+        }
+        return null;
+    }
+
     /// <summary>How each block of the message-passing graph runs.</summary>
     public StepsOptions Steps { get; set; } = new();
 }

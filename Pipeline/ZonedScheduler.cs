@@ -105,10 +105,25 @@ internal sealed partial class ZonedScheduler : IDisposable
         _parallel = new bool[_slotCount];
         _parallelism = new int[_slotCount];
         // Executors: under Inline every zone (and the data reads) shares one lock, and only the
-        // stateless heavy steps run outside it; under StructureLocking each zone has its own lock.
+        // stateless heavy steps run outside it; under StructureLocking each zone has its own lock
+        // unless Pipeline:Executors gives its kind an executor that other kinds share.
         var volumeLock = new Lock();
-        _zoneLocks = [.. Enumerable.Range(0, _slotCount).Select(_ => _oneLock ? volumeLock : new Lock())];
-        _lockOf = [.. Enumerable.Range(0, _slotCount).Select(slot => _oneLock ? 0 : slot)];
+        var executors = new Dictionary<string, (Lock Lock, int Slot)>(StringComparer.OrdinalIgnoreCase);
+        _zoneLocks = new Lock[_slotCount];
+        _lockOf = new int[_slotCount];
+        for (var slot = 0; slot < _slotCount; slot++)
+        {
+            if (_oneLock)
+                (_zoneLocks[slot], _lockOf[slot]) = (volumeLock, 0);
+            else if (_locking && !IsPool(_slotKind[slot]) && p.ExecutorOf(_slotKind[slot].ToString()) is { } name)
+            {
+                if (!executors.TryGetValue(name, out var shared))
+                    executors[name] = shared = (new Lock(), slot);
+                (_zoneLocks[slot], _lockOf[slot]) = shared;
+            }
+            else
+                (_zoneLocks[slot], _lockOf[slot]) = (new Lock(), slot);
+        }
         _outside = [.. Enumerable.Range(0, _slotCount).Select(slot => _oneLock ? RunsOnCaller(_slotKind[slot]) : IsPool(_slotKind[slot]))];
         _contended = new long[_slotCount];
         _blocks = new ActionBlock<object>[_slotCount];

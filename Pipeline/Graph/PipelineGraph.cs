@@ -81,7 +81,7 @@ public sealed class PipelineGraph
             {
                 var id = NodeId(kind, z);
                 var label = kind.IsZoned() ? $"{Title(kind)} {z}" : Title(kind);
-                var executor = Executor(scheme, kind, id);
+                var executor = Executor(p, kind, id);
                 var inline = scheme == SchemeKind.Inline;
                 var parallelism = inline ? (executor == Caller ? 0 : 1) : step.Parallelism == 0 ? n : step.Parallelism;
                 nodes.Add(new GraphNode(id, label, kind.IsPool() ? GraphNodeKind.Pool : GraphNodeKind.Zone, z, parallelism,
@@ -166,13 +166,14 @@ public sealed class PipelineGraph
     /// <summary>
     /// Which executor runs a node: under Inline, every zone shares the volume's lock and the
     /// stateless heavy steps run on the caller; under MessagePassing every node is its own
-    /// Dataflow block; under StructureLocking every zone has its own lock and the worker steps
-    /// run on the thread that carries the request.
+    /// Dataflow block; under StructureLocking every zone has its own lock (or the lock of the
+    /// executor <c>Pipeline:Executors</c> names for its kind) and the worker steps run on the
+    /// thread that carries the request.
     /// </summary>
-    public static string Executor(SchemeKind scheme, ZoneKind kind, string id) => scheme switch
+    public static string Executor(PipelineOptions p, ZoneKind kind, string id) => p.Scheme switch
     {
         SchemeKind.Inline => kind is ZoneKind.Hash or ZoneKind.Compress or ZoneKind.Verify or ZoneKind.DataWrite ? Caller : VolumeLock,
-        SchemeKind.StructureLocking => kind.IsPool() ? "request thread" : $"lock {id}",
+        SchemeKind.StructureLocking => kind.IsPool() ? "request thread" : p.ExecutorOf(kind.ToString()) is { } name ? $"lock {name}" : $"lock {id}",
         _ => $"block {id}",
     };
 
