@@ -100,21 +100,6 @@ public sealed class DataVio
     public bool WroteData { get; set; }
 
     /// <summary>
-    /// Inline scheme: its caller is working on it outside the volume's lock (a logical lock on its
-    /// LBN): writing its data block, or, when <see cref="VerifyingOutside"/>, verifying its candidate.
-    /// </summary>
-    public bool WritingOutside { get; set; }
-
-    /// <summary>
-    /// Inline scheme: its caller reads and compares its pinned <see cref="Candidate"/> outside the
-    /// volume's lock (I4) instead of writing its data; <see cref="Verified"/> holds the outcome.
-    /// </summary>
-    public bool VerifyingOutside { get; set; }
-
-    /// <summary>Inline scheme: the outside verification found the candidate byte-equal to the data.</summary>
-    public bool Verified { get; set; }
-
-    /// <summary>
     /// True once the request found its dedupe hint stale (the block is free, or holds other data):
     /// the hint leaves the index in the hash zone, whether or not this write then lands.
     /// </summary>
@@ -175,9 +160,6 @@ public sealed class DataVio
         SpaceRetries = 0;
         HintStale = false;
         WroteData = false;
-        WritingOutside = false;
-        VerifyingOutside = false;
-        Verified = false;
         Unapplied = false;
         AllocationZone = 0;
         ZonesTried = 0;

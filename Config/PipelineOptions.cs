@@ -39,12 +39,9 @@ public sealed class PipelineOptions
     public bool HashOnSubmit { get; set; }
 
     /// <summary>
-    /// Inline: each caller compresses its own non-zero blocks before it takes the volume's lock
-    /// (as it always names them there), so that callers on different cores compress in parallel.
-    /// Speculative: a block that turns out to be a duplicate was compressed for nothing, which on
-    /// the "mixed" workload (63% of its writes deduplicated) triples the LZ4 runs and costs 1.2-1.6x the CPU per
-    /// GB. Off (the default): compression runs under the lock, only for blocks that were not
-    /// deduplicated, as in dm-vdo.
+    /// No effect; kept so existing configuration files load. It made Inline's callers compress
+    /// every block before taking the volume's lock; every scheme now compresses outside its locks,
+    /// only blocks that were not deduplicated, as in dm-vdo.
     /// </summary>
     public bool CompressOnSubmit { get; set; }
 
@@ -62,6 +59,30 @@ public sealed class PipelineOptions
     /// instead of once per request. 1 = every request alone.
     /// </summary>
     public int LockBatch { get; set; } = 1;
+
+    /// <summary>
+    /// StructureLocking: which zones share an executor (one lock), by zone kind. The zones of the
+    /// kinds given the same name run under one lock, and a request runs its consecutive stages in
+    /// them under one acquisition; a kind not named keeps one lock per zone. Keys:
+    /// <see cref="ExecutorKinds"/>. E.g. <c>{"Logical": "front", "HashZone": "front"}</c>; every kind
+    /// given one name is Inline's layout on StructureLocking's driver. Inline (one lock for every
+    /// zone) and MessagePassing (a Dataflow block per zone) ignore it, as they ignore LockBatch.
+    /// </summary>
+    public Dictionary<string, string> Executors { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The zone kinds <see cref="Executors"/> may name: those that own structures (the stateless steps run on the request's thread).</summary>
+    public static readonly IReadOnlyList<string> ExecutorKinds = ["Logical", "HashZone", "Physical", "Packer", "Journal"];
+
+    /// <summary>The executor <see cref="Executors"/> names for zone kind <paramref name="kind"/>, or null (one lock per zone).</summary>
+    public string? ExecutorOf(string kind)
+    {
+        foreach (var (key, name) in Executors) // by hand: a copy (JSON) may have lost the case-insensitive comparer
+        {
+            if (string.Equals(key, kind, StringComparison.OrdinalIgnoreCase) && !string.IsNullOrWhiteSpace(name))
+                return name.Trim();
+        }
+        return null;
+    }
 
     /// <summary>How each block of the message-passing graph runs.</summary>
     public StepsOptions Steps { get; set; } = new();

@@ -31,6 +31,13 @@ public sealed class VdoOptions
             errors.Add($"Pipeline:CompressionProbeAfter = {Pipeline.CompressionProbeAfter} is out of range (0..{1 << 20}; 0 = always compress)");
         if (!Enum.IsDefined(Pipeline.Scheme))
             errors.Add($"Pipeline:Scheme = {Pipeline.Scheme} is not one of {string.Join(", ", Enum.GetNames<SchemeKind>())}");
+        foreach (var (kind, executor) in Pipeline.Executors)
+        {
+            if (!PipelineOptions.ExecutorKinds.Contains(kind, StringComparer.OrdinalIgnoreCase))
+                errors.Add($"Pipeline:Executors:{kind} is not a zone kind that owns structures: must be one of {string.Join(", ", PipelineOptions.ExecutorKinds)} (the stateless steps run on the request's thread)");
+            else if (string.IsNullOrWhiteSpace(executor))
+                errors.Add($"Pipeline:Executors:{kind} is empty: name the executor (zones of the kinds given one name share a lock)");
+        }
         foreach (var (name, step, isZone) in Pipeline.Steps.All())
         {
             var key = $"Pipeline:Steps:{name}";

@@ -66,7 +66,7 @@ public sealed partial class Volume
                 // then the structures, and last the size that admits the new LBNs.
                 _z.WriteSuperBlock(clean: false, indexSaved: _z.IndexSavedOnDisk, logicalBlocks: grown.LogicalBlocks);
                 _z.BlockMap.GrowLogical(grown.LeafPages);
-                _mp?.LogicalGrown();
+                _driver.LogicalGrown();
                 _catalog.GrowLogical(grown);
                 _z.Geometry = grown;
             });

@@ -137,12 +137,7 @@ public sealed partial class Volume
             }
         });
         foreach (var lbn in mapped)
-        {
-            if (_mp is not null)
-                _mp.Discard(lbn, 1);
-            else if (!_scheduler.TryDiscard(lbn))
-                throw new InvalidOperationException($"image '{entry.Name}' is being written while it is removed (LBN {lbn}); stop writing to it first");
-        }
+            _driver.Discard(lbn, 1);
         if (mapped.Count > 0)
             FlushScheduler();
     }

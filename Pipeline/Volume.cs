@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Runtime.ExceptionServices;
 using DataflowVdo.Blocks;
 using DataflowVdo.Config;
 using DataflowVdo.Storage;
@@ -16,34 +15,18 @@ public sealed partial class Volume : IDisposable
 {
     private readonly Lock _sync = new();
     private readonly VolumeZones _z;
-    private readonly InlineScheduler _scheduler;
-    private readonly OutsideWriteSignal _outsideWrites = new();
-    private readonly ZonedScheduler? _mp;
+    private readonly ZonedScheduler _driver;
     private readonly bool _ownsDevice;
     private bool _closed;
 
-    [ThreadStatic]
-    private static List<DataVio>? t_started; // inline: the requests whose data this thread writes outside the lock
-
     /// <summary>Blocks stored whole in one request from which the request writes its data around the device's cache (128 KiB).</summary>
-    internal const int WriteAroundMinBlocks = 32;
-
-    [ThreadStatic]
-    private static List<ReadOnlyMemory<byte>>? t_sources; // inline: one vectored write's buffers
-
-    [ThreadStatic]
-    private static List<DataVio>? t_verifying; // inline: the started requests whose candidates this thread verifies
-
-    [ThreadStatic]
-    private static List<Memory<byte>>? t_reads; // inline: one vectored verify read's buffers
+    internal const int WriteAroundMinBlocks = ZonedScheduler.WriteAroundMinBlocks;
 
     private Volume(VolumeZones zones, bool ownsDevice)
     {
         _z = zones;
         _ownsDevice = ownsDevice;
-        _scheduler = new InlineScheduler(zones);
-        if (zones.Options.Pipeline.Scheme != SchemeKind.Inline)
-            _mp = new ZonedScheduler(zones, e => Failed(e));
+        _driver = new ZonedScheduler(zones, e => Failed(e));
         VolumeMetrics.Register(this);
     }
 
@@ -66,22 +49,22 @@ public sealed partial class Volume : IDisposable
     private bool _failedHere; // this open failed: its in-memory state is not trusted for a repair
 
     /// <summary>
-    /// Requests handed from one Dataflow block to another so far (message-passing scheme; 0 for
-    /// the inline scheme, which runs every step on the caller's thread).
+    /// Requests handed on so far: posted to another Dataflow block (message passing) or queued to
+    /// the thread pool to resume (a request that waited on a lock, the packer or the journal).
     /// </summary>
-    public long PipelineHandoffs => _mp?.Handoffs ?? 0;
+    public long PipelineHandoffs => _driver.Handoffs;
 
-    /// <summary>Zone-lock acquisitions so far, and how many had to wait (structure-locking scheme; 0 otherwise).</summary>
-    public (long Acquisitions, long Contended) PipelineLocks => _mp is null ? (0, 0) : (_mp.LockAcquisitions, _mp.LockContentions);
+    /// <summary>Zone-lock acquisitions so far, and how many had to wait (StructureLocking and Inline; 0 for message passing).</summary>
+    public (long Acquisitions, long Contended) PipelineLocks => (_driver.LockAcquisitions, _driver.LockContentions);
 
-    /// <summary>Per-block figures of the message-passing graph (messages, queue depth, busy time); empty for the inline scheme.</summary>
-    public IReadOnlyList<PipelineBlockFigures> PipelineFigures() => _mp?.Figures() ?? [];
+    /// <summary>Per-node figures of the graph (messages or lock acquisitions, queue depth, busy time).</summary>
+    public IReadOnlyList<PipelineBlockFigures> PipelineFigures() => _driver.Figures();
 
     /// <summary>
     /// Zone-to-zone transitions so far, by edge, named as <see cref="Graph.PipelineGraph"/> names
     /// its nodes for this volume's options (every scheme; each is an edge of that graph).
     /// </summary>
-    public IReadOnlyList<Graph.PipelineTransition> PipelineTransitions() => _mp?.Transitions() ?? _scheduler.Transitions();
+    public IReadOnlyList<Graph.PipelineTransition> PipelineTransitions() => _driver.Transitions();
 
     /// <summary>
     /// The statistics as they are this instant, without stopping the pipeline (metrics
@@ -123,88 +106,17 @@ public sealed partial class Volume : IDisposable
     /// <summary>Reads consecutive 4 KiB blocks from <paramref name="lbn"/> under one acquisition of the volume.</summary>
     public void ReadBlocks(long lbn, Span<byte> blocks) => ReadCore(lbn, blocks, CheckBlocks(lbn, blocks.Length));
 
-    private unsafe void WriteCore(long lbn, ReadOnlySpan<byte> blocks, int count)
+    private void WriteCore(long lbn, ReadOnlySpan<byte> blocks, int count)
     {
         var start = VolumeMetrics.StartTiming();
-        if (_mp is not null)
+        CheckWritable();
+        try
         {
-            CheckWritable();
-            try
-            {
-                _mp.Write(lbn, blocks, count);
-            }
-            catch (Exception e) when (e is not IOException && Failed(e)) // the scheduler failed the pool itself if it must
-            {
-                throw;
-            }
-            VolumeMetrics.RecordDuration(start, "write");
-            return;
+            _driver.Write(lbn, blocks, count);
         }
-        // Inline: the caller names (and compresses) its blocks before it takes the lock, a chunk
-        // at a time, so that callers on other cores do that in parallel. Under the lock it runs
-        // the steps on shared structures up to the data writes, which it then does outside the
-        // lock from its own buffer (adjacent blocks in one vectored write), and it takes the
-        // lock again to journal them and update the block map.
-        var prepared = PreparedBlocks.ForThisThread();
-        var started = t_started ??= new List<DataVio>(PreparedBlocks.MaxBlocks);
-        var compression = _z.Options.Pipeline.Compression;
-        var compressAll = compression && _z.Options.Pipeline.CompressOnSubmit;
-        fixed (byte* pinned = blocks)
+        catch (Exception e) when (e is not IOException && Failed(e)) // the driver failed the pool itself if it must
         {
-            var memory = PinnedRequestMemory.Over(pinned, blocks.Length);
-            try
-            {
-                var request = new RequestBlocks(lbn, memory.Memory, blocks);
-                for (var done = 0; done < count;)
-                {
-                    var n = Math.Min(count - done, PreparedBlocks.MaxBlocks);
-                    prepared.Prepare(_z.Hash, compressAll, compression, _z.Probe, blocks.Slice(done * VdoConstants.BlockSize, n * VdoConstants.BlockSize), n);
-                    for (var i = 0; i < n;)
-                    {
-                        var before = i;
-                        Exception? failure = null;
-                        long generation;
-                        lock (_sync)
-                        {
-                            CheckWritable();
-                            generation = _outsideWrites.Generation;
-                            try
-                            {
-                                _scheduler.PrefetchIndex(prepared, i, DedupeIndex.PrefetchAhead);
-                                while (i < n && _scheduler.TryStart(in request, done + i, prepared, i, started))
-                                    i++;
-                            }
-                            catch (Exception e)
-                            {
-                                // The blocks started before it are still written, unless the error made
-                                // the volume read-only: then they are dropped (CompleteStarted).
-                                failure = e;
-                                Failed(e);
-                            }
-                        }
-                        if (started.Count > 0)
-                        {
-                            try
-                            {
-                                WriteStarted(started, in request);
-                            }
-                            catch when (failure is not null)
-                            {
-                                // The first error is the one to report.
-                            }
-                        }
-                        if (failure is not null)
-                            ExceptionDispatchInfo.Throw(failure);
-                        if (i == before)
-                            _outsideWrites.WaitAfter(generation); // another caller writes this LBN (or holds the pool) outside the lock
-                    }
-                    done += n;
-                }
-            }
-            finally
-            {
-                memory.Release();
-            }
+            throw;
         }
         VolumeMetrics.RecordDuration(start, "write");
     }
@@ -212,141 +124,17 @@ public sealed partial class Volume : IDisposable
     private void ReadCore(long lbn, Span<byte> blocks, int count)
     {
         var start = VolumeMetrics.StartTiming();
-        if (_mp is not null)
-        {
-            CheckOpen();
-            try
-            {
-                _mp.Read(lbn, blocks, count);
-            }
-            catch (CorruptMetadataException e)
-            {
-                EnterReadOnly(e.Message);
-                throw;
-            }
-            VolumeMetrics.RecordDuration(start, "read");
-            return;
-        }
-        lock (_sync)
-        {
-            CheckOpen();
-            try
-            {
-                for (var i = 0; i < count; i++)
-                    _scheduler.Read(lbn + i, blocks.Slice(i * VdoConstants.BlockSize, VdoConstants.BlockSize));
-            }
-            catch (CorruptMetadataException e)
-            {
-                EnterReadOnly(e.Message);
-                throw;
-            }
-        }
-        VolumeMetrics.RecordDuration(start, "read");
-    }
-
-    /// <summary>
-    /// Writes the data of requests <see cref="InlineScheduler.TryStart"/> handed out, outside the
-    /// lock, from the caller's buffer: runs of consecutive blocks go out as one vectored write;
-    /// and verifies the pinned candidates of those that may share a block (I4), runs of
-    /// consecutive candidates read in one vectored read. Then, under the lock, they are journaled
-    /// and mapped; their data was written first (I1).
-    /// </summary>
-    private void WriteStarted(List<DataVio> started, in RequestBlocks request)
-    {
-        var failure = WriteStartedData(started, in request);
+        CheckOpen();
         try
         {
-            lock (_sync)
-                failure = CompleteStarted(started, failure, in request);
+            _driver.Read(lbn, blocks, count);
         }
-        finally
+        catch (CorruptMetadataException e)
         {
-            _outsideWrites.Completed(); // callers waiting for these LBNs or requests may go on
-        }
-        if (failure is not null)
-            ExceptionDispatchInfo.Throw(failure);
-    }
-
-    /// <summary>Writes the started requests' data and verifies their candidates; returns the error instead of throwing it.</summary>
-    private Exception? WriteStartedData(List<DataVio> started, in RequestBlocks request)
-    {
-        try
-        {
-            var sources = t_sources ??= new List<ReadOnlyMemory<byte>>(PreparedBlocks.MaxBlocks);
-            var verifying = t_verifying ??= new List<DataVio>(PreparedBlocks.MaxBlocks);
-            for (var i = 0; i < started.Count; i++)
-            {
-                if (started[i].VerifyingOutside)
-                    verifying.Add(started[i]);
-            }
-            if (verifying.Count > 0)
-            {
-                _z.Verify.ReadCandidates(verifying, t_reads ??= new List<Memory<byte>>(PreparedBlocks.MaxBlocks));
-                foreach (var vio in verifying)
-                    vio.Verified = VerifyStep.Matches(vio, request.DataOf(vio.Lbn));
-            }
-            // A large request writes its own data, around the device's cache: on a used pool its
-            // blocks land in short runs, and through the cache's single writer thread 1 MiB writes
-            // fell to 0.56x (perf/README.md); small ones go through the cache.
-            var around = started.Count - verifying.Count >= WriteAroundMinBlocks;
-            for (var i = 0; i < started.Count;)
-            {
-                if (started[i].VerifyingOutside)
-                {
-                    i++;
-                    continue;
-                }
-                var first = started[i].Allocation;
-                sources.Clear();
-                do
-                    sources.Add(request.MemoryOf(started[i].Lbn));
-                while (++i < started.Count && !started[i].VerifyingOutside && started[i].Allocation == first + sources.Count);
-                if (around)
-                    _z.Device.WriteAround(first, sources);
-                else if (sources.Count == 1)
-                    _z.Device.Write(first, request.DataOf(started[i - 1].Lbn));
-                else
-                    _z.Device.Write(first, sources);
-            }
-            return null;
-        }
-        catch (Exception e)
-        {
-            return e;
-        }
-        finally
-        {
-            t_sources?.Clear();
-            t_verifying?.Clear();
-        }
-    }
-
-    /// <summary>
-    /// Journals and maps the started requests, or drops them when their data write failed or the
-    /// volume went read-only meanwhile (another caller's failure: nothing more may be written).
-    /// Returns the error the caller must throw. Caller holds the lock.
-    /// </summary>
-    private Exception? CompleteStarted(List<DataVio> started, Exception? failure, in RequestBlocks request)
-    {
-        if (failure is null && ReadOnlyReason is not null)
-            failure = new ReadOnlyVolumeException(ReadOnlyReason);
-        try
-        {
-            _scheduler.Complete(started, written: failure is null, in request);
-        }
-        catch (Exception e) when (Failed(e))
-        {
+            EnterReadOnly(e.Message);
             throw;
         }
-        finally
-        {
-            started.Clear();
-        }
-        if (failure is IOException)
-            LogMessages.DataWriteFailed(_z.Hooks.Logger, request.Lbn, failure.Message); // that writer fails, the pool stays writable
-        else if (failure is not null)
-            Failed(failure);
-        return failure;
+        VolumeMetrics.RecordDuration(start, "read");
     }
 
     private int CheckBlocks(long lbn, int length)
@@ -364,40 +152,15 @@ public sealed partial class Volume : IDisposable
     {
         if (count < 0 || lbn < 0 || lbn + count > LogicalBlocks)
             throw new ArgumentOutOfRangeException(nameof(lbn), $"discard of {count} blocks at LBN {lbn} is outside the logical space (0..{LogicalBlocks - 1})");
-        if (_mp is not null)
+        CheckWritable();
+        try
         {
-            CheckWritable();
-            try
-            {
-                for (var i = 0L; i < count; i += 4096)
-                    _mp.Discard(lbn + i, (int)Math.Min(4096, count - i));
-            }
-            catch (Exception e) when (Failed(e))
-            {
-                throw;
-            }
-            return;
+            for (var i = 0L; i < count; i += 4096)
+                _driver.Discard(lbn + i, (int)Math.Min(4096, count - i));
         }
-        for (var i = 0L; i < count;)
+        catch (Exception e) when (Failed(e))
         {
-            var before = i;
-            long generation;
-            lock (_sync)
-            {
-                CheckWritable();
-                generation = _outsideWrites.Generation;
-                try
-                {
-                    while (i < count && _scheduler.TryDiscard(lbn + i))
-                        i++;
-                }
-                catch (Exception e) when (Failed(e))
-                {
-                    throw;
-                }
-            }
-            if (i == before)
-                _outsideWrites.WaitAfter(generation); // a caller is writing this LBN outside the lock: wait for it
+            throw;
         }
     }
 
@@ -411,7 +174,7 @@ public sealed partial class Volume : IDisposable
             {
                 // Writes acknowledged before the failure may not be durable, and nothing more may be
                 // written: the flush can only succeed if nothing is outstanding (dm-vdo fails it too).
-                if (_z.Journal.DurableEntries < _z.Journal.AppendedEntries || _scheduler.Pending > 0 || _scheduler.LostAcknowledgedWrites || _mp?.Pending > 0 || _mp?.LostAcknowledgedWrites == true)
+                if (_z.Journal.DurableEntries < _z.Journal.AppendedEntries || _driver.Pending > 0 || _driver.LostAcknowledgedWrites)
                     throw new ReadOnlyVolumeException(ReadOnlyReason + "; writes acknowledged since the last flush may be lost");
                 return;
             }
@@ -426,7 +189,7 @@ public sealed partial class Volume : IDisposable
         {
             CheckOpen();
             VolumeStatistics? result = null;
-            Quiet(() => result = BuildStatistics());
+            _driver.Snapshot(() => result = BuildStatistics());
             return result!;
         }
     }
@@ -492,17 +255,6 @@ public sealed partial class Volume : IDisposable
         {
             if (_closed)
                 return;
-            while (_scheduler.WritingOutside > 0)
-            {
-                // Callers are writing data (or verifying duplicates) outside the lock: let them
-                // journal it first; each signals when it has.
-                var generation = _outsideWrites.Generation;
-                _sync.Exit();
-                _outsideWrites.WaitAfter(generation);
-                _sync.Enter();
-                if (_closed)
-                    return;
-            }
             _closed = true;
             VolumeMetrics.Unregister(this);
             try
@@ -515,7 +267,7 @@ public sealed partial class Volume : IDisposable
             }
             finally
             {
-                _mp?.Dispose();
+                _driver.Dispose();
                 _z.Journal.WaitForWrites(); // a failed volume may still have a journal batch going out
                 if (_ownsDevice)
                     _z.Device.Dispose();
@@ -523,23 +275,11 @@ public sealed partial class Volume : IDisposable
         }
     }
 
-    /// <summary>Flushes through the configured scheduler.</summary>
-    private void FlushScheduler()
-    {
-        if (_mp is not null)
-            _mp.Flush();
-        else
-            _scheduler.Flush();
-    }
+    /// <summary>Flushes through the configured driver.</summary>
+    private void FlushScheduler() => _driver.Flush();
 
     /// <summary>Runs <paramref name="action"/> with no request in flight and every zone idle (caller holds the lock).</summary>
-    private void Quiet(Action action)
-    {
-        if (_mp is not null)
-            _mp.Quiesce(action);
-        else
-            action();
-    }
+    private void Quiet(Action action) => _driver.Quiesce(action);
 
     private void FlushGuarded()
     {

@@ -54,12 +54,14 @@ internal sealed partial class ZonedScheduler
     /// <summary>Reads <paramref name="count"/> consecutive blocks.</summary>
     public void Read(long lbn, Span<byte> blocks, int count) => Submit(VioOperation.Read, lbn, default, blocks, count);
 
+    /// <summary>A large request goes in windows of this many blocks, so one caller cannot take the whole pool.</summary>
+    private const int Window = 64;
+
     private void Submit(VioOperation op, long lbn, ReadOnlySpan<byte> source, Span<byte> destination, int count)
     {
         var done = t_completion ??= new BatchCompletion();
         var batch = _lockBatch > 1 && count > 1 ? t_batch ??= new List<DataVio>(64) : null;
         batch?.Clear();
-        const int Window = 64; // a large request goes in windows so one caller cannot take the whole pool
         for (int first = 0, n; first < count; first += n)
         {
             n = Math.Min(Window, count - first);
@@ -340,6 +342,32 @@ internal sealed partial class ZonedScheduler
         {
             Interlocked.Decrement(ref _eager);
             _gate.ExitWriteLock();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on a consistent view of the structures (statistics). Inline:
+    /// under its one lock, with the durable reference changes applied; requests in flight stay
+    /// where they are (a write waiting in the packer holds its provisional block), as the figures
+    /// of a running volume do, and nobody waits for a flush. Other drivers quiesce.
+    /// </summary>
+    public void Snapshot(Action action)
+    {
+        if (!_oneLock)
+        {
+            Quiesce(action);
+            return;
+        }
+        var gate = _zoneLocks[0];
+        gate.Enter();
+        try
+        {
+            _physicalInbox.DrainAll();
+            action();
+        }
+        finally
+        {
+            gate.Exit();
         }
     }
 

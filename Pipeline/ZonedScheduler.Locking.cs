@@ -37,11 +37,23 @@ internal sealed partial class ZonedScheduler
 
     private static bool IsPool(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite or Zone.Read;
 
+    /// <summary>The steps a caller runs outside the volume's lock under Inline: the stateless heavy ones (a data read stays under it).</summary>
+    private static bool RunsOnCaller(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite;
+
+    // Per slot: true when its steps run on the request's thread outside any zone lock.
+    private readonly bool[] _outside;
+
+    // Per slot: which lock its zone steps run under (the slot's own, or 0 for all under Inline).
+    private readonly int[] _lockOf;
+
+    // Inline: every zone shares one lock (the volume's), held across a request's consecutive zone steps.
+    private readonly bool _oneLock;
+
     private void Requeue(DataVio vio)
     {
         var work = vio.Continuation ??= new RequestWork(this, vio);
-        if ((Stage)vio.Stage is Stage.JournalPage or Stage.Journal or Stage.CommitRetry or Stage.Update)
-            PostUrgent(work); // journal ahead of data: these finish requests and free their locks
+        if (_oneLock || (Stage)vio.Stage is Stage.JournalPage or Stage.Journal or Stage.CommitRetry or Stage.Update)
+            PostUrgent(work); // journal ahead of data: these finish requests and free their locks (Inline: all resumed work)
         else
             ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
     }
@@ -61,7 +73,112 @@ internal sealed partial class ZonedScheduler
     {
         _urgent.Enqueue(work);
         Interlocked.Increment(ref _urgentCount);
-        ThreadPool.UnsafeQueueUserWorkItem(_urgentWork ??= new UrgentWork(this), preferLocal: false);
+        if (_resumes)
+            WakeResumer();
+        else
+            ThreadPool.UnsafeQueueUserWorkItem(_urgentWork ??= new UrgentWork(this), preferLocal: false);
+    }
+
+    // Inline: a request another one sets going (a hash-lock waiter, the members of a packed
+    // block, the next writer of an LBN, appends released by a checkpoint) is carried on by the
+    // thread that set it going, once its own work is done, as one lock holder runs everything
+    // in dm-vdo's single-threaded configuration; no handoff, no wait for another thread.
+    [ThreadStatic]
+    private static ZonedScheduler? t_carrier;
+
+    [ThreadStatic]
+    private static List<DataVio>? t_carried;
+
+    /// <summary>Makes this thread the carrier of the requests it sets going (Inline); false when it already is, or the driver is not Inline.</summary>
+    private bool EnterCarrier()
+    {
+        if (!_oneLock || t_carrier is not null)
+            return false;
+        t_carrier = this;
+        return true;
+    }
+
+    /// <summary>Carries on the requests this thread set going, then stops carrying; any left by a failure are requeued.</summary>
+    private void ExitCarrier(bool carrier)
+    {
+        if (!carrier)
+            return;
+        var carried = t_carried;
+        var i = 0;
+        try
+        {
+            for (; carried is not null && i < carried.Count; i++)
+                RunStages(carried[i]);
+        }
+        finally
+        {
+            t_carrier = null;
+            if (carried is not null)
+            {
+                for (i++; i < carried.Count; i++)
+                    Requeue(carried[i]);
+                carried.Clear();
+            }
+        }
+    }
+
+    /// <summary>True when this thread carries <paramref name="vio"/> on itself (Inline), after its current work.</summary>
+    private bool TryCarry(DataVio vio)
+    {
+        if (!ReferenceEquals(t_carrier, this))
+            return false;
+        Interlocked.Increment(ref _skipped);
+        (t_carried ??= new List<DataVio>(Window)).Add(vio);
+        return true;
+    }
+
+    // Inline: the work a caller cannot do itself (requests resumed after waiting on a lock, the
+    // packer or the journal; control tokens) runs on one thread of the driver's own, or on any
+    // caller between its stages. Inline never waits for the thread pool: its callers (FUSE,
+    // ingest writers) may be the pool's threads, blocked, and the pool adds threads slowly.
+    // The thread starts when work is posted and ends after ResumerIdle without any, so that a
+    // volume abandoned without Dispose (a simulated crash) is not kept alive by it.
+    private readonly bool _resumes;
+    private readonly AutoResetEvent _resumeReady = new(false);
+    private int _resumerRunning;
+    private volatile bool _stopping;
+    private Thread? _resumer;
+    private static readonly TimeSpan ResumerIdle = TimeSpan.FromMilliseconds(200);
+
+    private void WakeResumer()
+    {
+        if (Interlocked.CompareExchange(ref _resumerRunning, 1, 0) == 0)
+        {
+            _resumer = new Thread(Resume) { IsBackground = true, Name = "dvdo-resume" };
+            _resumer.Start();
+        }
+        else
+            _resumeReady.Set();
+    }
+
+    private void Resume()
+    {
+        while (true)
+        {
+            RunUrgent();
+            if (_resumeReady.WaitOne(ResumerIdle) && !_stopping)
+                continue;
+            Volatile.Write(ref _resumerRunning, 0);
+            // Work posted after the last RunUrgent but before the flag cleared found the thread
+            // running and only set the event: take it on again, or leave it to the next one started.
+            if (_stopping || Volatile.Read(ref _urgentCount) == 0 || Interlocked.CompareExchange(ref _resumerRunning, 1, 0) != 0)
+                return;
+        }
+    }
+
+    /// <summary>Stops the resuming thread (Inline), once nothing is in flight.</summary>
+    private void StopResumer()
+    {
+        if (!_resumes)
+            return;
+        _stopping = true;
+        _resumeReady.Set();
+        _resumer?.Join();
     }
 
     /// <summary>Runs the urgent work waiting (not from inside urgent work: no nesting).</summary>
@@ -84,31 +201,47 @@ internal sealed partial class ZonedScheduler
         }
     }
 
-    /// <summary>Runs a request's stages on this thread, each zone stage under that zone's lock.</summary>
+    /// <summary>
+    /// Runs a request's stages on this thread, each zone stage under its zone's lock; consecutive
+    /// stages whose zones share a lock (Inline: all of them) run under one acquisition.
+    /// </summary>
     private void RunLocking(DataVio vio)
     {
-        for (var steps = 0; ; steps++)
+        var carrier = EnterCarrier();
+        try
+        {
+            RunStages(vio);
+        }
+        finally
+        {
+            ExitCarrier(carrier);
+        }
+    }
+
+    private void RunStages(DataVio vio)
+    {
+        for (var steps = 0; ;)
         {
             RunUrgent(); // between stages no zone lock is held
-            if (steps == _stepsPerRequeue)
+            if (steps >= _stepsPerRequeue)
             {
                 Send(vio); // fairness: back to the end of the queue
                 return;
             }
-            var zone = ZoneOf((Stage)vio.Stage);
+            var slot = SlotFor(vio);
             Stage next;
-            if (IsPool(zone))
+            if (_outside[slot])
             {
                 var start = Stopwatch.GetTimestamp();
-                var slot = SlotOf(zone);
                 next = Advance(vio, slot, out _);
+                steps++;
                 Interlocked.Increment(ref _messages[slot]);
                 Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
             }
             else
             {
-                next = AdvanceLocked(vio, zone);
-                if (zone == Zone.Journal && next == Stage.Update && vio.Unapplied)
+                next = AdvanceLocked(vio, slot, ref steps, out var appended);
+                if (appended)
                     _z.Hooks.AfterJournalAppend?.Invoke(vio.Lbn);
             }
             if (next is Stage.Parked or Stage.Done)
@@ -116,20 +249,41 @@ internal sealed partial class ZonedScheduler
         }
     }
 
-    private Stage AdvanceLocked(DataVio vio, Zone zone)
+    /// <summary>
+    /// Runs the request's stages under the lock of <paramref name="slot"/> while they belong to
+    /// zones of that lock. <paramref name="appended"/>: it stopped just after appending the
+    /// request's journal entry (the hook runs holding no lock).
+    /// </summary>
+    private Stage AdvanceLocked(DataVio vio, int slot, ref int steps, out bool appended)
     {
-        var i = SlotFor(vio);
-        var start = EnterZone(i, zone);
+        var gate = _lockOf[slot];
+        var first = slot;
+        var start = EnterZone(slot, KindOf(slot));
+        appended = false;
         try
         {
-            BeforeZoneStep(i, zone);
-            var next = Advance(vio, i, out _);
-            AfterZoneStep(zone);
-            return next;
+            while (true)
+            {
+                var zone = KindOf(slot);
+                BeforeZoneStep(slot, zone);
+                var next = Advance(vio, slot, out var to);
+                steps++;
+                AfterZoneStep(zone);
+                if (next is Stage.Parked or Stage.Done)
+                    return next;
+                if (zone == Zone.Journal && next == Stage.Update && vio.Unapplied && _z.Hooks.AfterJournalAppend is not null)
+                {
+                    appended = true;
+                    return next;
+                }
+                if (steps >= _stepsPerRequeue || _outside[to] || _lockOf[to] != gate)
+                    return next;
+                slot = to;
+            }
         }
         finally
         {
-            ExitZone(i, start);
+            ExitZone(first, start);
         }
     }
 
@@ -204,6 +358,19 @@ internal sealed partial class ZonedScheduler
     /// </summary>
     private void RunBatch(List<DataVio> batch)
     {
+        var carrier = EnterCarrier();
+        try
+        {
+            RunBatchRounds(batch);
+        }
+        finally
+        {
+            ExitCarrier(carrier);
+        }
+    }
+
+    private void RunBatchRounds(List<DataVio> batch)
+    {
         for (var rounds = 0; batch.Count > 0; rounds++)
         {
             RunUrgent();
@@ -215,11 +382,14 @@ internal sealed partial class ZonedScheduler
                 return;
             }
             var slot = SlotFor(batch[0]);
-            var zone = KindOf(slot);
-            if (IsPool(zone))
-                RunBatchPool(batch, slot);
+            if (!_outside[slot])
+                RunBatchLocked(batch, slot);
+            else if (KindOf(slot) == Zone.DataWrite)
+                RunBatchWrites(batch, slot);
+            else if (KindOf(slot) == Zone.Verify)
+                RunBatchVerify(batch, slot);
             else
-                RunBatchLocked(batch, slot, zone);
+                RunBatchPool(batch, slot);
         }
     }
 
@@ -244,34 +414,177 @@ internal sealed partial class ZonedScheduler
         Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
     }
 
-    private void RunBatchLocked(List<DataVio> batch, int slot, Zone zone)
+    /// <summary>
+    /// The batch's data writes (<see cref="Stage.WriteData"/>): runs of consecutive blocks go out
+    /// as one vectored write, and a batch of at least <see cref="WriteAroundMinBlocks"/> writes
+    /// around the device's cache (a large request: through the cache's single writer thread
+    /// 1 MiB writes fell to 0.56x, perf/README.md). Each request then goes on as after
+    /// its own <see cref="Stage.WriteData"/> step.
+    /// </summary>
+    private void RunBatchWrites(List<DataVio> batch, int slot)
     {
-        var start = EnterZone(slot, zone);
+        var start = Stopwatch.GetTimestamp();
+        var writing = t_writing ??= new List<DataVio>(Window);
+        var sources = t_sources ??= new List<ReadOnlyMemory<byte>>(Window);
         var kept = 0;
-        var appended = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (SlotFor(batch[i]) == slot)
+                writing.Add(batch[i]);
+            else
+                batch[kept++] = batch[i];
+        }
+        batch.RemoveRange(kept, batch.Count - kept);
+        var count = writing.Count;
+        var around = count >= WriteAroundMinBlocks;
         try
         {
-            BeforeZoneStep(slot, zone);
+            for (var i = 0; i < writing.Count;)
+            {
+                var from = i;
+                var first = writing[i].Allocation;
+                sources.Clear();
+                do
+                    sources.Add(writing[i].Data);
+                while (++i < writing.Count && writing[i].Allocation == first + sources.Count);
+                Exception? error = null;
+                try
+                {
+                    if (_failure is null)
+                    {
+                        if (around)
+                            _z.Device.WriteAround(first, sources);
+                        else if (sources.Count == 1)
+                            _z.Device.Write(first, writing[from].Data);
+                        else
+                            _z.Device.Write(first, sources);
+                    }
+                }
+                catch (Exception e)
+                {
+                    error = e;
+                }
+                for (var j = from; j < i; j++)
+                {
+                    var vio = writing[j];
+                    if (AdvanceWritten(vio, slot, error) is not (Stage.Parked or Stage.Done))
+                        batch.Add(vio);
+                }
+            }
+        }
+        finally
+        {
+            sources.Clear();
+            writing.Clear();
+        }
+        Interlocked.Add(ref _messages[slot], count);
+        Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
+    }
+
+    /// <summary>
+    /// The batch's verify reads (<see cref="Stage.Verify"/>): runs of consecutive candidates, as a
+    /// rewrite of data already in the pool finds them, are read in one vectored read; each request
+    /// then goes on as after its own step.
+    /// </summary>
+    private void RunBatchVerify(List<DataVio> batch, int slot)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var verifying = t_writing ??= new List<DataVio>(Window);
+        var kept = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (SlotFor(batch[i]) == slot)
+                verifying.Add(batch[i]);
+            else
+                batch[kept++] = batch[i];
+        }
+        batch.RemoveRange(kept, batch.Count - kept);
+        var count = verifying.Count;
+        Exception? error = null;
+        try
+        {
+            if (_failure is null)
+                _z.Verify.ReadCandidates(verifying, t_reads ??= new List<Memory<byte>>(Window));
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        try
+        {
+            foreach (var vio in verifying)
+            {
+                if (AdvanceWritten(vio, slot, error) is not (Stage.Parked or Stage.Done))
+                    batch.Add(vio);
+            }
+        }
+        finally
+        {
+            verifying.Clear();
+        }
+        Interlocked.Add(ref _messages[slot], count);
+        Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
+    }
+
+    [ThreadStatic]
+    private static List<Memory<byte>>? t_reads;
+
+    /// <summary>Blocks written in one batch from which the batch writes around the device's cache (128 KiB).</summary>
+    internal const int WriteAroundMinBlocks = 32;
+
+    [ThreadStatic]
+    private static List<DataVio>? t_writing;
+
+    [ThreadStatic]
+    private static List<ReadOnlyMemory<byte>>? t_sources;
+
+    /// <summary>
+    /// Takes the lock of <paramref name="slot"/> once and runs, in request order, every request of
+    /// the batch whose stage belongs to a zone of that lock, each as many stages as stay there.
+    /// </summary>
+    private void RunBatchLocked(List<DataVio> batch, int slot)
+    {
+        var gate = _lockOf[slot];
+        var start = EnterZone(slot, KindOf(slot));
+        var kept = 0;
+        var appended = 0;
+        var journal = false;
+        var packer = false;
+        try
+        {
             for (var i = 0; i < batch.Count; i++)
             {
                 var vio = batch[i];
                 var gone = false;
-                for (var steps = 0; steps < _stepsPerRequeue && SlotFor(vio) == slot; steps++)
+                for (var steps = 0; steps < _stepsPerRequeue; steps++)
                 {
-                    var next = Advance(vio, slot, out _);
+                    var here = SlotFor(vio);
+                    if (_outside[here] || _lockOf[here] != gate)
+                        break;
+                    var zone = KindOf(here);
+                    BeforeZoneStep(here, zone);
+                    var next = Advance(vio, here, out _);
+                    journal |= zone == Zone.Journal;
+                    packer |= zone == Zone.Packer;
                     if (next is Stage.Parked or Stage.Done)
                     {
                         gone = true; // no longer ours
                         break;
                     }
                     if (zone == Zone.Journal && next == Stage.Update && vio.Unapplied && _z.Hooks.AfterJournalAppend is not null)
+                    {
                         AppendedInBatch[appended++] = vio;
+                        break; // the hook runs between its append and its block-map update
+                    }
                 }
                 if (!gone)
                     batch[kept++] = vio;
             }
             batch.RemoveRange(kept, batch.Count - kept);
-            AfterZoneStep(zone);
+            if (journal)
+                AfterZoneStep(Zone.Journal);
+            if (packer)
+                AfterZoneStep(Zone.Packer);
         }
         finally
         {
@@ -310,6 +623,7 @@ internal sealed partial class ZonedScheduler
     private void RunTokenLocked(TokenKind kind, int index)
     {
         var zone = TokenHome(kind);
+        var carrier = EnterCarrier();
         try
         {
             var slot = SlotOf(zone, index);
@@ -327,6 +641,7 @@ internal sealed partial class ZonedScheduler
         finally
         {
             Interlocked.Decrement(ref _tokensInFlight);
+            ExitCarrier(carrier);
         }
     }
 
@@ -385,7 +700,7 @@ internal sealed partial class ZonedScheduler
         var list = new List<PipelineBlockFigures>(_slotCount);
         for (var i = 0; i < _slotCount; i++)
         {
-            var pool = IsPool(KindOf(i));
+            var pool = _outside[i];
             list.Add(new PipelineBlockFigures(SlotName(i), Volatile.Read(ref _messages[i]), 0,
                 Volatile.Read(ref _busyTicks[i]) / (double)Stopwatch.Frequency, pool ? Environment.ProcessorCount : 1, Interlocked.Read(ref _contended[i])));
         }
@@ -393,7 +708,7 @@ internal sealed partial class ZonedScheduler
     }
 
     /// <summary>Zone-lock acquisitions so far (structure locking; 0 for message passing).</summary>
-    public long LockAcquisitions => _locking ? Enumerable.Range(0, _slotCount).Where(i => !IsPool(KindOf(i))).Sum(i => Volatile.Read(ref _messages[i])) : 0;
+    public long LockAcquisitions => _locking ? Enumerable.Range(0, _slotCount).Where(i => !_outside[i]).Sum(i => Volatile.Read(ref _messages[i])) : 0;
 
     /// <summary>Zone-lock acquisitions that had to wait (structure locking).</summary>
     public long LockContentions => _locking ? _contended.Sum() : 0;

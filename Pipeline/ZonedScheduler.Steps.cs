@@ -125,11 +125,7 @@ internal sealed partial class ZonedScheduler
                 _z.Depot.Release(vio.NewMapping.Pbn, vio.SpaceRetries);
                 return Stage.Update;
             case Stage.Verify:
-                if (!_z.Verify.Run(vio))
-                    return Stage.UnpinAllocate;
-                Interlocked.Increment(ref _z.Counters.DedupeAdviceValid);
-                vio.NewMapping = vio.Candidate;
-                return vio.HoldsHashLock ? Stage.IndexUpdate : Stage.Journal;
+                return Verified(vio, _z.Verify.Run(vio));
             case Stage.Compress:
                 _z.Compress.Run(vio);
                 if (vio.FragmentSize > 0)
@@ -144,11 +140,7 @@ internal sealed partial class ZonedScheduler
                 return Stage.CommitRetry;
             case Stage.WriteData:
                 _z.Device.Write(vio.Allocation, vio.Data);
-                Interlocked.Increment(ref _z.Counters.DataBlocksWritten);
-                vio.WroteData = true;
-                vio.NewMapping = BlockMapping.ForData(vio.Allocation, vio.Name);
-                vio.Allocation = 0; // the mapping owns it now
-                return AfterDataWritten(vio);
+                return DataWritten(vio);
             case Stage.JournalPage:
                 return JournalPage(vio);
             case Stage.Journal:
@@ -159,6 +151,26 @@ internal sealed partial class ZonedScheduler
             default:
                 throw new InvalidOperationException($"request in stage {stage} cannot run");
         }
+    }
+
+    /// <summary>A request's candidate was compared with its data (by its <see cref="Stage.Verify"/> step, or its batch's vectored read).</summary>
+    private Stage Verified(DataVio vio, bool matches)
+    {
+        if (!matches)
+            return Stage.UnpinAllocate;
+        Interlocked.Increment(ref _z.Counters.DedupeAdviceValid);
+        vio.NewMapping = vio.Candidate;
+        return vio.HoldsHashLock ? Stage.IndexUpdate : Stage.Journal;
+    }
+
+    /// <summary>A request's data block is written (by its <see cref="Stage.WriteData"/> step, or its batch's vectored write): the mapping owns the block now.</summary>
+    private Stage DataWritten(DataVio vio)
+    {
+        Interlocked.Increment(ref _z.Counters.DataBlocksWritten);
+        vio.WroteData = true;
+        vio.NewMapping = BlockMapping.ForData(vio.Allocation, vio.Name);
+        vio.Allocation = 0; // the mapping owns it now
+        return AfterDataWritten(vio);
     }
 
     /// <summary>The hash zone next when the request holds its hash lock or has a stale hint to drop; else the journal.</summary>
@@ -391,7 +403,7 @@ internal sealed partial class ZonedScheduler
         var agent = holder.Agent;
         if (agent is not null)
             agent.Urgent = true;
-        PostToken(TokenKind.PushUrgent);
+        PushUrgentBins();
     }
 
     // ---- Hash zone ------------------------------------------------------------------------
@@ -409,7 +421,7 @@ internal sealed partial class ZonedScheduler
             if (vio.Urgent)
             {
                 vio.Agent!.Urgent = true;
-                PostToken(TokenKind.PushUrgent);
+                PushUrgentBins();
             }
             return Stage.Parked;
         }
@@ -571,6 +583,15 @@ internal sealed partial class ZonedScheduler
         {
             Failed(e);
         }
+    }
+
+    /// <summary>Someone waits for a request in the packer: push its bin out (Inline: now, holding every zone; otherwise a token to the packer).</summary>
+    private void PushUrgentBins()
+    {
+        if (_oneLock)
+            PushUrgent();
+        else
+            PostToken(TokenKind.PushUrgent);
     }
 
     private void PushUrgent()

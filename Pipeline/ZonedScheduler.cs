@@ -61,9 +61,12 @@ internal sealed partial class ZonedScheduler : IDisposable
         _compression = p.Compression;
         _sync = zones.Options.Volume.WritePolicy == WritePolicy.Sync;
         _pool = new ConcurrentDataVioPool(p.RequestPoolSize);
-        _locking = p.Scheme == SchemeKind.StructureLocking;
+        _locking = p.Scheme != SchemeKind.MessagePassing;
+        _oneLock = p.Scheme == SchemeKind.Inline;
         _stepsPerRequeue = p.StepsPerRequeue;
-        _lockBatch = _locking ? p.LockBatch : 1;
+        // Inline runs a caller's request as one batch (up to a window of 64 blocks): its hashes,
+        // compressions and data writes run outside the lock, the data writes as vectored writes.
+        _lockBatch = _oneLock ? Window : _locking ? p.LockBatch : 1;
         _hashOnSubmit = !_locking && p.HashOnSubmit;
         _logicalZoneCount = zones.BlockMap.ZoneCount;
         _physicalZoneCount = zones.Depot.ZoneCount;
@@ -101,7 +104,27 @@ internal sealed partial class ZonedScheduler : IDisposable
         _busyTicks = new long[_slotCount];
         _parallel = new bool[_slotCount];
         _parallelism = new int[_slotCount];
-        _zoneLocks = [.. Enumerable.Range(0, _slotCount).Select(_ => new Lock())];
+        // Executors: under Inline every zone (and the data reads) shares one lock, and only the
+        // stateless heavy steps run outside it; under StructureLocking each zone has its own lock
+        // unless Pipeline:Executors gives its kind an executor that other kinds share.
+        var volumeLock = new Lock();
+        var executors = new Dictionary<string, (Lock Lock, int Slot)>(StringComparer.OrdinalIgnoreCase);
+        _zoneLocks = new Lock[_slotCount];
+        _lockOf = new int[_slotCount];
+        for (var slot = 0; slot < _slotCount; slot++)
+        {
+            if (_oneLock)
+                (_zoneLocks[slot], _lockOf[slot]) = (volumeLock, 0);
+            else if (_locking && !IsPool(_slotKind[slot]) && p.ExecutorOf(_slotKind[slot].ToString()) is { } name)
+            {
+                if (!executors.TryGetValue(name, out var shared))
+                    executors[name] = shared = (new Lock(), slot);
+                (_zoneLocks[slot], _lockOf[slot]) = shared;
+            }
+            else
+                (_zoneLocks[slot], _lockOf[slot]) = (new Lock(), slot);
+        }
+        _outside = [.. Enumerable.Range(0, _slotCount).Select(slot => _oneLock ? RunsOnCaller(_slotKind[slot]) : IsPool(_slotKind[slot]))];
         _contended = new long[_slotCount];
         _blocks = new ActionBlock<object>[_slotCount];
         for (var slot = 0; slot < _slotCount; slot++)
@@ -127,6 +150,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         zones.JournalZone.Sink = _physicalInbox;
         for (var i = 0; i < _tokenWork.Length; i++)
             _tokenWork[i] = [.. Enumerable.Range(0, _kindCount[(int)TokenHome((TokenKind)i)]).Select(z => new TokenWork(this, (TokenKind)i, z))];
+        _resumes = _oneLock;
     }
 
     /// <summary>Real handoffs (posts to another block) so far.</summary>
@@ -313,6 +337,33 @@ internal sealed partial class ZonedScheduler : IDisposable
     }
 
     /// <summary>
+    /// <see cref="Advance"/> for a request at <see cref="Stage.WriteData"/> whose data its batch
+    /// already wrote, or at <see cref="Stage.Verify"/> whose candidate its batch already read
+    /// (<paramref name="error"/>: that I/O failed): it goes on as after the step.
+    /// </summary>
+    private Stage AdvanceWritten(DataVio vio, int slot, Exception? error)
+    {
+        var from = (Stage)vio.Stage;
+        Stage next;
+        try
+        {
+            if (_failure is { } failure && vio.Error is null)
+                throw new ReadOnlyVolumeException($"the volume failed while this request was in flight ({failure.Message})");
+            next = error is not null ? Fail(vio, error, from, slot)
+                : from == Stage.Verify ? Verified(vio, VerifyStep.Matches(vio, vio.Data))
+                : DataWritten(vio);
+        }
+        catch (Exception e)
+        {
+            next = Fail(vio, e, from, slot);
+        }
+        Route(vio, from, slot, next);
+        if (next == Stage.Done)
+            Complete(vio);
+        return next;
+    }
+
+    /// <summary>
     /// The transition stage <paramref name="from"/>, run in <paramref name="slot"/>, decided for
     /// <paramref name="vio"/>: checked against the stage table, counted by edge, and the request's
     /// stage set (unless parked: a lock's waiter list, the packer or the journal holds it, and it
@@ -325,7 +376,7 @@ internal sealed partial class ZonedScheduler : IDisposable
             return -1;
         vio.Stage = (int)next;
         var to = next == Stage.Done ? _ackNode : SlotFor(vio);
-        if (_parallel[slot] || (_locking && IsPool(_slotKind[slot])))
+        if (_parallel[slot] || (_locking && _outside[slot]))
             _edges.CountShared(slot, to);
         else
             _edges.Count(slot, to);
@@ -355,6 +406,8 @@ internal sealed partial class ZonedScheduler : IDisposable
     /// <summary>Hands a request on to <paramref name="slot"/>, the slot of its current stage (a counted handoff).</summary>
     private void SendTo(DataVio vio, int slot)
     {
+        if (TryCarry(vio))
+            return;
         Interlocked.Increment(ref _handoffs);
         if (_locking)
             Requeue(vio);
@@ -377,5 +430,6 @@ internal sealed partial class ZonedScheduler : IDisposable
             b?.Complete();
         foreach (var b in _blocks)
             b?.Completion.Wait(TimeSpan.FromSeconds(10));
+        StopResumer();
     }
 }

@@ -47,7 +47,7 @@ public static class StageTable
         new(Stage.IndexUpdate, ZoneKind.HashZone, $"{Steps} IndexUpdate", StageNeeds.Dedupe,
         [
             new(Stage.Journal, "mapping (and the waiters')"),
-            new(Stage.HashLock, "waiters of a block that cannot take more sharers start over", Rare, Only: StageDrivers.Zoned),
+            new(Stage.HashLock, "waiters of a block that cannot take more sharers start over", Rare),
         ]),
         new(Stage.AbortHash, ZoneKind.HashZone, $"{Steps} AbortHash", StageNeeds.Dedupe,
         [
@@ -109,8 +109,8 @@ public static class StageTable
         new(Stage.Verify, ZoneKind.Verify, "Blocks/VerifyStep.cs Run", StageNeeds.Dedupe,
         [
             new(Stage.UnpinAllocate, "mismatch: allocate", Rare),
-            new(Stage.IndexUpdate, "duplicate: index update", Only: StageDrivers.Zoned),
-            new(Stage.Journal, "duplicate: mapping", RareIn: StageDrivers.Zoned), // zoned: only when another request holds the hash lock
+            new(Stage.IndexUpdate, "duplicate: index update"),
+            new(Stage.Journal, "duplicate: mapping", Rare), // only when another request holds the hash lock
         ]),
         new(Stage.Compress, ZoneKind.Compress, "Blocks/CompressStep.cs Run", StageNeeds.Compression,
         [
@@ -119,7 +119,7 @@ public static class StageTable
         ]),
         new(Stage.Pack, ZoneKind.Packer, $"{Steps} Pack, WriteBin", StageNeeds.Compression,
         [
-            new(Stage.WriteData, "not worth packing", Only: StageDrivers.Zoned), // inline decides before it packs
+            new(Stage.WriteData, "not worth packing"),
             new(Stage.ReservePacked, "packed: reserve for the others"),
             new(Stage.IndexUpdate, "packed: index update"),
             new(Stage.Journal, "packed: mapping", RareWhen: StageNeeds.Dedupe),

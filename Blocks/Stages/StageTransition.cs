@@ -21,36 +21,17 @@ public enum TransitionKind
 /// <param name="Label">What the transition means, as drawn on its edge.</param>
 /// <param name="Kind">Normal, rare or unwinding.</param>
 /// <param name="CrossesZones">For a transition within one zone kind: it may move to another zone of that kind (e.g. the next physical zone).</param>
-/// <param name="Only">The drivers that take it (the others never do).</param>
-/// <param name="RareIn">Drivers for which an otherwise normal transition is rare.</param>
 /// <param name="RareWhen">Features with which an otherwise normal transition is rare (e.g. a data write goes to the journal without an index update only when dedupe is off, or rarely).</param>
 /// <param name="Unless">Features with which the transition is never taken.</param>
 public sealed record StageTransition(Stage To, string Label, TransitionKind Kind = TransitionKind.Normal, bool CrossesZones = false,
-    StageDrivers Only = StageDrivers.All, StageDrivers RareIn = StageDrivers.None, StageNeeds RareWhen = StageNeeds.None, StageNeeds Unless = StageNeeds.None)
+    StageNeeds RareWhen = StageNeeds.None, StageNeeds Unless = StageNeeds.None)
 {
-    /// <summary>How often <paramref name="driver"/> takes it with <paramref name="features"/> on.</summary>
-    public TransitionKind KindFor(StageDrivers driver, StageNeeds features) =>
-        Kind == TransitionKind.Normal && ((RareIn & driver) != 0 || (RareWhen & features) != 0) ? TransitionKind.Rare : Kind;
+    /// <summary>How often a driver takes it with <paramref name="features"/> on (every driver runs the same steps).</summary>
+    public TransitionKind KindFor(StageNeeds features) =>
+        Kind == TransitionKind.Normal && (RareWhen & features) != 0 ? TransitionKind.Rare : Kind;
 
-    /// <summary>True when <paramref name="driver"/> may take it with <paramref name="features"/> on.</summary>
-    public bool TakenBy(StageDrivers driver, StageNeeds features) => (Only & driver) != 0 && (Unless & features) == 0;
-}
-
-/// <summary>The drivers of the stage machine, where a transition is taken by some of them only.</summary>
-[Flags]
-public enum StageDrivers
-{
-    /// <summary>None.</summary>
-    None = 0,
-
-    /// <summary>The inline driver (every zone under the volume's lock).</summary>
-    Inline = 1,
-
-    /// <summary>The zoned drivers (MessagePassing, StructureLocking).</summary>
-    Zoned = 2,
-
-    /// <summary>Every driver.</summary>
-    All = Inline | Zoned,
+    /// <summary>True when a driver may take it with <paramref name="features"/> on.</summary>
+    public bool TakenBy(StageNeeds features) => (Unless & features) == 0;
 }
 
 /// <summary>One row of the stage table.</summary>

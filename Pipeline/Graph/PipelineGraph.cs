@@ -61,7 +61,6 @@ public sealed class PipelineGraph
         var n = cores ?? Environment.ProcessorCount;
         var scheme = p.Scheme;
         var onSubmit = NamesOnSubmit(options);
-        var driver = scheme == SchemeKind.Inline ? StageDrivers.Inline : StageDrivers.Zoned;
         var features = (p.Dedupe ? StageNeeds.Dedupe : StageNeeds.None) | (p.Compression ? StageNeeds.Compression : StageNeeds.None);
         bool Present(Stage s) => StageTable.Present(s, p.Dedupe, p.Compression) && !(onSubmit && s == Stage.Name);
         var kinds = new bool[ZoneKinds.Count];
@@ -82,7 +81,7 @@ public sealed class PipelineGraph
             {
                 var id = NodeId(kind, z);
                 var label = kind.IsZoned() ? $"{Title(kind)} {z}" : Title(kind);
-                var executor = Executor(scheme, kind, id);
+                var executor = Executor(p, kind, id);
                 var inline = scheme == SchemeKind.Inline;
                 var parallelism = inline ? (executor == Caller ? 0 : 1) : step.Parallelism == 0 ? n : step.Parallelism;
                 nodes.Add(new GraphNode(id, label, kind.IsPool() ? GraphNodeKind.Pool : GraphNodeKind.Zone, z, parallelism,
@@ -125,7 +124,7 @@ public sealed class PipelineGraph
             var froms = Ids(options, row.Zone).ToList();
             foreach (var t in row.Next)
             {
-                if ((t.To != Stage.Done && !Present(t.To)) || !t.TakenBy(driver, features) || (t.Kind == TransitionKind.Unwind && !unwind))
+                if ((t.To != Stage.Done && !Present(t.To)) || !t.TakenBy(features) || (t.Kind == TransitionKind.Unwind && !unwind))
                     continue;
                 var same = t.To != Stage.Done && StageTable.ZoneOf(t.To) == row.Zone;
                 if (same && !t.CrossesZones)
@@ -133,7 +132,7 @@ public sealed class PipelineGraph
                 foreach (var from in froms)
                 {
                     foreach (var to in Targets(t.To))
-                        Add(from, to, t.Label, t.KindFor(driver, features));
+                        Add(from, to, t.Label, t.KindFor(features));
                 }
             }
             if (!unwind)
@@ -167,13 +166,14 @@ public sealed class PipelineGraph
     /// <summary>
     /// Which executor runs a node: under Inline, every zone shares the volume's lock and the
     /// stateless heavy steps run on the caller; under MessagePassing every node is its own
-    /// Dataflow block; under StructureLocking every zone has its own lock and the worker steps
-    /// run on the thread that carries the request.
+    /// Dataflow block; under StructureLocking every zone has its own lock (or the lock of the
+    /// executor <c>Pipeline:Executors</c> names for its kind) and the worker steps run on the
+    /// thread that carries the request.
     /// </summary>
-    public static string Executor(SchemeKind scheme, ZoneKind kind, string id) => scheme switch
+    public static string Executor(PipelineOptions p, ZoneKind kind, string id) => p.Scheme switch
     {
         SchemeKind.Inline => kind is ZoneKind.Hash or ZoneKind.Compress or ZoneKind.Verify or ZoneKind.DataWrite ? Caller : VolumeLock,
-        SchemeKind.StructureLocking => kind.IsPool() ? "request thread" : $"lock {id}",
+        SchemeKind.StructureLocking => kind.IsPool() ? "request thread" : p.ExecutorOf(kind.ToString()) is { } name ? $"lock {name}" : $"lock {id}",
         _ => $"block {id}",
     };
 

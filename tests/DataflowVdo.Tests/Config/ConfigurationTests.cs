@@ -305,7 +305,12 @@ public sealed class ConfigurationTests
             {
                 var value = p.GetValue(o)!;
                 var key = prefix + p.Name;
-                if (p.PropertyType.IsClass && p.PropertyType != typeof(string))
+                if (value is IDictionary<string, string> map) // a section of named entries (Pipeline:Executors)
+                {
+                    foreach (var (k, v) in map)
+                        leaves[$"{key}:{k}"] = v;
+                }
+                else if (p.PropertyType.IsClass && p.PropertyType != typeof(string))
                     Walk(value, key + ":");
                 else
                     leaves[key] = value is bool b ? (b ? "true" : "false") : value.ToString()!;

@@ -68,10 +68,18 @@ public sealed class CrashRecoveryTests(SchemeKind scheme)
             RunCrashPoint(2_000_000 + point, WritePolicy.Async, tear: true, maxOps: 12000, format);
     }
 
-    private void RunCrashPoint(int seed, WritePolicy policy, bool tear, int maxOps, FormatParameters? format = null)
+    private void RunCrashPoint(int seed, WritePolicy policy, bool tear, int maxOps, FormatParameters? format = null) =>
+        RunCrashPoint(TestPools.Options(scheme, o => o.Volume.WritePolicy = policy), seed, tear, maxOps, format);
+
+    /// <summary>
+    /// One crash point with <paramref name="options"/>: random writes, discards, reads and flushes,
+    /// a power cut (maybe mid-run), recovery; then every LBN reads its flushed value or one written
+    /// since, and check is clean. Throws <see cref="AssertionException"/> otherwise.
+    /// </summary>
+    internal static void RunCrashPoint(VdoOptions options, int seed, bool tear, int maxOps, FormatParameters? format = null)
     {
         var random = new Random(seed);
-        var options = TestPools.Options(scheme, o => o.Volume.WritePolicy = policy);
+        var policy = options.Volume.WritePolicy;
         // A tiny cache evicts (double-write batches flush the device); a large one never does.
         var hooks = new VolumeHooks { BlockMapCachePages = random.Next(2) == 0 ? 8 : 1024 };
         format ??= TestPools.Small(Logical);

@@ -91,8 +91,8 @@ public sealed class CorruptionSweepTests
         if (!task.Wait(s_caseDeadline))
             return (Outcome.Hang, detail);
         var (outcome, note) = task.Result;
-        if (outcome == Outcome.Silent && dirty && pbn == pool.NewestJournalBlock)
-            outcome = Outcome.NewestJournalBlock; // the known gap: no witness that this block was durable
+        if (outcome is Outcome.Silent or Outcome.WrongThenDetected && dirty && pbn == pool.NewestJournalBlock)
+            outcome = Outcome.NewestJournalBlock; // the known gap: no witness that this block was durable (whether or not check notices after)
         return (outcome, $"{detail}: {note}");
     }
 

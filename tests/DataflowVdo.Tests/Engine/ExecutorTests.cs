@@ -1,0 +1,132 @@
+using DataflowVdo.Config;
+using DataflowVdo.Pipeline;
+using DataflowVdo.Pipeline.Graph;
+using DataflowVdo.Storage;
+using DataflowVdo.Tests.Infrastructure;
+
+namespace DataflowVdo.Tests.Engine;
+
+/// <summary>
+/// <c>Pipeline:Executors</c> (StructureLocking): zones whose kinds name one executor share a lock,
+/// so the points between "a lock per zone" and "one lock for everything" are configuration. Every
+/// layout keeps the data and recovers from a crash; grouping really merges lock acquisitions; the
+/// graph draws what runs; a bad key is an error naming it.
+/// </summary>
+public sealed class ExecutorTests
+{
+    /// <summary>Layouts: kind → executor.</summary>
+    public static IEnumerable<TestCaseData> Layouts()
+    {
+        yield return new TestCaseData(new Dictionary<string, string>()).SetArgDisplayNames("each zone its own");
+        yield return new TestCaseData(PipelineOptions.ExecutorKinds.ToDictionary(k => k, _ => "all")).SetArgDisplayNames("all in one");
+        yield return new TestCaseData(new Dictionary<string, string> { ["Logical"] = "front", ["HashZone"] = "front" }).SetArgDisplayNames("logical+hash");
+        yield return new TestCaseData(new Dictionary<string, string> { ["Physical"] = "back", ["Packer"] = "back", ["Journal"] = "back" }).SetArgDisplayNames("physical+packer+journal");
+    }
+
+    private static VdoOptions Options(Dictionary<string, string> layout, int zones = 1, Action<VdoOptions>? tweak = null) =>
+        TestPools.Options(SchemeKind.StructureLocking, o =>
+        {
+            foreach (var (kind, executor) in layout)
+                o.Pipeline.Executors[kind] = executor;
+            o.Pipeline.LogicalZones = o.Pipeline.PhysicalZones = o.Pipeline.HashZones = zones;
+            tweak?.Invoke(o);
+        });
+
+    [TestCaseSource(nameof(Layouts))]
+    [CancelAfter(120_000)]
+    public void EveryLayoutKeepsWhatFourWritersWrote(Dictionary<string, string> layout)
+    {
+        var device = new MemoryBlockDevice(TestPools.DeviceBlocks());
+        var expected = new byte[4][][];
+        using (var v = Volume.Format(device, TestPools.Small(), Options(layout, zones: 2)))
+        {
+            Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+            {
+                expected[t] = new byte[300][];
+                for (var i = 0; i < 300; i++)
+                {
+                    var data = Content.Of((i + t) % 3, i % 50); // zeros, unique, compressible; duplicates across writers
+                    expected[t][i] = data;
+                    v.Write(t * 1000 + i, data);
+                }
+            });
+            v.Flush();
+        }
+        using var reopened = Volume.Open(device, Options(layout, zones: 2));
+        var buffer = new byte[VdoConstants.BlockSize];
+        for (var t = 0; t < 4; t++)
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                reopened.Read(t * 1000 + i, buffer);
+                Assert.That(buffer, Is.EqualTo(expected[t][i]), $"writer {t}, block {i}");
+            }
+        }
+        Assert.That(reopened.Check(), Is.Empty);
+    }
+
+    [TestCaseSource(nameof(Layouts))]
+    [CancelAfter(300_000)]
+    public void EveryLayoutRecoversFromCrashes(Dictionary<string, string> layout)
+    {
+        for (var point = 0; point < 12; point++)
+        {
+            var policy = point % 3 == 0 ? WritePolicy.Sync : WritePolicy.Async;
+            CrashRecoveryTests.RunCrashPoint(Options(layout, tweak: o => o.Volume.WritePolicy = policy), 3_000_000 + point, tear: point % 2 == 0, maxOps: 400);
+        }
+    }
+
+    [Test]
+    public void ZonesSharingAnExecutorRunConsecutiveStagesUnderOneAcquisition()
+    {
+        long Locks(Dictionary<string, string> layout)
+        {
+            using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), Options(layout));
+            for (var i = 0; i < 200; i++)
+                v.Write(i, Content.Of(i % 3, i % 40));
+            v.Flush();
+            return v.PipelineLocks.Acquisitions;
+        }
+        var own = Locks([]);
+        var one = Locks(PipelineOptions.ExecutorKinds.ToDictionary(k => k, _ => "all"));
+        var front = Locks(new() { ["Logical"] = "front", ["HashZone"] = "front" });
+        Assert.Multiple(() =>
+        {
+            Assert.That(one, Is.LessThan(own), "one executor for every zone");
+            Assert.That(front, Is.LessThan(own), "logical and hash zones together (a write goes logical → hash zone)");
+        });
+    }
+
+    [Test]
+    public void TheGraphDrawsZonesUnderTheirExecutorsLock()
+    {
+        var options = Options(new() { ["Logical"] = "front", ["HashZone"] = "front" }, zones: 2);
+        var nodes = PipelineGraph.Build(options).Nodes.Where(n => n.ZoneKind is not null).ToDictionary(n => n.Id, n => n.Executor);
+        Assert.Multiple(() =>
+        {
+            Assert.That(nodes["logical0"], Is.EqualTo("lock front"));
+            Assert.That(nodes["logical1"], Is.EqualTo("lock front"));
+            Assert.That(nodes["hashzone1"], Is.EqualTo("lock front"));
+            Assert.That(nodes["physical0"], Is.EqualTo("lock physical0"), "a kind not named keeps a lock per zone");
+            Assert.That(nodes["journal"], Is.EqualTo("lock journal"));
+        });
+    }
+
+    [TestCase("Pipeline:Executors:Compress", "front", "Pipeline:Executors:Compress is not a zone kind that owns structures")]
+    [TestCase("Pipeline:Executors:Shelf", "front", "Pipeline:Executors:Shelf is not a zone kind")]
+    [TestCase("Pipeline:Executors:Logical", " ", "Pipeline:Executors:Logical is empty")]
+    public void ABadExecutorKeyIsAnErrorNamingIt(string key, string value, string message)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => VdoConfiguration.Load(sets: [$"{key}={value}"], environment: false));
+        Assert.That(e!.Message, Does.Contain(message));
+    }
+
+    [Test]
+    public void ExecutorsBindFromConfigurationWhateverTheCaseOfTheKind()
+    {
+        var options = VdoConfiguration.Load(sets: ["Pipeline:Scheme=StructureLocking", "Pipeline:Executors:logical=front", "Pipeline:Executors:HashZone=front"], environment: false);
+        Assert.That(options.Pipeline.ExecutorOf("Logical"), Is.EqualTo("front"));
+        Assert.That(options.Pipeline.ExecutorOf("HashZone"), Is.EqualTo("front"));
+        Assert.That(options.Pipeline.ExecutorOf("Physical"), Is.Null);
+    }
+}
