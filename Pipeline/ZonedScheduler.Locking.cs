@@ -37,8 +37,12 @@ internal sealed partial class ZonedScheduler
 
     private static bool IsPool(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite or Zone.Read;
 
-    /// <summary>The steps a caller runs outside the volume's lock under Inline: the stateless heavy ones (a data read stays under it).</summary>
-    private static bool RunsOnCaller(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite;
+    /// <summary>
+    /// The steps a caller runs outside the volume's lock under Inline: the stateless heavy ones,
+    /// and data reads (the read holds its LBN's logical lock, so the block it names cannot be
+    /// freed and reused meanwhile, as under StructureLocking).
+    /// </summary>
+    private static bool RunsOnCaller(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite or Zone.Read;
 
     // Per slot: true when its steps run on the request's thread outside any zone lock.
     private readonly bool[] _outside;

@@ -104,8 +104,8 @@ internal sealed partial class ZonedScheduler : IDisposable
         _busyTicks = new long[_slotCount];
         _parallel = new bool[_slotCount];
         _parallelism = new int[_slotCount];
-        // Executors: under Inline every zone (and the data reads) shares one lock, and only the
-        // stateless heavy steps run outside it; under StructureLocking each zone has its own lock
+        // Executors: under Inline every zone shares one lock, and only the stateless heavy steps
+        // and the data reads run outside it; under StructureLocking each zone has its own lock
         // unless Pipeline:Executors gives its kind an executor that other kinds share.
         var volumeLock = new Lock();
         var executors = new Dictionary<string, (Lock Lock, int Slot)>(StringComparer.OrdinalIgnoreCase);

@@ -172,7 +172,7 @@ public sealed class PipelineGraph
     /// </summary>
     public static string Executor(PipelineOptions p, ZoneKind kind, string id) => p.Scheme switch
     {
-        SchemeKind.Inline => kind is ZoneKind.Hash or ZoneKind.Compress or ZoneKind.Verify or ZoneKind.DataWrite ? Caller : VolumeLock,
+        SchemeKind.Inline => kind is ZoneKind.Hash or ZoneKind.Compress or ZoneKind.Verify or ZoneKind.DataWrite or ZoneKind.Read ? Caller : VolumeLock,
         SchemeKind.StructureLocking => kind.IsPool() ? "request thread" : p.ExecutorOf(kind.ToString()) is { } name ? $"lock {name}" : $"lock {id}",
         _ => $"block {id}",
     };

@@ -112,8 +112,8 @@ public sealed partial class GraphCommandTests
         Assert.That(nodes.Keys, Does.Contain("logical0").And.Not.Contain("logical1"), "the inline scheme runs one zone of each kind");
         var inLock = Cluster(inline.Out, format, "volume lock");
         var onCaller = Cluster(inline.Out, format, "caller");
-        Assert.That(inLock, Is.EquivalentTo(new[] { "logical0", "hashzone0", "physical0", "packer", "journal", "read" }));
-        Assert.That(onCaller, Is.EquivalentTo(new[] { "hash", "compress", "verify", "datawrite" }));
+        Assert.That(inLock, Is.EquivalentTo(new[] { "logical0", "hashzone0", "physical0", "packer", "journal" }));
+        Assert.That(onCaller, Is.EquivalentTo(new[] { "hash", "compress", "verify", "datawrite", "read" }));
 
         var passing = Run("--format", format, "--set", MessagePassing);
         Assert.That(passing.Out, Is.Not.EqualTo(inline.Out));
