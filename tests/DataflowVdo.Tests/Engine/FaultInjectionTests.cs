@@ -17,6 +17,42 @@ public sealed class FaultInjectionTests(SchemeKind scheme)
     private readonly VolumeHooks _hooks = new() { BlockMapCachePages = 1024 };
 
     [Test]
+    [CancelAfter(120_000)]
+    public void AFailedSlabJournalWriteFailsThePoolAndNoRequestIsLost([Range(0, 11)] int seed)
+    {
+        // Overwrites and duplicates make reference changes that the physical zone applies (its
+        // slab journals write them out) either by a drain token or before its next step; either way
+        // a failed write there must fail the pool and unwind the requests in flight, never lose
+        // one (a lost request left every later flush waiting: crash torture, Inline).
+        var random = new Random(seed);
+        var device = new FaultInjectingDevice(new CrashSimulatingDevice(TestPools.DeviceBlocks()));
+        var volume = Volume.Format(device, TestPools.Small(), TestPools.Options(scheme), _hooks);
+        var g = volume.Geometry;
+        var cut = random.Next(50, 400);
+        var failed = false;
+        for (var k = 0; k < 1500 && volume.ReadOnlyReason is null; k++)
+        {
+            if (k == cut)
+                device.FailWritesAt = pbn => Enumerable.Range(0, g.SlabCount).Any(s => pbn >= g.SlabJournalStart(s) && pbn < g.SlabDataStart(s));
+            try
+            {
+                if (random.Next(10) == 0)
+                    volume.Flush();
+                else
+                    volume.WriteBlocks(random.Next(64), Enumerable.Range(0, 1 + random.Next(4)).SelectMany(_ => Content.Of(random.Next(3), random.Next(8))).ToArray());
+            }
+            catch (Exception e) when (e is IOException or ReadOnlyVolumeException)
+            {
+                failed = true;
+            }
+        }
+        Assert.That(device.Injected.Writes, Is.GreaterThan(0), "precondition: a slab-journal write failed");
+        Assert.That(volume.ReadOnlyReason, Is.Not.Null.And.Contains("injected"), "the pool is read-only and says why");
+        Assert.That(failed || Assert.Catch(() => volume.Flush()) is not null, Is.True, "the failure reaches a caller");
+        volume.Dispose(); // returns: no request was lost (a lost one made this wait for ever)
+    }
+
+    [Test]
     public void AFailedDataWriteFailsThatWriterOnly([Values(1, 4)] int blocks)
     {
         var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks());

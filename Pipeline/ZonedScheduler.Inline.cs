@@ -1,0 +1,118 @@
+using DataflowVdo.Blocks;
+
+namespace DataflowVdo.Pipeline;
+
+/// <summary>
+/// What only the Inline driver does beyond StructureLocking's (it is that driver with one lock
+/// for every zone, <c>_oneLock</c>): the caller carries on the requests it sets going, and work no
+/// caller carries runs on the driver's own resume thread rather than the thread pool.
+/// </summary>
+internal sealed partial class ZonedScheduler
+{
+    // Inline: a request another one sets going (a hash-lock waiter, the members of a packed
+    // block, the next writer of an LBN, appends released by a checkpoint) is carried on by the
+    // thread that set it going, once its own work is done, as one lock holder runs everything
+    // in dm-vdo's single-threaded configuration; no handoff, no wait for another thread.
+    [ThreadStatic]
+    private static ZonedScheduler? t_carrier;
+
+    [ThreadStatic]
+    private static List<DataVio>? t_carried;
+
+    /// <summary>Makes this thread the carrier of the requests it sets going (Inline); false when it already is, or the driver is not Inline.</summary>
+    private bool EnterCarrier()
+    {
+        if (!_oneLock || t_carrier is not null)
+            return false;
+        t_carrier = this;
+        return true;
+    }
+
+    /// <summary>Carries on the requests this thread set going, then stops carrying; any left by a failure are requeued.</summary>
+    private void ExitCarrier(bool carrier)
+    {
+        if (!carrier)
+            return;
+        var carried = t_carried;
+        var i = 0;
+        try
+        {
+            for (; carried is not null && i < carried.Count; i++)
+                RunStages(carried[i]);
+        }
+        finally
+        {
+            t_carrier = null;
+            if (carried is not null)
+            {
+                for (i++; i < carried.Count; i++)
+                    Requeue(carried[i]);
+                carried.Clear();
+            }
+        }
+    }
+
+    /// <summary>True when this thread carries <paramref name="vio"/> on itself (Inline), after its current work.</summary>
+    private bool TryCarry(DataVio vio)
+    {
+        if (!ReferenceEquals(t_carrier, this))
+            return false;
+        Interlocked.Increment(ref _skipped);
+        (t_carried ??= new List<DataVio>(Window)).Add(vio);
+        return true;
+    }
+
+    // Inline: the work a caller cannot do itself (requests resumed after waiting on a lock, the
+    // packer or the journal; control tokens) runs on one thread of the driver's own, or on any
+    // caller between its stages. Inline never waits for the thread pool: its callers (FUSE,
+    // ingest writers) may be the pool's threads, blocked, and the pool adds threads slowly.
+    // The thread starts when work is posted and ends after ResumerIdle without any, so that a
+    // volume abandoned without Dispose (a simulated crash) is not kept alive by it.
+    private readonly bool _resumes;
+
+    private readonly AutoResetEvent _resumeReady = new(false);
+
+    private int _resumerRunning;
+
+    private volatile bool _stopping;
+
+    private Thread? _resumer;
+
+    private static readonly TimeSpan ResumerIdle = TimeSpan.FromMilliseconds(200);
+
+    private void WakeResumer()
+    {
+        if (Interlocked.CompareExchange(ref _resumerRunning, 1, 0) == 0)
+        {
+            _resumer = new Thread(Resume) { IsBackground = true, Name = "dvdo-resume" };
+            _resumer.Start();
+        }
+        else
+            _resumeReady.Set();
+    }
+
+    private void Resume()
+    {
+        while (true)
+        {
+            RunUrgent();
+            if (_resumeReady.WaitOne(ResumerIdle) && !_stopping)
+                continue;
+            Volatile.Write(ref _resumerRunning, 0);
+            // Work posted after the last RunUrgent but before the flag cleared found the thread
+            // running and only set the event: take it on again, or leave it to the next one started.
+            if (_stopping || Volatile.Read(ref _urgentCount) == 0 || Interlocked.CompareExchange(ref _resumerRunning, 1, 0) != 0)
+                return;
+        }
+    }
+
+    /// <summary>Stops the resuming thread (Inline), once nothing is in flight.</summary>
+    private void StopResumer()
+    {
+        if (!_resumes)
+            return;
+        _stopping = true;
+        _resumeReady.Set();
+        _resumer?.Join();
+    }
+}
