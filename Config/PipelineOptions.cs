@@ -61,12 +61,13 @@ public sealed class PipelineOptions
     public int LockBatch { get; set; } = 1;
 
     /// <summary>
-    /// StructureLocking: which zones share an executor (one lock), by zone kind. The zones of the
-    /// kinds given the same name run under one lock, and a request runs its consecutive stages in
-    /// them under one acquisition; a kind not named keeps one lock per zone. Keys:
-    /// <see cref="ExecutorKinds"/>. E.g. <c>{"Logical": "front", "HashZone": "front"}</c>; every kind
-    /// given one name is Inline's layout on StructureLocking's driver. Inline (one lock for every
-    /// zone) and MessagePassing (a Dataflow block per zone) ignore it, as they ignore LockBatch.
+    /// Which zones share an executor, by zone kind: under StructureLocking one lock, under
+    /// MessagePassing one Dataflow block (one consumer). The zones of the kinds given the same
+    /// name run on that executor, and a request runs its consecutive stages in them without
+    /// leaving it (one lock acquisition, one message); a kind not named keeps one executor per
+    /// zone. Keys: <see cref="ExecutorKinds"/>. E.g. <c>{"Logical": "front", "HashZone": "front"}</c>;
+    /// every kind given one name is Inline's layout on the other drivers. Inline (one lock for
+    /// every zone, by definition) ignores it.
     /// </summary>
     public Dictionary<string, string> Executors { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 

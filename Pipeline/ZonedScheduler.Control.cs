@@ -22,7 +22,6 @@ internal sealed partial class ZonedScheduler
         CheckpointPartDone,
     }
 
-    private readonly ControlToken[] _tokens = [.. Enum.GetValues<TokenKind>().Select(k => new ControlToken(k))];
     private readonly PhysicalInbox _physicalInbox;
     private readonly ReaderWriterLockSlim _gate = new(LockRecursionPolicy.NoRecursion);
     private readonly Lock _flushLock = new();
@@ -149,13 +148,9 @@ internal sealed partial class ZonedScheduler
             if (batch.Count == _lockBatch)
                 RunBatch(batch);
         }
-        else if (_locking)
-        {
-            RunLocking(vio);
-        }
         else
         {
-            Send(vio);
+            _driver.Start(vio);
         }
     }
 
@@ -255,8 +250,7 @@ internal sealed partial class ZonedScheduler
                     _epochDrained.Reset();
                     if (Interlocked.Read(ref _epochCounts[old]) == 0)
                         break;
-                    if (_locking)
-                        RunUrgent();
+                    _driver.HelpWhileWaiting();
                     _epochDrained.Wait(TimeSpan.FromMilliseconds(50));
                     PostToken(TokenKind.FlushPacker); // a waiter's agent may have entered the packer since
                 }
@@ -296,8 +290,7 @@ internal sealed partial class ZonedScheduler
             if (Interlocked.Read(ref _commits) >= target)
                 return;
             PostToken(TokenKind.Commit);
-            if (_locking)
-                RunUrgent(); // the caller runs the commit itself rather than wait for a thread
+            _driver.HelpWhileWaiting();
             _committed.Wait(TimeSpan.FromMilliseconds(50));
         }
     }
@@ -351,56 +344,15 @@ internal sealed partial class ZonedScheduler
     /// where they are (a write waiting in the packer holds its provisional block), as the figures
     /// of a running volume do, and nobody waits for a flush. Other drivers quiesce.
     /// </summary>
-    public void Snapshot(Action action)
-    {
-        if (!_oneLock)
-        {
-            Quiesce(action);
-            return;
-        }
-        var gate = _zoneLocks[0];
-        gate.Enter();
-        try
-        {
-            _physicalInbox.DrainAll();
-            action();
-        }
-        finally
-        {
-            gate.Exit();
-        }
-    }
+    public void Snapshot(Action action) => _driver.Snapshot(action);
 
-    private void Barrier()
-    {
-        if (_locking)
-        {
-            LockBarrier();
-            return;
-        }
-        _barrier.Reset(_blocks.Count(b => b is not null));
-        var token = _tokens[(int)TokenKind.Barrier];
-        foreach (var b in _blocks)
-        {
-            if (b is null)
-                continue;
-            Interlocked.Increment(ref _handoffs);
-            Post(b, token);
-        }
-        _barrier.Wait();
-    }
+    private void Barrier() => _driver.Barrier();
 
     /// <summary>Posts a control token to zone <paramref name="index"/> of its kind's home (one token object per kind: its stage never changes).</summary>
     private void PostToken(TokenKind kind, int index = 0)
     {
         Interlocked.Increment(ref _handoffs);
-        if (_locking)
-        {
-            Interlocked.Increment(ref _tokensInFlight);
-            PostUrgent(_tokenWork[(int)kind][index]);
-            return;
-        }
-        Post(_blocks[SlotOf(TokenHome(kind), index)]!, _tokens[(int)kind]);
+        _driver.PostToken(kind, index);
     }
 
     /// <summary>Posts a token to every zone of its kind's home (checkpoint parts).</summary>
@@ -461,11 +413,6 @@ internal sealed partial class ZonedScheduler
                 case TokenKind.DrainInbox:
                     _physicalInbox.Drain(index);
                     break;
-                case TokenKind.Barrier:
-                    if (zone == Zone.Physical)
-                        _physicalInbox.Drain(index);
-                    _barrier.Signal();
-                    break;
                 case TokenKind.CheckpointLogical:
                     // This zone's pages, then its root entries (each names a page just written), and its count.
                     _z.BlockMap.WriteDirtyPages(index);
@@ -494,9 +441,6 @@ internal sealed partial class ZonedScheduler
             Failed(e);
             switch (kind)
             {
-                case TokenKind.Barrier:
-                    _barrier.Signal();
-                    break;
                 case TokenKind.CheckpointLogical or TokenKind.CheckpointPhysical:
                     PostToken(TokenKind.CheckpointPartDone); // the checkpoint ends (failed): parked appends must not wait forever
                     break;
@@ -509,7 +453,7 @@ internal sealed partial class ZonedScheduler
 
     /// <summary>What the graph holds right now (diagnostics: queue depths, parked requests, flush generations).</summary>
     internal string DescribeState() =>
-        $"inUse={_pool.InUse} queues=[{string.Join(",", _blocks.Select(b => b?.InputCount ?? 0))}] epoch={_epoch} epochCounts={_epochCounts[0]}/{_epochCounts[1]} " +
+        $"inUse={_pool.InUse} queues=[{_driver.Queues}] epoch={_epoch} epochCounts={_epochCounts[0]}/{_epochCounts[1]} " +
         $"eager={_eager} checkpointing={_checkpointing} parts={_checkpointParts} journalParked={_journalParked.Count} durableParked={_durableParked.Count} " +
         $"pageParked={_logical.Sum(l => l.PageParked.Count)} logicalLocks={_logical.Sum(l => l.Locks.Count)} packerWaiting={_z.Packer.Waiting} failure={_failure?.Message ?? "none"} " +
         $"commits={_commits} hasRoom={_z.Journal.HasRoom} blocksInUse={_z.Journal.BlocksInUse}";
@@ -542,10 +486,7 @@ internal sealed partial class ZonedScheduler
         foreach (var v in _durableParked)
             Dispatch(v, Stage.Journal, slot, Stage.Update);
         _durableParked.Clear();
-        if (_locking)
-            ArmLogicalCheckpoint(); // no FIFO queue orders it: it runs once every earlier entry is applied
-        else
-            PostTokenToAll(TokenKind.CheckpointLogical);
+        _driver.StartLogicalCheckpoint();
         PostTokenToAll(TokenKind.CheckpointPhysical);
     }
 
@@ -569,12 +510,15 @@ internal sealed partial class ZonedScheduler
     }
 
     /// <summary>
-    /// A control message posted to a zone's block (message passing) or queued as urgent work
-    /// (structure locking): one immutable object per kind, posted as often as needed.
+    /// A control message posted to a zone's block (message passing): one immutable object per
+    /// kind and zone, posted as often as needed. (Structure locking queues a <c>TokenWork</c>.)
     /// </summary>
-    private sealed class ControlToken(TokenKind kind)
+    private sealed class ControlToken(TokenKind kind, int index)
     {
         public TokenKind Kind { get; } = kind;
+
+        /// <summary>Which zone of the token's home kind it is for.</summary>
+        public int Index { get; } = index;
     }
 
     /// <summary>The caller's side of a batch of requests: counts acknowledgements, keeps the first error.</summary>

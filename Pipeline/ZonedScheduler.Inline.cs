@@ -3,9 +3,10 @@ using DataflowVdo.Blocks;
 namespace DataflowVdo.Pipeline;
 
 /// <summary>
-/// What only the Inline driver does beyond StructureLocking's (it is that driver with one lock
-/// for every zone, <c>_oneLock</c>): the caller carries on the requests it sets going, and work no
-/// caller carries runs on the driver's own resume thread rather than the thread pool.
+/// The Inline driver: StructureLocking's with one lock for every zone (the constructor gives
+/// every zone slot the volume's lock), and what only it does beyond that: the caller carries on
+/// the requests it sets going, work no caller carries runs on the driver's own resume thread
+/// rather than the thread pool, and statistics are read under the one lock without quiescing.
 /// </summary>
 internal sealed partial class ZonedScheduler
 {
@@ -22,7 +23,7 @@ internal sealed partial class ZonedScheduler
     /// <summary>Makes this thread the carrier of the requests it sets going (Inline); false when it already is, or the driver is not Inline.</summary>
     private bool EnterCarrier()
     {
-        if (!_oneLock || t_carrier is not null)
+        if (!_driver.Carries || t_carrier is not null)
             return false;
         t_carrier = this;
         return true;
@@ -46,7 +47,7 @@ internal sealed partial class ZonedScheduler
             if (carried is not null)
             {
                 for (i++; i < carried.Count; i++)
-                    Requeue(carried[i]);
+                    Locker.Requeue(carried[i]);
                 carried.Clear();
             }
         }
@@ -62,57 +63,84 @@ internal sealed partial class ZonedScheduler
         return true;
     }
 
-    // Inline: the work a caller cannot do itself (requests resumed after waiting on a lock, the
-    // packer or the journal; control tokens) runs on one thread of the driver's own, or on any
-    // caller between its stages. Inline never waits for the thread pool: its callers (FUSE,
-    // ingest writers) may be the pool's threads, blocked, and the pool adds threads slowly.
-    // The thread starts when work is posted and ends after ResumerIdle without any, so that a
-    // volume abandoned without Dispose (a simulated crash) is not kept alive by it.
-    private readonly bool _resumes;
-
-    private readonly AutoResetEvent _resumeReady = new(false);
-
-    private int _resumerRunning;
-
-    private volatile bool _stopping;
-
-    private Thread? _resumer;
-
-    private static readonly TimeSpan ResumerIdle = TimeSpan.FromMilliseconds(200);
-
-    private void WakeResumer()
+    private sealed class InlineDriver(ZonedScheduler s) : LockingDriver(s)
     {
-        if (Interlocked.CompareExchange(ref _resumerRunning, 1, 0) == 0)
+        // The work a caller cannot do itself (requests resumed after waiting on a lock, the
+        // packer or the journal; control tokens) runs on one thread of the driver's own, or on
+        // any caller between its stages. Inline never waits for the thread pool: its callers
+        // (FUSE, ingest writers) may be the pool's threads, blocked, and the pool adds threads
+        // slowly. The thread starts when work is posted and ends after ResumerIdle without any,
+        // so that a volume abandoned without Dispose (a simulated crash) is not kept alive by it.
+        private readonly AutoResetEvent _resumeReady = new(false);
+
+        private int _resumerRunning;
+
+        private volatile bool _stopping;
+
+        private Thread? _resumer;
+
+        private static readonly TimeSpan ResumerIdle = TimeSpan.FromMilliseconds(200);
+
+        public override bool Carries => true;
+
+        /// <summary>Every resumed request goes in the urgent lane, which the resume thread and the callers run.</summary>
+        public override void Requeue(DataVio vio) => S.PostUrgent(vio.Continuation ??= new RequestWork(S, vio));
+
+        public override void WakeUrgent()
         {
-            _resumer = new Thread(Resume) { IsBackground = true, Name = "dvdo-resume" };
-            _resumer.Start();
+            if (Interlocked.CompareExchange(ref _resumerRunning, 1, 0) == 0)
+            {
+                _resumer = new Thread(Resume) { IsBackground = true, Name = "dvdo-resume" };
+                _resumer.Start();
+            }
+            else
+                _resumeReady.Set();
         }
-        else
+
+        /// <summary>Pushes the bin out now, holding every zone (no token needed).</summary>
+        public override void PushUrgentBins() => S.PushUrgent();
+
+        /// <summary>
+        /// Under the one lock, with the durable reference changes applied; requests in flight stay
+        /// where they are (a write waiting in the packer holds its provisional block), as the
+        /// figures of a running volume do, and nobody waits for a flush.
+        /// </summary>
+        public override void Snapshot(Action action)
+        {
+            var gate = S._zoneLocks[0];
+            gate.Enter();
+            try
+            {
+                S._physicalInbox.DrainAll();
+                action();
+            }
+            finally
+            {
+                gate.Exit();
+            }
+        }
+
+        /// <summary>Stops the resume thread, once nothing is in flight.</summary>
+        public override void Dispose()
+        {
+            _stopping = true;
             _resumeReady.Set();
-    }
-
-    private void Resume()
-    {
-        while (true)
-        {
-            RunUrgent();
-            if (_resumeReady.WaitOne(ResumerIdle) && !_stopping)
-                continue;
-            Volatile.Write(ref _resumerRunning, 0);
-            // Work posted after the last RunUrgent but before the flag cleared found the thread
-            // running and only set the event: take it on again, or leave it to the next one started.
-            if (_stopping || Volatile.Read(ref _urgentCount) == 0 || Interlocked.CompareExchange(ref _resumerRunning, 1, 0) != 0)
-                return;
+            _resumer?.Join();
         }
-    }
 
-    /// <summary>Stops the resuming thread (Inline), once nothing is in flight.</summary>
-    private void StopResumer()
-    {
-        if (!_resumes)
-            return;
-        _stopping = true;
-        _resumeReady.Set();
-        _resumer?.Join();
+        private void Resume()
+        {
+            while (true)
+            {
+                S.RunUrgent();
+                if (_resumeReady.WaitOne(ResumerIdle) && !_stopping)
+                    continue;
+                Volatile.Write(ref _resumerRunning, 0);
+                // Work posted after the last RunUrgent but before the flag cleared found the thread
+                // running and only set the event: take it on again, or leave it to the next one started.
+                if (_stopping || Volatile.Read(ref S._urgentCount) == 0 || Interlocked.CompareExchange(ref _resumerRunning, 1, 0) != 0)
+                    return;
+            }
+        }
     }
 }

@@ -19,7 +19,6 @@ namespace DataflowVdo.Pipeline;
 /// </summary>
 internal sealed partial class ZonedScheduler
 {
-    private readonly bool _locking;
     private readonly int _stepsPerRequeue;
     private readonly int _lockBatch;
     private readonly Lock[] _zoneLocks;
@@ -35,14 +34,12 @@ internal sealed partial class ZonedScheduler
     private int _armedGeneration;
     private int _armed;
 
-    private static bool IsPool(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite or Zone.Read;
-
     /// <summary>
-    /// The steps a caller runs outside the volume's lock under Inline: the stateless heavy ones,
-    /// and data reads (the read holds its LBN's logical lock, so the block it names cannot be
-    /// freed and reused meanwhile, as under StructureLocking).
+    /// The stateless steps, which run on the request's thread outside any zone lock (Inline: on
+    /// the caller, outside the volume's lock); data reads among them (the read holds its LBN's
+    /// logical lock, so the block it names cannot be freed and reused meanwhile).
     /// </summary>
-    private static bool RunsOnCaller(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite or Zone.Read;
+    private static bool IsPool(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite or Zone.Read;
 
     // Per slot: true when its steps run on the request's thread outside any zone lock.
     private readonly bool[] _outside;
@@ -50,16 +47,65 @@ internal sealed partial class ZonedScheduler
     // Per slot: which lock its zone steps run under (the slot's own, or 0 for all under Inline).
     private readonly int[] _lockOf;
 
-    // Inline: every zone shares one lock (the volume's), held across a request's consecutive zone steps.
-    private readonly bool _oneLock;
+    private LockingDriver Locker => (LockingDriver)_driver;
 
-    private void Requeue(DataVio vio)
+    /// <summary>
+    /// The StructureLocking driver: a request carries itself through the zones' locks on the
+    /// thread that runs it (the caller's, then the thread pool's once it had to wait).
+    /// </summary>
+    private class LockingDriver(ZonedScheduler s) : SchemeDriver(s)
     {
-        var work = vio.Continuation ??= new RequestWork(this, vio);
-        if (_oneLock || (Stage)vio.Stage is Stage.JournalPage or Stage.Journal or Stage.CommitRetry or Stage.Update)
-            PostUrgent(work); // journal ahead of data: these finish requests and free their locks (Inline: all resumed work)
-        else
-            ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
+        public override bool Locks => true;
+
+        public override void Start(DataVio vio) => S.RunLocking(vio);
+
+        public override void Handoff(DataVio vio, int slot) => Requeue(vio);
+
+        public override void PostToken(TokenKind kind, int index)
+        {
+            Interlocked.Increment(ref S._tokensInFlight);
+            S.PostUrgent(S._tokenWork[(int)kind][index]);
+        }
+
+        public override void Barrier() => S.LockBarrier();
+
+        public override void HelpWhileWaiting() => S.RunUrgent(); // the caller runs the commit itself rather than wait for a thread
+
+        public override bool JournalBusy => Volatile.Read(ref S._journalWaiting) > 0;
+
+        // No FIFO queue orders it: it runs once every earlier entry is applied.
+        public override void StartLogicalCheckpoint() => S.ArmLogicalCheckpoint();
+
+        public override void CountUnapplied(DataVio vio)
+        {
+            vio.AppliedGeneration = S._appendGeneration;
+            vio.Unapplied = true;
+            Interlocked.Increment(ref S._unapplied[vio.AppliedGeneration]);
+        }
+
+        public override bool SharedCounts(int slot) => S._outside[slot];
+
+        public override IReadOnlyList<PipelineBlockFigures> Figures() => S.LockFigures();
+
+        public override (long Acquisitions, long Contended) LockCounts =>
+            (Enumerable.Range(0, S._slotCount).Where(i => !S._outside[i]).Sum(i => Volatile.Read(ref S._messages[i])), S._contended.Sum());
+
+        public override void Dispose()
+        {
+        }
+
+        /// <summary>A request that waited (a lock's waiter list, the packer, the journal) runs again.</summary>
+        public virtual void Requeue(DataVio vio)
+        {
+            var work = vio.Continuation ??= new RequestWork(S, vio);
+            if ((Stage)vio.Stage is Stage.JournalPage or Stage.Journal or Stage.CommitRetry or Stage.Update)
+                S.PostUrgent(work); // journal ahead of data: these finish requests and free their locks
+            else
+                ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
+        }
+
+        /// <summary>Urgent work was queued: get a thread to run it.</summary>
+        public virtual void WakeUrgent() => ThreadPool.UnsafeQueueUserWorkItem(S._urgentWork ??= new UrgentWork(S), preferLocal: false);
     }
 
     // Priorities (VDO's work queues have them too): control tokens (flush, commit, checkpoint
@@ -77,10 +123,7 @@ internal sealed partial class ZonedScheduler
     {
         _urgent.Enqueue(work);
         Interlocked.Increment(ref _urgentCount);
-        if (_resumes)
-            WakeResumer();
-        else
-            ThreadPool.UnsafeQueueUserWorkItem(_urgentWork ??= new UrgentWork(this), preferLocal: false);
+        Locker.WakeUrgent();
     }
 
     /// <summary>Runs the urgent work waiting (not from inside urgent work: no nesting).</summary>
@@ -531,9 +574,6 @@ internal sealed partial class ZonedScheduler
         }
     }
 
-    /// <summary>True while more requests are about to run journal stages (Sync: commit when none is).</summary>
-    private bool JournalBusy() => _locking ? Volatile.Read(ref _journalWaiting) > 0 : _journal!.InputCount > 0;
-
     private void RunTokenLocked(TokenKind kind, int index)
     {
         var zone = TokenHome(kind);
@@ -577,16 +617,6 @@ internal sealed partial class ZonedScheduler
         }
     }
 
-    /// <summary>An entry was appended (journal lock held): the checkpoint's block-map part waits for it to be applied.</summary>
-    private void CountUnapplied(DataVio vio)
-    {
-        if (!_locking)
-            return; // message passing: the logical zone's FIFO queue orders it
-        vio.AppliedGeneration = _appendGeneration;
-        vio.Unapplied = true;
-        Interlocked.Increment(ref _unapplied[vio.AppliedGeneration]);
-    }
-
     /// <summary>The request's entry is in the block map (logical lock held): maybe the checkpoint can write it now.</summary>
     private void MarkApplied(DataVio vio)
     {
@@ -621,11 +651,11 @@ internal sealed partial class ZonedScheduler
         return list;
     }
 
-    /// <summary>Zone-lock acquisitions so far (structure locking; 0 for message passing).</summary>
-    public long LockAcquisitions => _locking ? Enumerable.Range(0, _slotCount).Where(i => !_outside[i]).Sum(i => Volatile.Read(ref _messages[i])) : 0;
+    /// <summary>Zone-lock acquisitions so far (0 for message passing).</summary>
+    public long LockAcquisitions => _driver.LockCounts.Acquisitions;
 
-    /// <summary>Zone-lock acquisitions that had to wait (structure locking).</summary>
-    public long LockContentions => _locking ? _contended.Sum() : 0;
+    /// <summary>Zone-lock acquisitions that had to wait (0 for message passing).</summary>
+    public long LockContentions => _driver.LockCounts.Contended;
 
     private sealed class RequestWork(ZonedScheduler owner, DataVio vio) : IThreadPoolWorkItem
     {

@@ -9,85 +9,250 @@ namespace DataflowVdo.Pipeline;
 
 /// <summary>
 /// The MessagePassing driver (VDO's scheme): one <see cref="ActionBlock{T}"/> per zone
-/// (parallelism 1) and per worker pool; a request runs its steps while they belong to the block
-/// it is in, then is posted to the block of its next stage.
+/// (parallelism 1) and per worker pool, or one block for the zones of every kind that
+/// <c>Pipeline:Executors</c> gives the same name; a request runs its steps while they belong to
+/// the block it is in, then is posted to the block of its next stage.
 /// </summary>
 internal sealed partial class ZonedScheduler
 {
-    private ActionBlock<object>? Block(StepOptions step, int slot, bool build)
+    private sealed class MessagePassingDriver : SchemeDriver
     {
-        var options = new ExecutionDataflowBlockOptions
-        {
-            MaxDegreeOfParallelism = step.Parallelism == 0 ? Environment.ProcessorCount : step.Parallelism,
-            BoundedCapacity = step.BoundedCapacity == 0 ? DataflowBlockOptions.Unbounded : step.BoundedCapacity,
-            MaxMessagesPerTask = step.BatchSize == 0 ? DataflowBlockOptions.Unbounded : step.BatchSize,
-        };
-        _parallelism[slot] = options.MaxDegreeOfParallelism;
-        _parallel[slot] = options.MaxDegreeOfParallelism > 1;
-        return build ? new ActionBlock<object>(message => Run(message, slot), options) : null;
-    }
+        // Distinct blocks, and per slot: its block (null when the configuration does not use the
+        // slot's kind), whether several threads run it, its parallelism.
+        private readonly List<ActionBlock<object>> _distinct = [];
+        private readonly ActionBlock<object>?[] _blockOf;
+        private readonly bool[] _shared;
+        private readonly bool[] _parallel;
+        private readonly int[] _parallelism;
+        private readonly ActionBlock<object>? _packer;
+        private readonly ActionBlock<object>? _journal;
 
-    /// <summary>Runs the request's steps while they belong to the block of <paramref name="slot"/>, then hands it on.</summary>
-    private void Run(object message, int slot)
-    {
-        var start = Stopwatch.GetTimestamp();
-        RunMessage(message, slot);
-        var busy = Stopwatch.GetTimestamp() - start;
-        var i = slot;
-        if (_parallel[i])
-        {
-            Interlocked.Increment(ref _messages[i]);
-            Interlocked.Add(ref _busyTicks[i], busy);
-        }
-        else
-        {
-            // A zone's figures have one writer (its consumer); readers only need them roughly current.
-            Volatile.Write(ref _messages[i], _messages[i] + 1);
-            Volatile.Write(ref _busyTicks[i], _busyTicks[i] + busy);
-        }
-    }
+        // One immutable message per token kind and zone (a grouped block learns the zone from it).
+        private readonly ControlToken[][] _tokens;
+        private readonly ControlToken _barrier = new(TokenKind.Barrier, 0);
 
-    private void RunMessage(object message, int slot)
-    {
-        var zone = KindOf(slot);
-        if (message is ControlToken token)
-            RunToken(token.Kind, zone, _slotIndex[slot]);
-        else
-            RunSteps((DataVio)message, slot);
-        if (zone == Zone.Journal)
+        public MessagePassingDriver(ZonedScheduler s, PipelineOptions p)
+            : base(s)
         {
-            if (_sync)
-                AfterJournalMessage();
-            // Only now: the request just appended was sent on first, so the checkpoint's tokens
-            // reach the logical zone after every request whose entry precedes the checkpoint.
-            StartCheckpointIfNeeded(force: false);
-        }
-        if (_sync && zone == Zone.Packer && _packer!.InputCount == 0)
-            CloseBinsWhenIdle(); // Sync writes wait for durability: pack what arrived together, hold nothing
-    }
-
-    private void RunSteps(DataVio vio, int slot)
-    {
-        while (true)
-        {
-            var next = Advance(vio, slot, out var to);
-            if (next is Stage.Parked or Stage.Done)
-                break;
-            if (to == slot && _blocks[slot]!.InputCount == 0)
+            var n = s._slotCount;
+            _blockOf = new ActionBlock<object>?[n];
+            _shared = new bool[n];
+            _parallel = new bool[n];
+            _parallelism = new int[n];
+            var executors = new Dictionary<string, (ActionBlock<object> Block, int Slots)>(StringComparer.OrdinalIgnoreCase);
+            var slotsOf = new Dictionary<ActionBlock<object>, List<int>>();
+            for (var slot = 0; slot < n; slot++)
             {
-                Interlocked.Increment(ref _skipped); // VDO also runs the next step in place when it can
-                continue;
+                var kind = s.KindOf(slot);
+                var step = StepOf(p.Steps, kind);
+                var options = new ExecutionDataflowBlockOptions
+                {
+                    MaxDegreeOfParallelism = step.Parallelism == 0 ? Environment.ProcessorCount : step.Parallelism,
+                    BoundedCapacity = step.BoundedCapacity == 0 ? DataflowBlockOptions.Unbounded : step.BoundedCapacity,
+                    MaxMessagesPerTask = step.BatchSize == 0 ? DataflowBlockOptions.Unbounded : step.BatchSize,
+                };
+                _parallelism[slot] = options.MaxDegreeOfParallelism;
+                _parallel[slot] = options.MaxDegreeOfParallelism > 1;
+                if (!s.Uses(kind))
+                    continue;
+                ActionBlock<object> block;
+                if (!IsPool(kind) && p.ExecutorOf(kind.ToString()) is { } name)
+                {
+                    // Zones that share an executor share one single-consumer block: what each
+                    // owns is still touched by one thread at a time.
+                    if (!executors.TryGetValue(name, out var e))
+                    {
+                        var first = slot;
+                        e = (new ActionBlock<object>(m => Run(m, first, grouped: true), options), 0);
+                        _distinct.Add(e.Block);
+                    }
+                    executors[name] = (e.Block, e.Slots + 1);
+                    block = e.Block;
+                }
+                else
+                {
+                    var own = slot;
+                    block = new ActionBlock<object>(m => Run(m, own, grouped: false), options);
+                    _distinct.Add(block);
+                }
+                _blockOf[slot] = block;
+                if (!slotsOf.TryGetValue(block, out var list))
+                    slotsOf[block] = list = [];
+                list.Add(slot);
             }
-            SendTo(vio, to);
-            break;
+            foreach (var (block, slots) in slotsOf)
+            {
+                foreach (var slot in slots)
+                    _shared[slot] = slots.Count > 1;
+            }
+            _physicalSlotsOf = slotsOf.ToDictionary(kv => kv.Key, kv => kv.Value.Where(x => s.KindOf(x) == Zone.Physical).ToArray());
+            _journalBlock = _blockOf[s.SlotOf(Zone.Journal)];
+            _packerBlock = _blockOf[s.SlotOf(Zone.Packer)];
+            _packer = _packerBlock;
+            _journal = _journalBlock;
+            _tokens = [.. Enum.GetValues<TokenKind>().Select(k => Enumerable.Range(0, s._kindCount[(int)s.TokenHome(k)]).Select(i => new ControlToken(k, i)).ToArray())];
         }
-    }
 
-    private static void Post(ActionBlock<object> block, object message)
-    {
-        // Only worker pools may be bounded (zones are validated unbounded): wait for room there.
-        var spin = new SpinWait();
-        while (!block.Post(message))
-            spin.SpinOnce();
+        private readonly Dictionary<ActionBlock<object>, int[]> _physicalSlotsOf;
+        private readonly ActionBlock<object>? _journalBlock;
+        private readonly ActionBlock<object>? _packerBlock;
+
+        public override bool Locks => false;
+
+        public override void Start(DataVio vio) => S.Send(vio);
+
+        public override void Handoff(DataVio vio, int slot) => Post(_blockOf[slot]!, vio);
+
+        public override void PostToken(TokenKind kind, int index) => Post(_blockOf[S.SlotOf(S.TokenHome(kind), index)]!, _tokens[(int)kind][index]);
+
+        public override void Barrier()
+        {
+            S._barrier.Reset(_distinct.Count);
+            foreach (var b in _distinct)
+            {
+                Interlocked.Increment(ref S._handoffs);
+                Post(b, _barrier);
+            }
+            S._barrier.Wait();
+        }
+
+        public override bool JournalBusy => _journal!.InputCount > 0;
+
+        // The logical zones' FIFO queues order the token after every request appended before it.
+        public override void StartLogicalCheckpoint() => S.PostTokenToAll(TokenKind.CheckpointLogical);
+
+        public override bool SharedCounts(int slot) => _parallel[slot];
+
+        public override IReadOnlyList<PipelineBlockFigures> Figures()
+        {
+            var list = new List<PipelineBlockFigures>(S._slotCount);
+            for (var i = 0; i < S._slotCount; i++)
+            {
+                if (_blockOf[i] is not { } block)
+                    continue;
+                list.Add(new PipelineBlockFigures(S.SlotName(i), Volatile.Read(ref S._messages[i]), block.InputCount,
+                    Volatile.Read(ref S._busyTicks[i]) / (double)Stopwatch.Frequency, _parallelism[i]));
+            }
+            return list;
+        }
+
+        public override string Queues => string.Join(",", _blockOf.Select(b => b?.InputCount ?? 0));
+
+        public override void Dispose()
+        {
+            foreach (var b in _distinct)
+                b.Complete();
+            foreach (var b in _distinct)
+                b.Completion.Wait(TimeSpan.FromSeconds(10));
+        }
+
+        private static StepOptions StepOf(StepsOptions steps, Zone kind) => kind switch
+        {
+            Zone.Hash => steps.Hash,
+            Zone.Logical => steps.Logical,
+            Zone.HashZone => steps.HashZone,
+            Zone.Physical => steps.Physical,
+            Zone.Verify => steps.Verify,
+            Zone.Compress => steps.Compress,
+            Zone.Packer => steps.Packer,
+            Zone.DataWrite => steps.DataWrite,
+            Zone.Read => steps.Read,
+            _ => steps.Journal,
+        };
+
+        /// <summary>Runs one message of the block of <paramref name="home"/> (a grouped block: of the slot the message is for).</summary>
+        private void Run(object message, int home, bool grouped)
+        {
+            var start = Stopwatch.GetTimestamp();
+            var slot = !grouped ? home
+                : message is ControlToken token ? token.Kind == TokenKind.Barrier ? home : S.SlotOf(S.TokenHome(token.Kind), token.Index)
+                : S.SlotFor((DataVio)message);
+            RunMessage(message, slot);
+            var busy = Stopwatch.GetTimestamp() - start;
+            if (_parallel[slot])
+            {
+                Interlocked.Increment(ref S._messages[slot]);
+                Interlocked.Add(ref S._busyTicks[slot], busy);
+            }
+            else
+            {
+                // A zone's figures have one writer (its block's consumer); readers only need them roughly current.
+                Volatile.Write(ref S._messages[slot], S._messages[slot] + 1);
+                Volatile.Write(ref S._busyTicks[slot], S._busyTicks[slot] + busy);
+            }
+        }
+
+        private void RunMessage(object message, int slot)
+        {
+            var block = _blockOf[slot]!;
+            if (message is ControlToken token)
+            {
+                if (token.Kind == TokenKind.Barrier)
+                    RunBarrier(block);
+                else
+                    S.RunToken(token.Kind, S.KindOf(slot), token.Index);
+            }
+            else
+            {
+                RunSteps((DataVio)message, slot);
+            }
+            if (block == _journalBlock)
+            {
+                if (S._sync)
+                    S.AfterJournalMessage();
+                // Only now: the request just appended was sent on first, so the checkpoint's tokens
+                // reach the logical zone after every request whose entry precedes the checkpoint.
+                S.StartCheckpointIfNeeded(force: false);
+            }
+            if (S._sync && block == _packerBlock && _packer!.InputCount == 0)
+                S.CloseBinsWhenIdle(); // Sync writes wait for durability: pack what arrived together, hold nothing
+        }
+
+        /// <summary>Every message posted to this block before the barrier has run: its physical zones apply their inboxes, and it signals.</summary>
+        private void RunBarrier(ActionBlock<object> block)
+        {
+            try
+            {
+                foreach (var slot in _physicalSlotsOf[block])
+                    S._physicalInbox.Drain(S._slotIndex[slot]);
+            }
+            catch (Exception e)
+            {
+                S.Failed(e);
+            }
+            finally
+            {
+                S._barrier.Signal();
+            }
+        }
+
+        private void RunSteps(DataVio vio, int slot)
+        {
+            var block = _blockOf[slot];
+            while (true)
+            {
+                var next = S.Advance(vio, slot, out var to);
+                if (next is Stage.Parked or Stage.Done)
+                    break;
+                if (_blockOf[to] == block && block!.InputCount == 0)
+                {
+                    // VDO also runs the next step in place when it can; a grouped block runs every
+                    // zone of its executor this way.
+                    Interlocked.Increment(ref S._skipped);
+                    slot = to;
+                    continue;
+                }
+                S.SendTo(vio, to);
+                break;
+            }
+        }
+
+        private static void Post(ActionBlock<object> block, object message)
+        {
+            // Only worker pools may be bounded (zones are validated unbounded): wait for room there.
+            var spin = new SpinWait();
+            while (!block.Post(message))
+                spin.SpinOnce();
+        }
     }
 }

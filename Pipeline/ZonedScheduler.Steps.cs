@@ -586,13 +586,7 @@ internal sealed partial class ZonedScheduler
     }
 
     /// <summary>Someone waits for a request in the packer: push its bin out (Inline: now, holding every zone; otherwise a token to the packer).</summary>
-    private void PushUrgentBins()
-    {
-        if (_oneLock)
-            PushUrgent();
-        else
-            PostToken(TokenKind.PushUrgent);
-    }
+    private void PushUrgentBins() => _driver.PushUrgentBins();
 
     private void PushUrgent()
     {
@@ -667,7 +661,7 @@ internal sealed partial class ZonedScheduler
         var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.BlockMapPage, page, new BlockMapping(pbn, MappingState.Uncompressed), BlockMapping.Unmapped));
         _z.JournalZone.Defer(point, SlabJournalOperation.BlockMapPage, pbn);
         vio.JournalPoint = point;
-        CountUnapplied(vio);
+        _driver.CountUnapplied(vio);
         _z.JournalZone.ApplyDurable();
         return Stage.InstallPage;
     }
@@ -698,7 +692,7 @@ internal sealed partial class ZonedScheduler
         }
         var point = _z.JournalZone.Append(new JournalEntry(JournalEntryKind.DataMapping, vio.Lbn, now, old));
         vio.JournalPoint = point;
-        CountUnapplied(vio);
+        _driver.CountUnapplied(vio);
         CloseEpoch(vio);
         if (now.HasPhysicalBlock)
         {
@@ -721,7 +715,7 @@ internal sealed partial class ZonedScheduler
     /// <summary>After each journal message: Sync writes are acknowledged once durable; commit when the queue runs dry (group commit).</summary>
     private void AfterJournalMessage()
     {
-        if (_durableParked.Count == 0 || JournalBusy())
+        if (_durableParked.Count == 0 || _driver.JournalBusy)
             return;
         try
         {

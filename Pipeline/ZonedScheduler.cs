@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Threading.Tasks.Dataflow;
 using DataflowVdo.Blocks;
 using DataflowVdo.Blocks.Stages;
 using DataflowVdo.Config;
@@ -27,14 +25,11 @@ internal sealed partial class ZonedScheduler : IDisposable
     private readonly bool _sync;
     private readonly Action<Exception> _onFailure;
 
-    private readonly ActionBlock<object>? _packer;
-    private readonly ActionBlock<object>? _journal;
-
-    // One block (and lock) per slot: each Zone kind has _kindCount[kind] slots from _kindBase[kind]
-    // on (several for the logical, hash and physical zones), in Zone order. Blocks exist only for
-    // message passing, and only for the kinds the configuration uses (no verify block without
-    // dedupe, no compress block without compression, no hash block when naming on submit).
-    private readonly ActionBlock<object>?[] _blocks;
+    // One slot per zone: each Zone kind has _kindCount[kind] slots from _kindBase[kind] on
+    // (several for the logical, hash and physical zones), in Zone order. The driver gives each
+    // slot its executor (a Dataflow block, a lock), only for the kinds the configuration uses (no
+    // verify block without dedupe, no compress block without compression, no hash block when
+    // naming on submit).
     private readonly int _slotCount;
     private readonly int[] _kindBase = new int[KindCount];
     private readonly int[] _kindCount = new int[KindCount];
@@ -61,13 +56,13 @@ internal sealed partial class ZonedScheduler : IDisposable
         _compression = p.Compression;
         _sync = zones.Options.Volume.WritePolicy == WritePolicy.Sync;
         _pool = new ConcurrentDataVioPool(p.RequestPoolSize);
-        _locking = p.Scheme != SchemeKind.MessagePassing;
-        _oneLock = p.Scheme == SchemeKind.Inline;
+        var inline = p.Scheme == SchemeKind.Inline;
+        var locking = p.Scheme != SchemeKind.MessagePassing;
         _stepsPerRequeue = p.StepsPerRequeue;
         // Inline runs a caller's request as one batch (up to a window of 64 blocks): its hashes,
         // compressions and data writes run outside the lock, the data writes as vectored writes.
-        _lockBatch = _oneLock ? Window : _locking ? p.LockBatch : 1;
-        _hashOnSubmit = !_locking && p.HashOnSubmit;
+        _lockBatch = inline ? Window : locking ? p.LockBatch : 1;
+        _hashOnSubmit = !locking && p.HashOnSubmit;
         _logicalZoneCount = zones.BlockMap.ZoneCount;
         _physicalZoneCount = zones.Depot.ZoneCount;
         for (var k = 0; k < KindCount; k++)
@@ -102,8 +97,6 @@ internal sealed partial class ZonedScheduler : IDisposable
         _rootImage = zones.BlockMap.CopyRoot();
         _messages = new long[_slotCount];
         _busyTicks = new long[_slotCount];
-        _parallel = new bool[_slotCount];
-        _parallelism = new int[_slotCount];
         // Executors: under Inline every zone shares one lock, and only the stateless heavy steps
         // and the data reads run outside it; under StructureLocking each zone has its own lock
         // unless Pipeline:Executors gives its kind an executor that other kinds share.
@@ -113,9 +106,9 @@ internal sealed partial class ZonedScheduler : IDisposable
         _lockOf = new int[_slotCount];
         for (var slot = 0; slot < _slotCount; slot++)
         {
-            if (_oneLock)
+            if (inline)
                 (_zoneLocks[slot], _lockOf[slot]) = (volumeLock, 0);
-            else if (_locking && !IsPool(_slotKind[slot]) && p.ExecutorOf(_slotKind[slot].ToString()) is { } name)
+            else if (locking && !IsPool(_slotKind[slot]) && p.ExecutorOf(_slotKind[slot].ToString()) is { } name)
             {
                 if (!executors.TryGetValue(name, out var shared))
                     executors[name] = shared = (new Lock(), slot);
@@ -124,33 +117,13 @@ internal sealed partial class ZonedScheduler : IDisposable
             else
                 (_zoneLocks[slot], _lockOf[slot]) = (new Lock(), slot);
         }
-        _outside = [.. Enumerable.Range(0, _slotCount).Select(slot => _oneLock ? RunsOnCaller(_slotKind[slot]) : IsPool(_slotKind[slot]))];
+        _outside = [.. Enumerable.Range(0, _slotCount).Select(slot => IsPool(_slotKind[slot]))];
         _contended = new long[_slotCount];
-        _blocks = new ActionBlock<object>[_slotCount];
-        for (var slot = 0; slot < _slotCount; slot++)
-        {
-            var step = KindOf(slot) switch
-            {
-                Zone.Hash => p.Steps.Hash,
-                Zone.Logical => p.Steps.Logical,
-                Zone.HashZone => p.Steps.HashZone,
-                Zone.Physical => p.Steps.Physical,
-                Zone.Verify => p.Steps.Verify,
-                Zone.Compress => p.Steps.Compress,
-                Zone.Packer => p.Steps.Packer,
-                Zone.DataWrite => p.Steps.DataWrite,
-                Zone.Read => p.Steps.Read,
-                _ => p.Steps.Journal,
-            };
-            _blocks[slot] = Block(step, slot, build: !_locking && Uses(KindOf(slot)));
-        }
-        _packer = _blocks[SlotOf(Zone.Packer)];
-        _journal = _blocks[SlotOf(Zone.Journal)];
+        _driver = CreateDriver(p);
         _physicalInbox = new PhysicalInbox(this, _physicalZoneCount);
         zones.JournalZone.Sink = _physicalInbox;
         for (var i = 0; i < _tokenWork.Length; i++)
             _tokenWork[i] = [.. Enumerable.Range(0, _kindCount[(int)TokenHome((TokenKind)i)]).Select(z => new TokenWork(this, (TokenKind)i, z))];
-        _resumes = _oneLock;
     }
 
     /// <summary>Real handoffs (posts to another block) so far.</summary>
@@ -224,24 +197,9 @@ internal sealed partial class ZonedScheduler : IDisposable
 
     private readonly long[] _messages;
     private readonly long[] _busyTicks;
-    private readonly bool[] _parallel;
-    private readonly int[] _parallelism;
 
-    /// <summary>Per-block figures so far, named as <c>PipelineGraph</c> names its nodes.</summary>
-    public IReadOnlyList<PipelineBlockFigures> Figures()
-    {
-        if (_locking)
-            return LockFigures();
-        var list = new List<PipelineBlockFigures>(_slotCount);
-        for (var i = 0; i < _slotCount; i++)
-        {
-            if (_blocks[i] is not { } block)
-                continue;
-            list.Add(new PipelineBlockFigures(SlotName(i), Volatile.Read(ref _messages[i]), block.InputCount,
-                Volatile.Read(ref _busyTicks[i]) / (double)Stopwatch.Frequency, _parallelism[i]));
-        }
-        return list;
-    }
+    /// <summary>Per-block (or per-lock) figures so far, named as <c>PipelineGraph</c> names its nodes.</summary>
+    public IReadOnlyList<PipelineBlockFigures> Figures() => _driver.Figures();
 
     /// <summary>
     /// Runs the request's current stage in <paramref name="slot"/>; returns the next (Parked:
@@ -307,7 +265,7 @@ internal sealed partial class ZonedScheduler : IDisposable
             return -1;
         vio.Stage = (int)next;
         var to = next == Stage.Done ? _ackNode : SlotFor(vio);
-        if (_parallel[slot] || (_locking && _outside[slot]))
+        if (_driver.SharedCounts(slot))
             _edges.CountShared(slot, to);
         else
             _edges.Count(slot, to);
@@ -340,19 +298,12 @@ internal sealed partial class ZonedScheduler : IDisposable
         if (TryCarry(vio))
             return;
         Interlocked.Increment(ref _handoffs);
-        if (_locking)
-            Requeue(vio);
-        else
-            Post(_blocks[slot]!, vio);
+        _driver.Handoff(vio, slot);
     }
 
 
     public void Dispose()
     {
-        foreach (var b in _blocks)
-            b?.Complete();
-        foreach (var b in _blocks)
-            b?.Completion.Wait(TimeSpan.FromSeconds(10));
-        StopResumer();
+        _driver.Dispose();
     }
 }

@@ -166,7 +166,7 @@ public sealed class PipelineGraph
     /// <summary>
     /// Which executor runs a node: under Inline, every zone shares the volume's lock and the
     /// stateless heavy steps run on the caller; under MessagePassing every node is its own
-    /// Dataflow block; under StructureLocking every zone has its own lock (or the lock of the
+    /// Dataflow block (or the block of the executor <c>Pipeline:Executors</c> names for its kind); under StructureLocking every zone has its own lock (or the lock of the
     /// executor <c>Pipeline:Executors</c> names for its kind) and the worker steps run on the
     /// thread that carries the request.
     /// </summary>
@@ -174,7 +174,7 @@ public sealed class PipelineGraph
     {
         SchemeKind.Inline => kind is ZoneKind.Hash or ZoneKind.Compress or ZoneKind.Verify or ZoneKind.DataWrite or ZoneKind.Read ? Caller : VolumeLock,
         SchemeKind.StructureLocking => kind.IsPool() ? "request thread" : p.ExecutorOf(kind.ToString()) is { } name ? $"lock {name}" : $"lock {id}",
-        _ => $"block {id}",
+        _ => !kind.IsPool() && p.ExecutorOf(kind.ToString()) is { } name ? $"block {name}" : $"block {id}",
     };
 
     private static string Title(ZoneKind kind) => kind switch

@@ -7,24 +7,28 @@ using DataflowVdo.Tests.Infrastructure;
 namespace DataflowVdo.Tests.Engine;
 
 /// <summary>
-/// <c>Pipeline:Executors</c> (StructureLocking): zones whose kinds name one executor share a lock,
-/// so the points between "a lock per zone" and "one lock for everything" are configuration. Every
-/// layout keeps the data and recovers from a crash; grouping really merges lock acquisitions; the
-/// graph draws what runs; a bad key is an error naming it.
+/// <c>Pipeline:Executors</c>: zones whose kinds name one executor share a lock (StructureLocking)
+/// or one Dataflow block (MessagePassing), so the points between "an executor per zone" and "one
+/// for everything" are configuration. Every layout keeps the data and recovers from a crash in
+/// both drivers; grouping really merges lock acquisitions and handoffs; the graph draws what
+/// runs; a bad key is an error naming it.
 /// </summary>
 public sealed class ExecutorTests
 {
-    /// <summary>Layouts: kind → executor.</summary>
+    /// <summary>Layouts: kind → executor, for each driver that reads them.</summary>
     public static IEnumerable<TestCaseData> Layouts()
     {
-        yield return new TestCaseData(new Dictionary<string, string>()).SetArgDisplayNames("each zone its own");
-        yield return new TestCaseData(PipelineOptions.ExecutorKinds.ToDictionary(k => k, _ => "all")).SetArgDisplayNames("all in one");
-        yield return new TestCaseData(new Dictionary<string, string> { ["Logical"] = "front", ["HashZone"] = "front" }).SetArgDisplayNames("logical+hash");
-        yield return new TestCaseData(new Dictionary<string, string> { ["Physical"] = "back", ["Packer"] = "back", ["Journal"] = "back" }).SetArgDisplayNames("physical+packer+journal");
+        foreach (var scheme in new[] { SchemeKind.StructureLocking, SchemeKind.MessagePassing })
+        {
+            yield return new TestCaseData(scheme, new Dictionary<string, string>()).SetArgDisplayNames(scheme.ToString(), "each zone its own");
+            yield return new TestCaseData(scheme, PipelineOptions.ExecutorKinds.ToDictionary(k => k, _ => "all")).SetArgDisplayNames(scheme.ToString(), "all in one");
+            yield return new TestCaseData(scheme, new Dictionary<string, string> { ["Logical"] = "front", ["HashZone"] = "front" }).SetArgDisplayNames(scheme.ToString(), "logical+hash");
+            yield return new TestCaseData(scheme, new Dictionary<string, string> { ["Physical"] = "back", ["Packer"] = "back", ["Journal"] = "back" }).SetArgDisplayNames(scheme.ToString(), "physical+packer+journal");
+        }
     }
 
-    private static VdoOptions Options(Dictionary<string, string> layout, int zones = 1, Action<VdoOptions>? tweak = null) =>
-        TestPools.Options(SchemeKind.StructureLocking, o =>
+    private static VdoOptions Options(SchemeKind scheme, Dictionary<string, string> layout, int zones = 1, Action<VdoOptions>? tweak = null) =>
+        TestPools.Options(scheme, o =>
         {
             foreach (var (kind, executor) in layout)
                 o.Pipeline.Executors[kind] = executor;
@@ -34,11 +38,11 @@ public sealed class ExecutorTests
 
     [TestCaseSource(nameof(Layouts))]
     [CancelAfter(120_000)]
-    public void EveryLayoutKeepsWhatFourWritersWrote(Dictionary<string, string> layout)
+    public void EveryLayoutKeepsWhatFourWritersWrote(SchemeKind scheme, Dictionary<string, string> layout)
     {
         var device = new MemoryBlockDevice(TestPools.DeviceBlocks());
         var expected = new byte[4][][];
-        using (var v = Volume.Format(device, TestPools.Small(), Options(layout, zones: 2)))
+        using (var v = Volume.Format(device, TestPools.Small(), Options(scheme, layout, zones: 2)))
         {
             Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
             {
@@ -52,7 +56,7 @@ public sealed class ExecutorTests
             });
             v.Flush();
         }
-        using var reopened = Volume.Open(device, Options(layout, zones: 2));
+        using var reopened = Volume.Open(device, Options(scheme, layout, zones: 2));
         var buffer = new byte[VdoConstants.BlockSize];
         for (var t = 0; t < 4; t++)
         {
@@ -67,25 +71,27 @@ public sealed class ExecutorTests
 
     [TestCaseSource(nameof(Layouts))]
     [CancelAfter(300_000)]
-    public void EveryLayoutRecoversFromCrashes(Dictionary<string, string> layout)
+    public void EveryLayoutRecoversFromCrashes(SchemeKind scheme, Dictionary<string, string> layout)
     {
         for (var point = 0; point < 12; point++)
         {
             var policy = point % 3 == 0 ? WritePolicy.Sync : WritePolicy.Async;
-            CrashRecoveryTests.RunCrashPoint(Options(layout, tweak: o => o.Volume.WritePolicy = policy), 3_000_000 + point, tear: point % 2 == 0, maxOps: 400);
+            CrashRecoveryTests.RunCrashPoint(Options(scheme, layout, tweak: o => o.Volume.WritePolicy = policy), 3_000_000 + point, tear: point % 2 == 0, maxOps: 400);
         }
     }
 
-    [Test]
-    public void ZonesSharingAnExecutorRunConsecutiveStagesUnderOneAcquisition()
+    [TestCase(SchemeKind.StructureLocking)]
+    [TestCase(SchemeKind.MessagePassing)]
+    public void ZonesSharingAnExecutorRunConsecutiveStagesWithoutLeavingIt(SchemeKind scheme)
     {
+        // StructureLocking: lock acquisitions; MessagePassing: handoffs (posts to another block).
         long Locks(Dictionary<string, string> layout)
         {
-            using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), Options(layout));
+            using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), Options(scheme, layout));
             for (var i = 0; i < 200; i++)
                 v.Write(i, Content.Of(i % 3, i % 40));
             v.Flush();
-            return v.PipelineLocks.Acquisitions;
+            return scheme == SchemeKind.MessagePassing ? v.PipelineHandoffs : v.PipelineLocks.Acquisitions;
         }
         var own = Locks([]);
         var one = Locks(PipelineOptions.ExecutorKinds.ToDictionary(k => k, _ => "all"));
@@ -97,18 +103,19 @@ public sealed class ExecutorTests
         });
     }
 
-    [Test]
-    public void TheGraphDrawsZonesUnderTheirExecutorsLock()
+    [TestCase(SchemeKind.StructureLocking, "lock")]
+    [TestCase(SchemeKind.MessagePassing, "block")]
+    public void TheGraphDrawsZonesOnTheirExecutor(SchemeKind scheme, string executor)
     {
-        var options = Options(new() { ["Logical"] = "front", ["HashZone"] = "front" }, zones: 2);
+        var options = Options(scheme, new() { ["Logical"] = "front", ["HashZone"] = "front" }, zones: 2);
         var nodes = PipelineGraph.Build(options).Nodes.Where(n => n.ZoneKind is not null).ToDictionary(n => n.Id, n => n.Executor);
         Assert.Multiple(() =>
         {
-            Assert.That(nodes["logical0"], Is.EqualTo("lock front"));
-            Assert.That(nodes["logical1"], Is.EqualTo("lock front"));
-            Assert.That(nodes["hashzone1"], Is.EqualTo("lock front"));
-            Assert.That(nodes["physical0"], Is.EqualTo("lock physical0"), "a kind not named keeps a lock per zone");
-            Assert.That(nodes["journal"], Is.EqualTo("lock journal"));
+            Assert.That(nodes["logical0"], Is.EqualTo($"{executor} front"));
+            Assert.That(nodes["logical1"], Is.EqualTo($"{executor} front"));
+            Assert.That(nodes["hashzone1"], Is.EqualTo($"{executor} front"));
+            Assert.That(nodes["physical0"], Is.EqualTo($"{executor} physical0"), "a kind not named keeps an executor per zone");
+            Assert.That(nodes["journal"], Is.EqualTo($"{executor} journal"));
         });
     }
 

@@ -103,6 +103,18 @@ public sealed class GraphTruthTests(SchemeKind scheme)
         ["dedupe and compression"] = _ => { },
         ["no compression"] = o => o.Pipeline.Compression = false,
         ["no dedupe"] = o => o.Pipeline.Dedupe = false,
+        // Executors (StructureLocking, MessagePassing; Inline has one by definition): transitions
+        // between zones of one executor run without leaving it, and are still counted and drawn.
+        ["every zone on one executor"] = o =>
+        {
+            foreach (var kind in PipelineOptions.ExecutorKinds)
+                o.Pipeline.Executors[kind] = "all";
+        },
+        ["front and back executors"] = o =>
+        {
+            o.Pipeline.Executors["Logical"] = o.Pipeline.Executors["HashZone"] = "front";
+            o.Pipeline.Executors["Physical"] = o.Pipeline.Executors["Packer"] = o.Pipeline.Executors["Journal"] = "back";
+        },
     };
 
     private static IEnumerable<string> ConfigurationNames => Configurations.Keys;
