@@ -229,21 +229,41 @@ internal sealed partial class ZonedScheduler
         private void RunSteps(DataVio vio, int slot)
         {
             var block = _blockOf[slot];
-            while (true)
+            for (var steps = 1; ; steps++)
             {
                 var next = S.Advance(vio, slot, out var to);
                 if (next is Stage.Parked or Stage.Done)
                     break;
-                if (_blockOf[to] == block && block!.InputCount == 0)
+                // VDO runs the next step in place when its queue is empty; a block that several
+                // zones share (an executor) runs the request on through them up to
+                // Pipeline:StepsPerRequeue steps even when others wait: that is what grouping is for.
+                if (_blockOf[to] == block && (block!.InputCount == 0 || (_shared[to] && steps < S._stepsPerRequeue)))
                 {
-                    // VDO also runs the next step in place when it can; a grouped block runs every
-                    // zone of its executor this way.
                     Interlocked.Increment(ref S._skipped);
+                    if (to != slot && S.KindOf(to) == Zone.Physical)
+                        DrainBeforeStep(to);
                     slot = to;
                     continue;
                 }
                 S.SendTo(vio, to);
                 break;
+            }
+        }
+
+        /// <summary>
+        /// A request enters a physical zone of this block ahead of the drain token queued behind
+        /// other messages: the zone applies the journal's reference changes first, as a token
+        /// would have before it (and as the lock drivers do before every physical step).
+        /// </summary>
+        private void DrainBeforeStep(int slot)
+        {
+            try
+            {
+                S._physicalInbox.DrainIfPending(S._slotIndex[slot]);
+            }
+            catch (Exception e)
+            {
+                S.Failed(e); // the step sees the failure and unwinds the request
             }
         }
 

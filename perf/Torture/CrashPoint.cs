@@ -12,7 +12,7 @@ namespace DataflowVdo.Torture;
 /// other block is one of the values written to it since (never torn, never another block's
 /// data), every image created or removed is so, and the check is clean.
 /// </summary>
-internal sealed class CrashPoint(SchemeKind scheme, int seed)
+internal sealed class CrashPoint(SchemeKind scheme, int seed, IReadOnlyList<string>? sets = null)
 {
     private const int RawLbns = 48;
     private const int Spread = 811;              // raw LBNs each on a block-map page of their own
@@ -239,20 +239,20 @@ internal sealed class CrashPoint(SchemeKind scheme, int seed)
 
     private VdoOptions Options(WritePolicy policy)
     {
-        var o = new VdoOptions();
-        o.Pipeline.Scheme = scheme;
-        o.Volume.WritePolicy = policy;
-        o.Volume.BlockMapCacheMb = 1;
-        o.Index.MemoryMb = 1;
-        o.Pipeline.PackerBins = 8;
-        (o.Pipeline.LogicalZones, o.Pipeline.HashZones, o.Pipeline.PhysicalZones) = scheme switch
+        var (logical, hash, physical) = scheme switch
         {
             SchemeKind.MessagePassing => (2, 3, 3),
             SchemeKind.StructureLocking => (3, 3, 2),
             _ => (1, 1, 1),
         };
-        o.Pipeline.LockBatch = scheme == SchemeKind.StructureLocking ? 8 : 1;
-        return o;
+        // The point's own settings, then the run's --set overrides (validated like any configuration).
+        string[] own =
+        [
+            $"Pipeline:Scheme={scheme}", $"Volume:WritePolicy={policy}", "Volume:BlockMapCacheMb=1", "Index:MemoryMb=1",
+            "Pipeline:PackerBins=8", $"Pipeline:LogicalZones={logical}", $"Pipeline:HashZones={hash}", $"Pipeline:PhysicalZones={physical}",
+            $"Pipeline:LockBatch={(scheme == SchemeKind.StructureLocking ? 8 : 1)}",
+        ];
+        return VdoConfiguration.Load(sets: [.. own, .. sets ?? []], environment: false);
     }
 
     /// <summary>Closes a volume whose device has lost power (or loses it now): nothing more reaches the device.</summary>

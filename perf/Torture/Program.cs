@@ -23,13 +23,23 @@ internal static class Program
         var scheme = new Option<string>("--scheme") { Description = "Inline, MessagePassing, StructureLocking or all", DefaultValueFactory = _ => "all" };
         var first = new Option<int>("--first-point") { Description = "index of the first point (rerun one failing point: --first-point I --crash-points 1)", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "one JSON object per scheme on standard output before the last line" };
-        var root = new RootCommand("crash torture: random crash points per scheme, recovered and verified against a model") { points, seed, scheme, first, json };
-        root.SetAction(r => Run(r.GetValue(points), r.GetValue(seed), r.GetValue(scheme)!, r.GetValue(first), r.GetValue(json)));
+        var set = new Option<string[]>("--set") { Description = "override a configuration key at every point: --set Section:Key=Value (repeatable), e.g. Pipeline:Executors:Logical=all" };
+        var root = new RootCommand("crash torture: random crash points per scheme, recovered and verified against a model") { points, seed, scheme, first, json, set };
+        root.SetAction(r => Run(r.GetValue(points), r.GetValue(seed), r.GetValue(scheme)!, r.GetValue(first), r.GetValue(json), r.GetValue(set) ?? []));
         return root.Parse(args).Invoke();
     }
 
-    private static int Run(int points, int seed, string schemeName, int first, bool json)
+    private static int Run(int points, int seed, string schemeName, int first, bool json, string[] sets)
     {
+        try
+        {
+            VdoConfiguration.Load(sets: sets, environment: false); // a bad --set is an error before any point runs
+        }
+        catch (ConfigurationException e)
+        {
+            Console.Error.WriteLine($"torture: {e.Message}");
+            return 2;
+        }
         if (points <= 0)
         {
             Console.Error.WriteLine("torture: --crash-points must be positive");
@@ -58,7 +68,7 @@ internal static class Program
             for (var i = first; i < first + points; i++)
             {
                 var pointSeed = (int)((uint)(seed * 1_000_003) ^ (uint)((int)s * 7919) ^ (uint)(i * 2_654_435_761u)) & 0x7fffffff;
-                var point = new CrashPoint(s, pointSeed);
+                var point = new CrashPoint(s, pointSeed, sets);
                 var error = RunWithDeadline(point);
                 kinds[point.Kind] = kinds.GetValueOrDefault(point.Kind) + 1;
                 midWorkload += point.CutMidWorkload ? 1 : 0;
@@ -68,7 +78,7 @@ internal static class Program
                 {
                     failures++;
                     failed.Add(new { point = i, kind = point.Kind.ToString(), error });
-                    Console.Error.WriteLine($"FAIL {s} point {i} ({point.Kind}): {error}   [rerun: --seed {seed} --scheme {s} --first-point {i} --crash-points 1]");
+                    Console.Error.WriteLine($"FAIL {s} point {i} ({point.Kind}): {error}   [rerun: --seed {seed} --scheme {s} --first-point {i} --crash-points 1{string.Concat(sets.Select(x => $" --set {x}"))}]");
                 }
                 if ((i - first + 1) % Math.Max(1, points / 20) == 0 || i == first + points - 1)
                     Console.Error.WriteLine($"{s}: {i - first + 1}/{points} points, {failed.Count} failures, {clock.Elapsed.TotalSeconds:F0} s");
