@@ -54,6 +54,15 @@ public sealed class PipelineOptions
     public int CompressionProbeAfter { get; set; } = 256;
 
     /// <summary>
+    /// MessagePassing: up to this many requests bound for the same block travel in one message
+    /// (the dual of <see cref="LockBatch"/>, for every request, not only one caller's): a block
+    /// keeps what it sends on in an outbox per destination and posts each as one message when it
+    /// holds this many, when its own queue is empty, or after this many of its messages. 1 = one
+    /// request per message (VDO's way).
+    /// </summary>
+    public int MessageBatch { get; set; } = 1;
+
+    /// <summary>
     /// StructureLocking: a caller's requests (the blocks of one read or write, up to 64) run
     /// together in batches of up to this many, each zone's lock taken once per batch and stage
     /// instead of once per request. 1 = every request alone.

@@ -31,6 +31,17 @@ internal sealed partial class ZonedScheduler
         private readonly ControlToken[][] _tokens;
         private readonly ControlToken _barrier = new(TokenKind.Barrier, 0);
 
+        // Pipeline:MessageBatch: per slot the index of its block in _distinct, and per block its
+        // outbox (null when every request travels alone).
+        private readonly int _messageBatch;
+        private readonly int[] _blockIndexOf;
+        private readonly Outbox?[] _outboxes;
+        private readonly System.Collections.Concurrent.ConcurrentQueue<VioBatch> _spareBatches = new();
+
+        // The outbox of the block whose message this thread runs (none on callers' threads).
+        [ThreadStatic]
+        private static Outbox? t_outbox;
+
         public MessagePassingDriver(ZonedScheduler s, PipelineOptions p)
             : base(s)
         {
@@ -39,6 +50,8 @@ internal sealed partial class ZonedScheduler
             _shared = new bool[n];
             _parallel = new bool[n];
             _parallelism = new int[n];
+            _blockIndexOf = new int[n];
+            _messageBatch = p.MessageBatch;
             var executors = new Dictionary<string, (ActionBlock<object> Block, int Slots)>(StringComparer.OrdinalIgnoreCase);
             var slotsOf = new Dictionary<ActionBlock<object>, List<int>>();
             for (var slot = 0; slot < n; slot++)
@@ -83,7 +96,16 @@ internal sealed partial class ZonedScheduler
             foreach (var (block, slots) in slotsOf)
             {
                 foreach (var slot in slots)
+                {
                     _shared[slot] = slots.Count > 1;
+                    _blockIndexOf[slot] = _distinct.IndexOf(block);
+                }
+            }
+            _outboxes = new Outbox?[_distinct.Count];
+            if (_messageBatch > 1)
+            {
+                foreach (var (block, slots) in slotsOf)
+                    _outboxes[_distinct.IndexOf(block)] = new Outbox(this, parallel: _parallel[slots[0]]);
             }
             _physicalSlotsOf = slotsOf.ToDictionary(kv => kv.Key, kv => kv.Value.Where(x => s.KindOf(x) == Zone.Physical).ToArray());
             _journalBlock = _blockOf[s.SlotOf(Zone.Journal)];
@@ -101,9 +123,22 @@ internal sealed partial class ZonedScheduler
 
         public override void Start(DataVio vio) => S.Send(vio);
 
-        public override void Handoff(DataVio vio, int slot) => Post(_blockOf[slot]!, vio);
+        public override void Handoff(DataVio vio, int slot)
+        {
+            if (t_outbox is { } outbox && outbox.Driver == this)
+                outbox.Add(_blockIndexOf[slot], vio);
+            else
+                Post(_blockOf[slot]!, vio);
+        }
 
-        public override void PostToken(TokenKind kind, int index) => Post(_blockOf[S.SlotOf(S.TokenHome(kind), index)]!, _tokens[(int)kind][index]);
+        public override void PostToken(TokenKind kind, int index)
+        {
+            // What this block sent on before the token arrives before it, as without batching (a
+            // checkpoint's logical part must follow every request appended before it).
+            if (t_outbox is { } outbox && outbox.Driver == this)
+                outbox.Flush();
+            Post(_blockOf[S.SlotOf(S.TokenHome(kind), index)]!, _tokens[(int)kind][index]);
+        }
 
         public override void Barrier()
         {
@@ -164,10 +199,28 @@ internal sealed partial class ZonedScheduler
         private void Run(object message, int home, bool grouped)
         {
             var start = Stopwatch.GetTimestamp();
-            var slot = !grouped ? home
-                : message is ControlToken token ? token.Kind == TokenKind.Barrier ? home : S.SlotOf(S.TokenHome(token.Kind), token.Index)
-                : S.SlotFor((DataVio)message);
-            RunMessage(message, slot);
+            var outbox = _outboxes[_blockIndexOf[home]];
+            t_outbox = outbox;
+            int slot;
+            try
+            {
+                if (message is VioBatch batch)
+                {
+                    slot = RunBatch(batch, home, grouped);
+                }
+                else
+                {
+                    slot = !grouped ? home
+                        : message is ControlToken token ? token.Kind == TokenKind.Barrier ? home : S.SlotOf(S.TokenHome(token.Kind), token.Index)
+                        : S.SlotFor((DataVio)message);
+                    RunMessage(message, slot);
+                }
+            }
+            finally
+            {
+                t_outbox = null;
+                outbox?.AfterMessage(idle: _blockOf[home]!.InputCount == 0);
+            }
             var busy = Stopwatch.GetTimestamp() - start;
             if (_parallel[slot])
             {
@@ -180,6 +233,31 @@ internal sealed partial class ZonedScheduler
                 Volatile.Write(ref S._messages[slot], S._messages[slot] + 1);
                 Volatile.Write(ref S._busyTicks[slot], S._busyTicks[slot] + busy);
             }
+        }
+
+        /// <summary>Runs each request of a batch (all bound for this block), then what follows a message of it; returns the first request's slot.</summary>
+        private int RunBatch(VioBatch batch, int home, bool grouped)
+        {
+            var first = home;
+            try
+            {
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var vio = batch.Items[i]!;
+                    batch.Items[i] = null;
+                    var slot = grouped ? S.SlotFor(vio) : home;
+                    if (i == 0)
+                        first = slot;
+                    RunSteps(vio, slot);
+                }
+            }
+            finally
+            {
+                batch.Count = 0;
+                _spareBatches.Enqueue(batch);
+            }
+            AfterMessage(_blockOf[first]!);
+            return first;
         }
 
         private void RunMessage(object message, int slot)
@@ -196,6 +274,12 @@ internal sealed partial class ZonedScheduler
             {
                 RunSteps((DataVio)message, slot);
             }
+            AfterMessage(block);
+        }
+
+        /// <summary>What follows any message of the journal's or the packer's block.</summary>
+        private void AfterMessage(ActionBlock<object> block)
+        {
             if (block == _journalBlock)
             {
                 if (S._sync)
@@ -264,6 +348,116 @@ internal sealed partial class ZonedScheduler
             catch (Exception e)
             {
                 S.Failed(e); // the step sees the failure and unwinds the request
+            }
+        }
+
+        /// <summary>Posts a batch: one handoff (each request was counted as one when sent on).</summary>
+        private void PostBatch(int target, VioBatch batch)
+        {
+            Interlocked.Add(ref S._handoffs, 1 - batch.Count);
+            Post(_distinct[target], batch);
+        }
+
+        private VioBatch RentBatch() => _spareBatches.TryDequeue(out var b) ? b : new VioBatch(_messageBatch);
+
+        /// <summary>Several requests bound for one block, posted as one message (pooled).</summary>
+        private sealed class VioBatch(int capacity)
+        {
+            public DataVio?[] Items { get; } = new DataVio?[capacity];
+
+            public int Count { get; set; }
+        }
+
+        /// <summary>
+        /// What one block sends on, by destination block, until it posts it: a destination's batch
+        /// goes when full; all of them when the block's queue is empty after a message, after
+        /// <c>Pipeline:MessageBatch</c> messages of its own (no request waits longer), or before a
+        /// token leaves it. A worker pool's outbox is shared by its threads under a lock: whichever
+        /// finds the queue empty posts what the others left.
+        /// </summary>
+        private sealed class Outbox(MessagePassingDriver driver, bool parallel)
+        {
+            private readonly VioBatch?[] _pending = new VioBatch?[driver._distinct.Count];
+            private readonly List<int> _touched = new(driver._distinct.Count);
+            private readonly Lock? _lock = parallel ? new Lock() : null;
+            private int _held;
+
+            public MessagePassingDriver Driver { get; } = driver;
+
+            public void Add(int target, DataVio vio)
+            {
+                _lock?.Enter();
+                try
+                {
+                    var batch = _pending[target];
+                    if (batch is null)
+                    {
+                        _pending[target] = batch = Driver.RentBatch();
+                        _touched.Add(target);
+                    }
+                    batch.Items[batch.Count++] = vio;
+                    if (batch.Count == batch.Items.Length)
+                    {
+                        _pending[target] = null;
+                        _touched.Remove(target);
+                        Driver.PostBatch(target, batch);
+                    }
+                }
+                finally
+                {
+                    _lock?.Exit();
+                }
+            }
+
+            public void AfterMessage(bool idle)
+            {
+                _lock?.Enter();
+                try
+                {
+                    if (_touched.Count > 0 && (idle || ++_held >= Driver._messageBatch))
+                        FlushHeld();
+                }
+                finally
+                {
+                    _lock?.Exit();
+                }
+            }
+
+            public void Flush()
+            {
+                _lock?.Enter();
+                try
+                {
+                    FlushHeld();
+                }
+                finally
+                {
+                    _lock?.Exit();
+                }
+            }
+
+            private void FlushHeld()
+            {
+                foreach (var target in _touched)
+                {
+                    var batch = _pending[target]!;
+                    _pending[target] = null;
+                    if (batch.Count == 1)
+                    {
+                        // One request alone travels as itself.
+                        var vio = batch.Items[0]!;
+                        batch.Items[0] = null;
+                        batch.Count = 0;
+                        Driver._spareBatches.Enqueue(batch);
+                        Post(Driver._distinct[target], vio);
+                    }
+                    else
+                    {
+                        Driver.PostBatch(target, batch);
+                    }
+                }
+                _touched.Clear();
+                _held = 0;
             }
         }
 

@@ -110,6 +110,7 @@ public sealed class GraphTruthTests(SchemeKind scheme)
             foreach (var kind in PipelineOptions.ExecutorKinds)
                 o.Pipeline.Executors[kind] = "all";
         },
+        ["message batches"] = o => o.Pipeline.MessageBatch = 8, // MessagePassing (the others ignore it)
         ["front and back executors"] = o =>
         {
             o.Pipeline.Executors["Logical"] = o.Pipeline.Executors["HashZone"] = "front";
