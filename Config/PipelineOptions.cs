@@ -6,6 +6,12 @@ public sealed class PipelineOptions
     /// <summary>Scheduler that runs the steps.</summary>
     public SchemeKind Scheme { get; set; } = SchemeKind.Inline;
 
+    /// <summary>
+    /// A named set of executor groupings and batching (<see cref="PipelinePreset.All"/>): its keys
+    /// go over the configuration file's and under the environment and <c>--set</c>; empty = none.
+    /// </summary>
+    public string Preset { get; set; } = "";
+
     /// <summary>Deduplicate blocks (index query + verify).</summary>
     public bool Dedupe { get; set; } = true;
 

@@ -16,6 +16,16 @@ public static class VdoConfiguration
     /// <summary>Loads and validates the options.</summary>
     public static VdoOptions Load(string? jsonFile = null, IEnumerable<string>? sets = null, bool environment = true)
     {
+        var parsed = ParseSets(sets ?? []);
+        var root = Build(jsonFile, parsed, environment, preset: null);
+        // Pipeline:Preset, wherever it was given, puts its keys over the file's.
+        if (root["Pipeline:Preset"] is { } name && !string.IsNullOrWhiteSpace(name))
+            root = Build(jsonFile, parsed, environment, PipelinePreset.Find(name));
+        return Bind(root);
+    }
+
+    private static IConfigurationRoot Build(string? jsonFile, Dictionary<string, string?> sets, bool environment, PipelinePreset? preset)
+    {
         var builder = new ConfigurationBuilder();
         if (jsonFile is not null)
         {
@@ -27,19 +37,21 @@ public static class VdoConfiguration
         {
             builder.AddJsonFile(Path.GetFullPath(DefaultFile), optional: true);
         }
+        // A preset's keys go over the file (the shipped dvdo.json lists every key at its default)
+        // and under the environment and --set.
+        if (preset is not null)
+            builder.AddInMemoryCollection(preset.Settings.Select(kv => KeyValuePair.Create(kv.Key, (string?)kv.Value)));
         if (environment)
             builder.AddEnvironmentVariables("DVDO_");
-        builder.AddInMemoryCollection(ParseSets(sets ?? []));
-        IConfigurationRoot root;
+        builder.AddInMemoryCollection(sets);
         try
         {
-            root = builder.Build();
+            return builder.Build();
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or IOException)
         {
             throw new ConfigurationException($"cannot read configuration: {e.Message}", e);
         }
-        return Bind(root);
     }
 
     /// <summary>Binds and validates options from a built configuration.</summary>

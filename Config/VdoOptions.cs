@@ -31,6 +31,8 @@ public sealed class VdoOptions
             errors.Add($"Pipeline:CompressionProbeAfter = {Pipeline.CompressionProbeAfter} is out of range (0..{1 << 20}; 0 = always compress)");
         if (!Enum.IsDefined(Pipeline.Scheme))
             errors.Add($"Pipeline:Scheme = {Pipeline.Scheme} is not one of {string.Join(", ", Enum.GetNames<SchemeKind>())}");
+        if (!string.IsNullOrWhiteSpace(Pipeline.Preset) && !PipelinePreset.All.Any(p => string.Equals(p.Name, Pipeline.Preset.Trim(), StringComparison.OrdinalIgnoreCase)))
+            errors.Add($"Pipeline:Preset = '{Pipeline.Preset}' is not a preset: must be one of {string.Join(", ", PipelinePreset.All.Select(p => p.Name))}");
         foreach (var (kind, executor) in Pipeline.Executors)
         {
             if (!PipelineOptions.ExecutorKinds.Contains(kind, StringComparer.OrdinalIgnoreCase))
