@@ -14,6 +14,8 @@ internal static class OptionRules
         new("Pipeline:HashZones", o => o.Pipeline.HashZones, 1, 16, "hash zones (block names by their first byte; MessagePassing and StructureLocking)"),
         new("Pipeline:LockBatch", o => o.Pipeline.LockBatch, 1, 64, "requests of one caller run as a batch under each zone lock (StructureLocking)"),
         new("Pipeline:MessageBatch", o => o.Pipeline.MessageBatch, 1, 256, "requests one message carries to a block (MessagePassing)"),
+        new("Pipeline:Runners", o => o.Pipeline.Runners, -1, 1024, "callers running steps at once, 0 = one per core, -1 = no limit (Inline, StructureLocking)"),
+        new("Pipeline:RunnerTurnMicroseconds", o => o.Pipeline.RunnerTurnMicroseconds, 0, 1_000_000, "µs a runner keeps its slot while others wait (Inline, StructureLocking)"),
         new("Pipeline:StepsPerRequeue", o => o.Pipeline.StepsPerRequeue, 1, 1024, "steps a request runs before requeueing (StructureLocking)"),
         new("Index:MemoryMb", o => o.Index.MemoryMb, 1, 1 << 20, "MiB for dedupe-index records"),
         new("Index:Chapters", o => o.Index.Chapters, 2, 4096, "temporal chapters"),

@@ -66,6 +66,7 @@ internal sealed partial class ZonedScheduler
             n = Math.Min(Window, count - first);
             done.Start(n);
             _gate.EnterReadLock();
+            var runner = _driver.EnterRunner(); // after the quiesce gate: a quiesce never waits for a runner's slot
             try
             {
                 for (var i = 0; i < n; i++)
@@ -115,6 +116,7 @@ internal sealed partial class ZonedScheduler
             }
             finally
             {
+                _driver.ExitRunner(runner, endTurn: !done.IsDone); // before waiting for requests others carry on (then the line gets the slot at once)
                 _gate.ExitReadLock();
             }
             done.Wait();
@@ -554,6 +556,9 @@ internal sealed partial class ZonedScheduler
             if (Interlocked.Decrement(ref _remaining) == 0)
                 Signal();
         }
+
+        /// <summary>True when every request of the window is acknowledged.</summary>
+        public bool IsDone => Volatile.Read(ref _remaining) == 0;
 
         /// <summary>The window ends early: <paramref name="missing"/> of the requests given to <see cref="Start"/> are not coming.</summary>
         public void EndEarly(int missing)

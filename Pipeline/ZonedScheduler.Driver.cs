@@ -18,8 +18,8 @@ internal sealed partial class ZonedScheduler
     private SchemeDriver CreateDriver(PipelineOptions p) => p.Scheme switch
     {
         SchemeKind.MessagePassing => new MessagePassingDriver(this, p),
-        SchemeKind.StructureLocking => new LockingDriver(this),
-        _ => new InlineDriver(this),
+        SchemeKind.StructureLocking => new LockingDriver(this, p),
+        _ => new InlineDriver(this, p),
     };
 
     private abstract class SchemeDriver(ZonedScheduler owner)
@@ -74,6 +74,25 @@ internal sealed partial class ZonedScheduler
 
         /// <summary>Zone-lock acquisitions so far, and those that had to wait (0 without locks).</summary>
         public virtual (long Acquisitions, long Contended) LockCounts => (0, 0);
+
+        /// <summary>A caller is about to run its window's requests: it takes a runner's slot (Pipeline:Runners); true when it took one.</summary>
+        public virtual bool EnterRunner() => false;
+
+        /// <summary>
+        /// The caller's window is set going: it gives its slot back (<paramref name="entered"/>),
+        /// for good when it will wait for requests others carry on (<paramref name="endTurn"/>).
+        /// </summary>
+        public virtual void ExitRunner(bool entered, bool endTurn)
+        {
+        }
+
+        /// <summary>Before a long wait (the request pool): gives up the slot this thread holds, if any; true when it did.</summary>
+        public virtual bool LeaveRunner() => false;
+
+        /// <summary>Takes a slot again after <see cref="LeaveRunner"/>.</summary>
+        public virtual void ReturnRunner()
+        {
+        }
 
         /// <summary>Queue depths for diagnostics.</summary>
         public virtual string Queues => "";

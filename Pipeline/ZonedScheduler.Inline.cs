@@ -1,4 +1,5 @@
 using DataflowVdo.Blocks;
+using DataflowVdo.Config;
 
 namespace DataflowVdo.Pipeline;
 
@@ -63,7 +64,7 @@ internal sealed partial class ZonedScheduler
         return true;
     }
 
-    private sealed class InlineDriver(ZonedScheduler s) : LockingDriver(s)
+    private sealed class InlineDriver(ZonedScheduler s, PipelineOptions p) : LockingDriver(s, p)
     {
         // The work a caller cannot do itself (requests resumed after waiting on a lock, the
         // packer or the journal; control tokens) runs on one thread of the driver's own, or on

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DataflowVdo.Blocks;
 using DataflowVdo.Blocks.Stages;
+using DataflowVdo.Config;
 using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
 
 namespace DataflowVdo.Pipeline;
@@ -53,9 +54,35 @@ internal sealed partial class ZonedScheduler
     /// The StructureLocking driver: a request carries itself through the zones' locks on the
     /// thread that runs it (the caller's, then the thread pool's once it had to wait).
     /// </summary>
-    private class LockingDriver(ZonedScheduler s) : SchemeDriver(s)
+    private class LockingDriver(ZonedScheduler s, PipelineOptions p) : SchemeDriver(s)
     {
+        // Callers that run steps at once (Pipeline:Runners); null: no limit.
+        private readonly RunnerGate? _runners = p.Runners < 0 ? null
+            : new RunnerGate(p.Runners == 0 ? Environment.ProcessorCount : p.Runners, TimeSpan.FromMicroseconds(p.RunnerTurnMicroseconds));
+
         public override bool Locks => true;
+
+        /// <summary>True when this thread holds a runner's slot: what it posts as urgent it runs itself before it leaves.</summary>
+        public bool RunnerInside => _runners?.IsInside == true;
+
+        public override bool EnterRunner() => _runners?.Enter() ?? false;
+
+        public override void ExitRunner(bool entered, bool endTurn)
+        {
+            if (entered)
+                S.RunUrgent(); // the urgent work it posted (PostUrgent woke no thread for it)
+            _runners?.Exit(entered, endTurn);
+        }
+
+        public override bool LeaveRunner()
+        {
+            if (_runners?.IsInside != true)
+                return false;
+            S.RunUrgent(); // what it posted as a runner, before it leaves the gate
+            return _runners.ExitHeld();
+        }
+
+        public override void ReturnRunner() => _runners?.Enter();
 
         public override void Start(DataVio vio) => S.RunLocking(vio);
 
@@ -98,8 +125,11 @@ internal sealed partial class ZonedScheduler
         public virtual void Requeue(DataVio vio)
         {
             var work = vio.Continuation ??= new RequestWork(S, vio);
-            if ((Stage)vio.Stage is Stage.JournalPage or Stage.Journal or Stage.CommitRetry or Stage.Update)
-                S.PostUrgent(work); // journal ahead of data: these finish requests and free their locks
+            // Journal ahead of data: these finish requests and free their locks. Behind a runner
+            // gate, every resumed request goes there: the runners run it between their stages,
+            // instead of thread-pool threads contending with them for the CPUs and the zone locks.
+            if (_runners is not null || (Stage)vio.Stage is Stage.JournalPage or Stage.Journal or Stage.CommitRetry or Stage.Update)
+                S.PostUrgent(work);
             else
                 ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
         }
@@ -123,6 +153,8 @@ internal sealed partial class ZonedScheduler
     {
         _urgent.Enqueue(work);
         Interlocked.Increment(ref _urgentCount);
+        if (Locker.RunnerInside)
+            return; // a runner runs it between its stages or before it leaves the gate: no thread to wake (the inbox drains: one per write)
         Locker.WakeUrgent();
     }
 
@@ -302,7 +334,18 @@ internal sealed partial class ZonedScheduler
                 return null;
             RunBatch(batch!);
         }
-        return _pool.Acquire(this);
+        if (_pool.TryAcquire(out var free))
+            return free;
+        var left = _driver.LeaveRunner(); // nobody waits in line behind a runner that waits for the pool
+        try
+        {
+            return _pool.Acquire(this);
+        }
+        finally
+        {
+            if (left)
+                _driver.ReturnRunner();
+        }
     }
 
     /// <summary>
