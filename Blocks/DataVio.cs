@@ -108,14 +108,8 @@ public sealed class DataVio
     /// <summary>Times the request went round the graph to free space before giving up.</summary>
     public int SpaceRetries { get; set; }
 
-    /// <summary>How this request is run again on the thread pool (structure-locking scheme); kept across reuse.</summary>
-    public IThreadPoolWorkItem? Continuation { get; set; }
-
-    /// <summary>Checkpoint generation of this request's appended journal entry, while its block-map update is pending.</summary>
-    public int AppliedGeneration { get; set; }
-
-    /// <summary>True while this request's entry is appended but not yet applied to the block map (structure locking).</summary>
-    public bool Unapplied { get; set; }
+    /// <summary>What the scheme's driver keeps with this request, if anything (the lock drivers: how it resumes, and whether its journal entry still waits for the block map).</summary>
+    public IDriverState? DriverState { get; set; }
 
     /// <summary>The physical zone this request allocates from (chosen in turn by its logical zone; the next one when full).</summary>
     public int AllocationZone { get; set; }
@@ -160,7 +154,7 @@ public sealed class DataVio
         SpaceRetries = 0;
         HintStale = false;
         WroteData = false;
-        Unapplied = false;
+        DriverState?.Reset();
         AllocationZone = 0;
         ZonesTried = 0;
         CoFragments.Clear();

@@ -85,7 +85,7 @@ internal sealed partial class ZonedScheduler
         public override bool Carries => true;
 
         /// <summary>Every resumed request goes in the urgent lane, which the resume thread and the callers run.</summary>
-        public override void Requeue(DataVio vio) => S.PostUrgent(vio.Continuation ??= new RequestWork(S, vio));
+        public override void Requeue(DataVio vio) => S.PostUrgent(StateOf(S, vio));
 
         public override void WakeUrgent()
         {

@@ -105,9 +105,10 @@ internal sealed partial class ZonedScheduler
 
         public override void CountUnapplied(DataVio vio)
         {
-            vio.AppliedGeneration = S._appendGeneration;
-            vio.Unapplied = true;
-            Interlocked.Increment(ref S._unapplied[vio.AppliedGeneration]);
+            var state = StateOf(S, vio);
+            state.AppliedGeneration = S._appendGeneration;
+            state.Unapplied = true;
+            Interlocked.Increment(ref S._unapplied[state.AppliedGeneration]);
         }
 
         public override bool SharedCounts(int slot) => S._outside[slot];
@@ -124,7 +125,7 @@ internal sealed partial class ZonedScheduler
         /// <summary>A request that waited (a lock's waiter list, the packer, the journal) runs again.</summary>
         public virtual void Requeue(DataVio vio)
         {
-            var work = vio.Continuation ??= new RequestWork(S, vio);
+            var work = StateOf(S, vio);
             // Journal ahead of data: these finish requests and free their locks. Behind a runner
             // gate, every resumed request goes there: the runners run it between their stages,
             // instead of thread-pool threads contending with them for the CPUs and the zone locks.
@@ -248,7 +249,7 @@ internal sealed partial class ZonedScheduler
                 AfterZoneStep(zone);
                 if (next is Stage.Parked or Stage.Done)
                     return next;
-                if (zone == Zone.Journal && next == Stage.Update && vio.Unapplied && _z.Hooks.AfterJournalAppend is not null)
+                if (zone == Zone.Journal && next == Stage.Update && IsUnapplied(vio) && _z.Hooks.AfterJournalAppend is not null)
                 {
                     appended = true;
                     return next;
@@ -571,7 +572,7 @@ internal sealed partial class ZonedScheduler
                         gone = true; // no longer ours
                         break;
                     }
-                    if (zone == Zone.Journal && next == Stage.Update && vio.Unapplied && _z.Hooks.AfterJournalAppend is not null)
+                    if (zone == Zone.Journal && next == Stage.Update && IsUnapplied(vio) && _z.Hooks.AfterJournalAppend is not null)
                     {
                         AppendedInBatch[appended++] = vio;
                         break; // the hook runs between its append and its block-map update
@@ -663,10 +664,10 @@ internal sealed partial class ZonedScheduler
     /// <summary>The request's entry is in the block map (logical lock held): maybe the checkpoint can write it now.</summary>
     private void MarkApplied(DataVio vio)
     {
-        if (!vio.Unapplied)
-            return;
-        vio.Unapplied = false;
-        var g = vio.AppliedGeneration;
+        if (vio.DriverState is not RequestWork { Unapplied: true } state)
+            return; // message passing: the logical zone's FIFO queue orders it
+        state.Unapplied = false;
+        var g = state.AppliedGeneration;
         if (Interlocked.Decrement(ref _unapplied[g]) == 0 && Volatile.Read(ref _armedGeneration) == g && Interlocked.Exchange(ref _armed, 0) == 1)
             PostTokenToAll(TokenKind.CheckpointLogical);
     }
@@ -700,9 +701,28 @@ internal sealed partial class ZonedScheduler
     /// <summary>Zone-lock acquisitions that had to wait (0 for message passing).</summary>
     public long LockContentions => _driver.LockCounts.Contended;
 
-    private sealed class RequestWork(ZonedScheduler owner, DataVio vio) : IThreadPoolWorkItem
+    /// <summary>True while the request's entry is appended but not yet applied to the block map (lock drivers).</summary>
+    private static bool IsUnapplied(DataVio vio) => vio.DriverState is RequestWork { Unapplied: true };
+
+    /// <summary>The lock drivers' state of a request, made on first use (the request pool is this scheduler's).</summary>
+    private static RequestWork StateOf(ZonedScheduler owner, DataVio vio) => (RequestWork)(vio.DriverState ??= new RequestWork(owner, vio));
+
+    /// <summary>
+    /// The lock drivers' state of a request: how it runs again once it waited, and whether its
+    /// journal entry is appended but not yet applied to the block map (the checkpoint's block-map
+    /// part waits for every entry of its generation).
+    /// </summary>
+    private sealed class RequestWork(ZonedScheduler owner, DataVio vio) : IThreadPoolWorkItem, IDriverState
     {
+        /// <summary>True while the entry is appended and not yet applied.</summary>
+        public bool Unapplied { get; set; }
+
+        /// <summary>The checkpoint generation the entry counts in.</summary>
+        public int AppliedGeneration { get; set; }
+
         public void Execute() => owner.RunLocking(vio);
+
+        public void Reset() => Unapplied = false;
     }
 
     private sealed class UrgentWork(ZonedScheduler owner) : IThreadPoolWorkItem
