@@ -38,36 +38,8 @@ public sealed class ExecutorTests
 
     [TestCaseSource(nameof(Layouts))]
     [CancelAfter(120_000)]
-    public void EveryLayoutKeepsWhatFourWritersWrote(SchemeKind scheme, Dictionary<string, string> layout)
-    {
-        var device = new MemoryBlockDevice(TestPools.DeviceBlocks());
-        var expected = new byte[4][][];
-        using (var v = Volume.Format(device, TestPools.Small(), Options(scheme, layout, zones: 2)))
-        {
-            Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
-            {
-                expected[t] = new byte[300][];
-                for (var i = 0; i < 300; i++)
-                {
-                    var data = Content.Of((i + t) % 3, i % 50); // zeros, unique, compressible; duplicates across writers
-                    expected[t][i] = data;
-                    v.Write(t * 1000 + i, data);
-                }
-            });
-            v.Flush();
-        }
-        using var reopened = Volume.Open(device, Options(scheme, layout, zones: 2));
-        var buffer = new byte[VdoConstants.BlockSize];
-        for (var t = 0; t < 4; t++)
-        {
-            for (var i = 0; i < 300; i++)
-            {
-                reopened.Read(t * 1000 + i, buffer);
-                Assert.That(buffer, Is.EqualTo(expected[t][i]), $"writer {t}, block {i}");
-            }
-        }
-        Assert.That(reopened.Check(), Is.Empty);
-    }
+    public void EveryLayoutKeepsWhatFourWritersWrote(SchemeKind scheme, Dictionary<string, string> layout) =>
+        ParallelWriters.KeepWhatTheyWrote(Options(scheme, layout, zones: 2), writers: 4, blocks: 300);
 
     [TestCaseSource(nameof(Layouts))]
     [CancelAfter(300_000)]

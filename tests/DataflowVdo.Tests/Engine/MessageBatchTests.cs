@@ -28,38 +28,8 @@ public sealed class MessageBatchTests
     [TestCase(64, false)]
     [TestCase(8, true)]
     [CancelAfter(120_000)]
-    public void BatchedMessagesKeepWhatEightWritersWrote(int batch, bool grouped)
-    {
-        var device = new MemoryBlockDevice(TestPools.DeviceBlocks());
-        var expected = new byte[8][][];
-        using (var v = Volume.Format(device, TestPools.Small(), Options(batch, grouped)))
-        {
-            Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, t =>
-            {
-                expected[t] = new byte[200][];
-                for (var i = 0; i < 200; i++)
-                {
-                    var data = Content.Of((i + t) % 3, i % 40); // zeros, unique, compressible; duplicates across writers
-                    expected[t][i] = data;
-                    v.Write(t * 500 + i, data);
-                    if (i % 50 == 49)
-                        v.Flush();
-                }
-            });
-            v.Flush();
-        }
-        using var reopened = Volume.Open(device, Options(batch, grouped));
-        var buffer = new byte[VdoConstants.BlockSize];
-        for (var t = 0; t < 8; t++)
-        {
-            for (var i = 0; i < 200; i++)
-            {
-                reopened.Read(t * 500 + i, buffer);
-                Assert.That(buffer, Is.EqualTo(expected[t][i]), $"writer {t}, block {i}");
-            }
-        }
-        Assert.That(reopened.Check(), Is.Empty);
-    }
+    public void BatchedMessagesKeepWhatEightWritersWrote(int batch, bool grouped) =>
+        ParallelWriters.KeepWhatTheyWrote(Options(batch, grouped), writers: 8, blocks: 200, flushEvery: 50);
 
     [Test]
     [CancelAfter(300_000)]
