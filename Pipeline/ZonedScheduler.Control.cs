@@ -59,7 +59,7 @@ internal sealed partial class ZonedScheduler
     private void Submit(VioOperation op, long lbn, ReadOnlySpan<byte> source, Span<byte> destination, int count)
     {
         var done = t_completion ??= new BatchCompletion();
-        var batch = _lockBatch > 1 && count > 1 ? t_batch ??= new List<DataVio>(64) : null;
+        var batch = _driver.BatchSize > 1 && count > 1 ? t_batch ??= new List<DataVio>(64) : null;
         batch?.Clear();
         for (int first = 0, n; first < count; first += n)
         {
@@ -112,7 +112,7 @@ internal sealed partial class ZonedScheduler
                     }
                 }
                 if (batch is { Count: > 0 })
-                    RunBatch(batch);
+                    _driver.StartBatch(batch);
             }
             finally
             {
@@ -141,14 +141,51 @@ internal sealed partial class ZonedScheduler
         }
     }
 
+    /// <summary>
+    /// Takes a request from the pool for the next block of a caller's request. A caller never
+    /// waits for the pool while it holds requests that only it can move on, or every entry of
+    /// the pool could sit in callers that wait for each other:
+    /// <list type="bullet">
+    /// <item>requests in its partial batch (<c>Pipeline:LockBatch</c>) run only when the batch is
+    /// full: it runs them first (seen with 4 callers, batches of 8 and a pool of 24: 4 + 6 + 7 + 7
+    /// requests at stage Name, the writers polling the pool);</item>
+    /// <item>its <paramref name="heldReads"/> reads of this window stay taken until the window is
+    /// copied out: it returns null, and the caller ends the window there (a read larger than the
+    /// pool, or readers each holding part of it, waited forever).</item>
+    /// </list>
+    /// </summary>
+    private DataVio? AcquireRequest(int heldReads, List<DataVio>? batch)
+    {
+        if (heldReads > 0 || batch is { Count: > 0 })
+        {
+            if (_pool.TryAcquire(out var vio))
+                return vio;
+            if (heldReads > 0)
+                return null;
+            _driver.StartBatch(batch!);
+        }
+        if (_pool.TryAcquire(out var free))
+            return free;
+        var left = _driver.LeaveRunner(); // nobody waits in line behind a runner that waits for the pool
+        try
+        {
+            return _pool.Acquire(this);
+        }
+        finally
+        {
+            if (left)
+                _driver.ReturnRunner();
+        }
+    }
+
     /// <summary>Message passing posts a new request to its first block; structure locking runs it on the caller's thread (it carries itself).</summary>
     private void Start(DataVio vio, List<DataVio>? batch)
     {
         if (batch is not null)
         {
             batch.Add(vio); // the batched variant: run when the batch is full or the window is in
-            if (batch.Count == _lockBatch)
-                RunBatch(batch);
+            if (batch.Count == _driver.BatchSize)
+                _driver.StartBatch(batch);
         }
         else
         {

@@ -32,6 +32,17 @@ internal sealed partial class ZonedScheduler
         /// <summary>A caller's new request (not in a <c>Pipeline:LockBatch</c> batch): set it going.</summary>
         public abstract void Start(DataVio vio);
 
+        /// <summary>How many of a caller's requests are set going together (<see cref="StartBatch"/>); 1: one at a time.</summary>
+        public virtual int BatchSize => 1;
+
+        /// <summary>A caller's requests collected in a batch (<see cref="BatchSize"/> &gt; 1): set them going together; the list is left empty.</summary>
+        public virtual void StartBatch(List<DataVio> batch)
+        {
+            foreach (var vio in batch)
+                Start(vio);
+            batch.Clear();
+        }
+
         /// <summary>Hands <paramref name="vio"/> on to <paramref name="slot"/>, the slot of its current stage (counted already).</summary>
         public abstract void Handoff(DataVio vio, int slot);
 
@@ -57,6 +68,14 @@ internal sealed partial class ZonedScheduler
         {
         }
 
+        /// <summary>The request's entry is in the block map (logical lock held): a checkpoint waiting for it may go on.</summary>
+        public virtual void Applied(DataVio vio)
+        {
+        }
+
+        /// <summary>True when this thread carries <paramref name="vio"/> on itself (Inline), after its current work, instead of a handoff.</summary>
+        public virtual bool TryCarry(DataVio vio) => false;
+
         /// <summary>True when transitions out of <paramref name="slot"/> are counted from several threads at once.</summary>
         public abstract bool SharedCounts(int slot);
 
@@ -68,9 +87,6 @@ internal sealed partial class ZonedScheduler
 
         /// <summary>Someone waits for a request in the packer: get its bin written.</summary>
         public virtual void PushUrgentBins() => S.PostToken(TokenKind.PushUrgent);
-
-        /// <summary>True when the thread that sets a request going carries it on itself (Inline).</summary>
-        public virtual bool Carries => false;
 
         /// <summary>Zone-lock acquisitions so far, and those that had to wait (0 without locks).</summary>
         public virtual (long Acquisitions, long Contended) LockCounts => (0, 0);

@@ -4,68 +4,26 @@ using DataflowVdo.Config;
 namespace DataflowVdo.Pipeline;
 
 /// <summary>
-/// The Inline driver: StructureLocking's with one lock for every zone (the constructor gives
-/// every zone slot the volume's lock), and what only it does beyond that: the caller carries on
-/// the requests it sets going, work no caller carries runs on the driver's own resume thread
-/// rather than the thread pool, and statistics are read under the one lock without quiescing.
+/// The Inline driver: StructureLocking's with one lock for every zone (every zone slot gets the
+/// volume's lock, and a caller's request runs as one batch), and what only it does beyond that:
+/// the caller carries on the requests it sets going, work no caller carries runs on the driver's
+/// own resume thread rather than the thread pool, and statistics are read under the one lock
+/// without quiescing.
 /// </summary>
 internal sealed partial class ZonedScheduler
 {
-    // Inline: a request another one sets going (a hash-lock waiter, the members of a packed
-    // block, the next writer of an LBN, appends released by a checkpoint) is carried on by the
-    // thread that set it going, once its own work is done, as one lock holder runs everything
-    // in dm-vdo's single-threaded configuration; no handoff, no wait for another thread.
-    [ThreadStatic]
-    private static ZonedScheduler? t_carrier;
-
-    [ThreadStatic]
-    private static List<DataVio>? t_carried;
-
-    /// <summary>Makes this thread the carrier of the requests it sets going (Inline); false when it already is, or the driver is not Inline.</summary>
-    private bool EnterCarrier()
+    private sealed class InlineDriver(ZonedScheduler s, PipelineOptions p) : LockingDriver(s, p, oneLock: true)
     {
-        if (!_driver.Carries || t_carrier is not null)
-            return false;
-        t_carrier = this;
-        return true;
-    }
+        // A request another one sets going (a hash-lock waiter, the members of a packed block, the
+        // next writer of an LBN, appends released by a checkpoint) is carried on by the thread that
+        // set it going, once its own work is done, as one lock holder runs everything in dm-vdo's
+        // single-threaded configuration; no handoff, no wait for another thread.
+        [ThreadStatic]
+        private static InlineDriver? t_carrier;
 
-    /// <summary>Carries on the requests this thread set going, then stops carrying; any left by a failure are requeued.</summary>
-    private void ExitCarrier(bool carrier)
-    {
-        if (!carrier)
-            return;
-        var carried = t_carried;
-        var i = 0;
-        try
-        {
-            for (; carried is not null && i < carried.Count; i++)
-                RunStages(carried[i]);
-        }
-        finally
-        {
-            t_carrier = null;
-            if (carried is not null)
-            {
-                for (i++; i < carried.Count; i++)
-                    Locker.Requeue(carried[i]);
-                carried.Clear();
-            }
-        }
-    }
+        [ThreadStatic]
+        private static List<DataVio>? t_carried;
 
-    /// <summary>True when this thread carries <paramref name="vio"/> on itself (Inline), after its current work.</summary>
-    private bool TryCarry(DataVio vio)
-    {
-        if (!ReferenceEquals(t_carrier, this))
-            return false;
-        Interlocked.Increment(ref _skipped);
-        (t_carried ??= new List<DataVio>(Window)).Add(vio);
-        return true;
-    }
-
-    private sealed class InlineDriver(ZonedScheduler s, PipelineOptions p) : LockingDriver(s, p)
-    {
         // The work a caller cannot do itself (requests resumed after waiting on a lock, the
         // packer or the journal; control tokens) runs on one thread of the driver's own, or on
         // any caller between its stages. Inline never waits for the thread pool: its callers
@@ -82,12 +40,52 @@ internal sealed partial class ZonedScheduler
 
         private static readonly TimeSpan ResumerIdle = TimeSpan.FromMilliseconds(200);
 
-        public override bool Carries => true;
+        /// <summary>Makes this thread the carrier of the requests it sets going; false when it already is.</summary>
+        protected override bool EnterCarrier()
+        {
+            if (t_carrier is not null)
+                return false;
+            t_carrier = this;
+            return true;
+        }
+
+        /// <summary>Carries on the requests this thread set going, then stops carrying; any left by a failure are requeued.</summary>
+        protected override void ExitCarrier(bool carrier)
+        {
+            if (!carrier)
+                return;
+            var carried = t_carried;
+            var i = 0;
+            try
+            {
+                for (; carried is not null && i < carried.Count; i++)
+                    RunStages(carried[i]);
+            }
+            finally
+            {
+                t_carrier = null;
+                if (carried is not null)
+                {
+                    for (i++; i < carried.Count; i++)
+                        Requeue(carried[i]);
+                    carried.Clear();
+                }
+            }
+        }
+
+        public override bool TryCarry(DataVio vio)
+        {
+            if (!ReferenceEquals(t_carrier, this))
+                return false;
+            Interlocked.Increment(ref S._skipped);
+            (t_carried ??= new List<DataVio>(Window)).Add(vio);
+            return true;
+        }
 
         /// <summary>Every resumed request goes in the urgent lane, which the resume thread and the callers run.</summary>
-        public override void Requeue(DataVio vio) => S.PostUrgent(StateOf(S, vio));
+        protected override void Requeue(DataVio vio) => PostUrgent(StateOf(vio));
 
-        public override void WakeUrgent()
+        protected override void WakeUrgent()
         {
             if (Interlocked.CompareExchange(ref _resumerRunning, 1, 0) == 0)
             {
@@ -108,7 +106,7 @@ internal sealed partial class ZonedScheduler
         /// </summary>
         public override void Snapshot(Action action)
         {
-            var gate = S._zoneLocks[0];
+            var gate = ZoneLock(0);
             gate.Enter();
             try
             {
@@ -133,13 +131,13 @@ internal sealed partial class ZonedScheduler
         {
             while (true)
             {
-                S.RunUrgent();
+                RunUrgent();
                 if (_resumeReady.WaitOne(ResumerIdle) && !_stopping)
                     continue;
                 Volatile.Write(ref _resumerRunning, 0);
                 // Work posted after the last RunUrgent but before the flag cleared found the thread
                 // running and only set the event: take it on again, or leave it to the next one started.
-                if (_stopping || Volatile.Read(ref S._urgentCount) == 0 || Interlocked.CompareExchange(ref _resumerRunning, 1, 0) != 0)
+                if (_stopping || !UrgentWaiting || Interlocked.CompareExchange(ref _resumerRunning, 1, 0) != 0)
                     return;
             }
         }

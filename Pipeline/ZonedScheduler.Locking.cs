@@ -17,50 +17,92 @@ namespace DataflowVdo.Pipeline;
 /// The orders message passing gets from FIFO queues are kept explicitly: durable reference
 /// changes still reach the physical zone through the journal's ordered inbox (I3), and a
 /// checkpoint's block-map part waits until every entry before its point has been applied.
+/// Everything of the scheme is the driver's: the zone locks, the urgent lane, the runner gate,
+/// the checkpoint's ordering and the batched variant (<c>ZonedScheduler.Locking.Batches.cs</c>);
+/// the stage machine it drives is the scheduler's.
 /// </summary>
 internal sealed partial class ZonedScheduler
 {
-    private readonly int _stepsPerRequeue;
-    private readonly int _lockBatch;
-    private readonly Lock[] _zoneLocks;
-    private readonly long[] _contended;
-    private readonly TokenWork[][] _tokenWork = new TokenWork[Enum.GetValues<TokenKind>().Length][];
-    private long _tokensInFlight;
-    private int _journalWaiting;
-    private int _packerWaiting;
-
-    // Checkpoint sequencing: entries appended but not yet applied to the block map, per generation.
-    private readonly long[] _unapplied = new long[2];
-    private int _appendGeneration;
-    private int _armedGeneration;
-    private int _armed;
-
-    /// <summary>
-    /// The stateless steps, which run on the request's thread outside any zone lock (Inline: on
-    /// the caller, outside the volume's lock); data reads among them (the read holds its LBN's
-    /// logical lock, so the block it names cannot be freed and reused meanwhile).
-    /// </summary>
-    private static bool IsPool(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite or Zone.Read;
-
-    // Per slot: true when its steps run on the request's thread outside any zone lock.
-    private readonly bool[] _outside;
-
-    // Per slot: which lock its zone steps run under (the slot's own, or 0 for all under Inline).
-    private readonly int[] _lockOf;
-
-    private LockingDriver Locker => (LockingDriver)_driver;
-
     /// <summary>
     /// The StructureLocking driver: a request carries itself through the zones' locks on the
     /// thread that runs it (the caller's, then the thread pool's once it had to wait).
     /// </summary>
-    private class LockingDriver(ZonedScheduler s, PipelineOptions p) : SchemeDriver(s)
+    private partial class LockingDriver : SchemeDriver
     {
+        private readonly int _lockBatch;
+        private readonly int _stepsPerRequeue;
+
+        // Per slot: the lock its zone steps run under, and which slot owns that lock (the slot's
+        // own; the first slot of a shared executor; 0 for every zone under Inline).
+        private readonly Lock[] _zoneLocks;
+        private readonly int[] _lockOf;
+
+        // Per slot: true when its steps run on the request's thread outside any zone lock.
+        private readonly bool[] _outside;
+
+        private readonly long[] _contended;
+        private readonly TokenWork[][] _tokenWork;
+        private long _tokensInFlight;
+        private int _journalWaiting;
+        private int _packerWaiting;
+
+        // Checkpoint sequencing: entries appended but not yet applied to the block map, per generation.
+        private readonly long[] _unapplied = new long[2];
+        private int _appendGeneration;
+        private int _armedGeneration;
+        private int _armed;
+
         // Callers that run steps at once (Pipeline:Runners); null: no limit.
-        private readonly RunnerGate? _runners = p.Runners < 0 ? null
-            : new RunnerGate(p.Runners == 0 ? Environment.ProcessorCount : p.Runners, TimeSpan.FromMicroseconds(p.RunnerTurnMicroseconds));
+        private readonly RunnerGate? _runners;
+
+        public LockingDriver(ZonedScheduler s, PipelineOptions p)
+            : this(s, p, oneLock: false)
+        {
+        }
+
+        /// <param name="s">The scheduler whose stages this driver runs.</param>
+        /// <param name="p">The pipeline's options.</param>
+        /// <param name="oneLock">
+        /// Inline: every zone shares one lock, and a caller's request runs as one batch (up to a
+        /// window of 64 blocks), its hashes, compressions and data writes outside the lock, the
+        /// data writes vectored. Otherwise each zone has its own lock unless
+        /// <c>Pipeline:Executors</c> gives its kind an executor that other kinds share.
+        /// </param>
+        protected LockingDriver(ZonedScheduler s, PipelineOptions p, bool oneLock)
+            : base(s)
+        {
+            _runners = p.Runners < 0 ? null
+                : new RunnerGate(p.Runners == 0 ? Environment.ProcessorCount : p.Runners, TimeSpan.FromMicroseconds(p.RunnerTurnMicroseconds));
+            _lockBatch = oneLock ? Window : p.LockBatch;
+            _stepsPerRequeue = p.StepsPerRequeue;
+            var count = s._slotCount;
+            var volumeLock = new Lock();
+            var executors = new Dictionary<string, (Lock Lock, int Slot)>(StringComparer.OrdinalIgnoreCase);
+            _zoneLocks = new Lock[count];
+            _lockOf = new int[count];
+            for (var slot = 0; slot < count; slot++)
+            {
+                if (oneLock)
+                    (_zoneLocks[slot], _lockOf[slot]) = (volumeLock, 0);
+                else if (!IsPool(s._slotKind[slot]) && p.ExecutorOf(s._slotKind[slot].ToString()) is { } name)
+                {
+                    if (!executors.TryGetValue(name, out var shared))
+                        executors[name] = shared = (new Lock(), slot);
+                    (_zoneLocks[slot], _lockOf[slot]) = shared;
+                }
+                else
+                    (_zoneLocks[slot], _lockOf[slot]) = (new Lock(), slot);
+            }
+            _outside = [.. Enumerable.Range(0, count).Select(slot => IsPool(s._slotKind[slot]))];
+            _contended = new long[count];
+            _tokenWork = new TokenWork[Enum.GetValues<TokenKind>().Length][];
+            for (var i = 0; i < _tokenWork.Length; i++)
+                _tokenWork[i] = [.. Enumerable.Range(0, s._kindCount[(int)s.TokenHome((TokenKind)i)]).Select(z => new TokenWork(this, (TokenKind)i, z))];
+        }
 
         public override bool Locks => true;
+
+        public override int BatchSize => _lockBatch;
 
         /// <summary>True when this thread holds a runner's slot: what it posts as urgent it runs itself before it leaves.</summary>
         public bool RunnerInside => _runners?.IsInside == true;
@@ -70,7 +112,7 @@ internal sealed partial class ZonedScheduler
         public override void ExitRunner(bool entered, bool endTurn)
         {
             if (entered)
-                S.RunUrgent(); // the urgent work it posted (PostUrgent woke no thread for it)
+                RunUrgent(); // the urgent work it posted (PostUrgent woke no thread for it)
             _runners?.Exit(entered, endTurn);
         }
 
@@ -78,660 +120,374 @@ internal sealed partial class ZonedScheduler
         {
             if (_runners?.IsInside != true)
                 return false;
-            S.RunUrgent(); // what it posted as a runner, before it leaves the gate
+            RunUrgent(); // what it posted as a runner, before it leaves the gate
             return _runners.ExitHeld();
         }
 
         public override void ReturnRunner() => _runners?.Enter();
 
-        public override void Start(DataVio vio) => S.RunLocking(vio);
+        public override void Start(DataVio vio) => RunLocking(vio);
 
         public override void Handoff(DataVio vio, int slot) => Requeue(vio);
 
         public override void PostToken(TokenKind kind, int index)
         {
-            Interlocked.Increment(ref S._tokensInFlight);
-            S.PostUrgent(S._tokenWork[(int)kind][index]);
+            Interlocked.Increment(ref _tokensInFlight);
+            PostUrgent(_tokenWork[(int)kind][index]);
         }
 
-        public override void Barrier() => S.LockBarrier();
+        /// <summary>Every token has run and no stage holds a zone lock (quiescing; no request is in flight).</summary>
+        public override void Barrier()
+        {
+            var spin = new SpinWait();
+            while (Interlocked.Read(ref _tokensInFlight) > 0)
+                spin.SpinOnce();
+            foreach (var gate in _zoneLocks)
+            {
+                gate.Enter();
+                gate.Exit();
+            }
+            for (var z = 0; z < S._physicalZoneCount; z++)
+            {
+                lock (_zoneLocks[S.SlotOf(Zone.Physical, z)])
+                    S._physicalInbox.Drain(z);
+            }
+        }
 
-        public override void HelpWhileWaiting() => S.RunUrgent(); // the caller runs the commit itself rather than wait for a thread
+        public override void HelpWhileWaiting() => RunUrgent(); // the caller runs the commit itself rather than wait for a thread
 
-        public override bool JournalBusy => Volatile.Read(ref S._journalWaiting) > 0;
+        public override bool JournalBusy => Volatile.Read(ref _journalWaiting) > 0;
 
-        // No FIFO queue orders it: it runs once every earlier entry is applied.
-        public override void StartLogicalCheckpoint() => S.ArmLogicalCheckpoint();
+        /// <summary>
+        /// A checkpoint began (journal lock held): entries from now on count in the other
+        /// generation, and the logical zones' part runs once every entry of this one is applied
+        /// (no FIFO queue orders it).
+        /// </summary>
+        public override void StartLogicalCheckpoint()
+        {
+            var old = _appendGeneration;
+            _appendGeneration = old ^ 1;
+            Volatile.Write(ref _armedGeneration, old);
+            Volatile.Write(ref _armed, 1);
+            if (Interlocked.Read(ref _unapplied[old]) == 0 && Interlocked.Exchange(ref _armed, 0) == 1)
+                S.PostTokenToAll(TokenKind.CheckpointLogical);
+        }
 
         public override void CountUnapplied(DataVio vio)
         {
-            var state = StateOf(S, vio);
-            state.AppliedGeneration = S._appendGeneration;
+            var state = StateOf(vio);
+            state.AppliedGeneration = _appendGeneration;
             state.Unapplied = true;
-            Interlocked.Increment(ref S._unapplied[state.AppliedGeneration]);
+            Interlocked.Increment(ref _unapplied[state.AppliedGeneration]);
         }
 
-        public override bool SharedCounts(int slot) => S._outside[slot];
+        /// <summary>The request's entry is in the block map (logical lock held): maybe the checkpoint can write it now.</summary>
+        public override void Applied(DataVio vio)
+        {
+            if (vio.DriverState is not RequestWork { Unapplied: true } state)
+                return;
+            state.Unapplied = false;
+            var g = state.AppliedGeneration;
+            if (Interlocked.Decrement(ref _unapplied[g]) == 0 && Volatile.Read(ref _armedGeneration) == g && Interlocked.Exchange(ref _armed, 0) == 1)
+                S.PostTokenToAll(TokenKind.CheckpointLogical);
+        }
 
-        public override IReadOnlyList<PipelineBlockFigures> Figures() => S.LockFigures();
+        public override bool SharedCounts(int slot) => _outside[slot];
+
+        public override IReadOnlyList<PipelineBlockFigures> Figures()
+        {
+            var list = new List<PipelineBlockFigures>(S._slotCount);
+            for (var i = 0; i < S._slotCount; i++)
+            {
+                var pool = _outside[i];
+                list.Add(new PipelineBlockFigures(S.SlotName(i), Volatile.Read(ref S._messages[i]), 0,
+                    Volatile.Read(ref S._busyTicks[i]) / (double)Stopwatch.Frequency, pool ? Environment.ProcessorCount : 1, Interlocked.Read(ref _contended[i])));
+            }
+            return list;
+        }
 
         public override (long Acquisitions, long Contended) LockCounts =>
-            (Enumerable.Range(0, S._slotCount).Where(i => !S._outside[i]).Sum(i => Volatile.Read(ref S._messages[i])), S._contended.Sum());
+            (Enumerable.Range(0, S._slotCount).Where(i => !_outside[i]).Sum(i => Volatile.Read(ref S._messages[i])), _contended.Sum());
 
         public override void Dispose()
         {
         }
 
         /// <summary>A request that waited (a lock's waiter list, the packer, the journal) runs again.</summary>
-        public virtual void Requeue(DataVio vio)
+        protected virtual void Requeue(DataVio vio)
         {
-            var work = StateOf(S, vio);
+            var work = StateOf(vio);
             // Journal ahead of data: these finish requests and free their locks. Behind a runner
             // gate, every resumed request goes there: the runners run it between their stages,
             // instead of thread-pool threads contending with them for the CPUs and the zone locks.
             if (_runners is not null || (Stage)vio.Stage is Stage.JournalPage or Stage.Journal or Stage.CommitRetry or Stage.Update)
-                S.PostUrgent(work);
+                PostUrgent(work);
             else
                 ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
         }
 
         /// <summary>Urgent work was queued: get a thread to run it.</summary>
-        public virtual void WakeUrgent() => ThreadPool.UnsafeQueueUserWorkItem(S._urgentWork ??= new UrgentWork(S), preferLocal: false);
-    }
+        protected virtual void WakeUrgent() => ThreadPool.UnsafeQueueUserWorkItem(_urgentWork ??= new UrgentWork(this), preferLocal: false);
 
-    // Priorities (VDO's work queues have them too): control tokens (flush, commit, checkpoint
-    // parts, inbox drains) and requests resuming at the journal run before data work. They wait
-    // in this queue; a thread-pool item is queued for each, but every request thread also runs
-    // them between its stages, and a caller waiting for a flush runs them itself.
-    private readonly System.Collections.Concurrent.ConcurrentQueue<IThreadPoolWorkItem> _urgent = new();
-    private int _urgentCount;
-    private UrgentWork? _urgentWork;
+        /// <summary>Inline: makes this thread the carrier of the requests it sets going; false when it already is, or the driver does not carry.</summary>
+        protected virtual bool EnterCarrier() => false;
 
-    [ThreadStatic]
-    private static bool t_runningUrgent;
-
-    private void PostUrgent(IThreadPoolWorkItem work)
-    {
-        _urgent.Enqueue(work);
-        Interlocked.Increment(ref _urgentCount);
-        if (Locker.RunnerInside)
-            return; // a runner runs it between its stages or before it leaves the gate: no thread to wake (the inbox drains: one per write)
-        Locker.WakeUrgent();
-    }
-
-    /// <summary>Runs the urgent work waiting (not from inside urgent work: no nesting).</summary>
-    private void RunUrgent()
-    {
-        if (t_runningUrgent || Volatile.Read(ref _urgentCount) == 0)
-            return;
-        t_runningUrgent = true;
-        try
+        /// <summary>Inline: carries on the requests this thread set going, then stops carrying.</summary>
+        protected virtual void ExitCarrier(bool carrier)
         {
-            while (_urgent.TryDequeue(out var work))
-            {
-                Interlocked.Decrement(ref _urgentCount);
-                work.Execute();
-            }
         }
-        finally
-        {
-            t_runningUrgent = false;
-        }
-    }
 
-    /// <summary>
-    /// Runs a request's stages on this thread, each zone stage under its zone's lock; consecutive
-    /// stages whose zones share a lock (Inline: all of them) run under one acquisition.
-    /// </summary>
-    private void RunLocking(DataVio vio)
-    {
-        var carrier = EnterCarrier();
-        try
-        {
-            RunStages(vio);
-        }
-        finally
-        {
-            ExitCarrier(carrier);
-        }
-    }
+        // Priorities (VDO's work queues have them too): control tokens (flush, commit, checkpoint
+        // parts, inbox drains) and requests resuming at the journal run before data work. They wait
+        // in this queue; a thread-pool item is queued for each, but every request thread also runs
+        // them between its stages, and a caller waiting for a flush runs them itself.
+        private readonly System.Collections.Concurrent.ConcurrentQueue<IThreadPoolWorkItem> _urgent = new();
+        private int _urgentCount;
+        private UrgentWork? _urgentWork;
 
-    private void RunStages(DataVio vio)
-    {
-        for (var steps = 0; ;)
+        [ThreadStatic]
+        private static bool t_runningUrgent;
+
+        /// <summary>The lock the zone steps of <paramref name="slot"/> run under.</summary>
+        protected Lock ZoneLock(int slot) => _zoneLocks[slot];
+
+        /// <summary>True while urgent work waits.</summary>
+        protected bool UrgentWaiting => Volatile.Read(ref _urgentCount) > 0;
+
+        protected void PostUrgent(IThreadPoolWorkItem work)
         {
-            RunUrgent(); // between stages no zone lock is held
-            if (steps >= _stepsPerRequeue)
-            {
-                Send(vio); // fairness: back to the end of the queue
+            _urgent.Enqueue(work);
+            Interlocked.Increment(ref _urgentCount);
+            if (RunnerInside)
+                return; // a runner runs it between its stages or before it leaves the gate: no thread to wake (the inbox drains: one per write)
+            WakeUrgent();
+        }
+
+        /// <summary>Runs the urgent work waiting (not from inside urgent work: no nesting).</summary>
+        protected void RunUrgent()
+        {
+            if (t_runningUrgent || Volatile.Read(ref _urgentCount) == 0)
                 return;
-            }
-            var slot = SlotFor(vio);
-            Stage next;
-            if (_outside[slot])
-            {
-                var start = Stopwatch.GetTimestamp();
-                next = Advance(vio, slot, out _);
-                steps++;
-                Interlocked.Increment(ref _messages[slot]);
-                Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
-            }
-            else
-            {
-                next = AdvanceLocked(vio, slot, ref steps, out var appended);
-                if (appended)
-                    _z.Hooks.AfterJournalAppend?.Invoke(vio.Lbn);
-            }
-            if (next is Stage.Parked or Stage.Done)
-                return;
-        }
-    }
-
-    /// <summary>
-    /// Runs the request's stages under the lock of <paramref name="slot"/> while they belong to
-    /// zones of that lock. <paramref name="appended"/>: it stopped just after appending the
-    /// request's journal entry (the hook runs holding no lock).
-    /// </summary>
-    private Stage AdvanceLocked(DataVio vio, int slot, ref int steps, out bool appended)
-    {
-        var gate = _lockOf[slot];
-        var first = slot;
-        var start = EnterZone(slot, KindOf(slot));
-        appended = false;
-        try
-        {
-            while (true)
-            {
-                var zone = KindOf(slot);
-                BeforeZoneStep(slot, zone);
-                var next = Advance(vio, slot, out var to);
-                steps++;
-                AfterZoneStep(zone);
-                if (next is Stage.Parked or Stage.Done)
-                    return next;
-                if (zone == Zone.Journal && next == Stage.Update && IsUnapplied(vio) && _z.Hooks.AfterJournalAppend is not null)
-                {
-                    appended = true;
-                    return next;
-                }
-                if (steps >= _stepsPerRequeue || _outside[to] || _lockOf[to] != gate)
-                    return next;
-                slot = to;
-            }
-        }
-        finally
-        {
-            ExitZone(first, start);
-        }
-    }
-
-    /// <summary>Takes the zone lock of <paramref name="slot"/> (counting contention and journal/packer waiters); returns when it was taken.</summary>
-    private long EnterZone(int slot, Zone zone)
-    {
-        var gate = _zoneLocks[slot];
-        if (zone == Zone.Journal)
-            Interlocked.Increment(ref _journalWaiting);
-        else if (zone == Zone.Packer)
-            Interlocked.Increment(ref _packerWaiting);
-        if (!gate.TryEnter())
-        {
-            Interlocked.Increment(ref _contended[slot]);
-            gate.Enter();
-        }
-        if (zone == Zone.Journal)
-            Interlocked.Decrement(ref _journalWaiting);
-        else if (zone == Zone.Packer)
-            Interlocked.Decrement(ref _packerWaiting);
-        return Stopwatch.GetTimestamp();
-    }
-
-    /// <summary>First thing under a zone lock: a physical zone applies the journal's pending changes (no queue puts them ahead of this request).</summary>
-    private void BeforeZoneStep(int slot, Zone zone)
-    {
-        if (zone != Zone.Physical)
-            return;
-        try
-        {
-            _physicalInbox.DrainIfPending(_slotIndex[slot]);
-        }
-        catch (Exception e)
-        {
-            // A slab-journal or ref-count write failed: that fails the volume (as in the drain
-            // token), not the thread carrying this request, which would then be lost with it and
-            // hang the next flush (crash torture, Inline, point 121 of seed 20261207). The step
-            // below sees the failure and unwinds the request.
-            Failed(e);
-        }
-    }
-
-    /// <summary>Counts one acquisition of the zone lock of <paramref name="slot"/> and its time held, and releases it.</summary>
-    private void ExitZone(int slot, long start)
-    {
-        _messages[slot]++;
-        _busyTicks[slot] += Stopwatch.GetTimestamp() - start;
-        _zoneLocks[slot].Exit();
-    }
-
-    /// <summary>
-    /// Takes a request from the pool for the next block of a caller's request. A caller never
-    /// waits for the pool while it holds requests that only it can move on, or every entry of
-    /// the pool could sit in callers that wait for each other:
-    /// <list type="bullet">
-    /// <item>requests in its partial batch (<c>Pipeline:LockBatch</c>) run only when the batch is
-    /// full: it runs them first (seen with 4 callers, batches of 8 and a pool of 24: 4 + 6 + 7 + 7
-    /// requests at stage Name, the writers polling the pool);</item>
-    /// <item>its <paramref name="heldReads"/> reads of this window stay taken until the window is
-    /// copied out: it returns null, and the caller ends the window there (a read larger than the
-    /// pool, or readers each holding part of it, waited forever).</item>
-    /// </list>
-    /// </summary>
-    private DataVio? AcquireRequest(int heldReads, List<DataVio>? batch)
-    {
-        if (heldReads > 0 || batch is { Count: > 0 })
-        {
-            if (_pool.TryAcquire(out var vio))
-                return vio;
-            if (heldReads > 0)
-                return null;
-            RunBatch(batch!);
-        }
-        if (_pool.TryAcquire(out var free))
-            return free;
-        var left = _driver.LeaveRunner(); // nobody waits in line behind a runner that waits for the pool
-        try
-        {
-            return _pool.Acquire(this);
-        }
-        finally
-        {
-            if (left)
-                _driver.ReturnRunner();
-        }
-    }
-
-    /// <summary>
-    /// The batched variant (<c>Pipeline:LockBatch</c>): runs a caller's requests together on this
-    /// thread. Each round takes the slot of the first request still in the batch; for a zone it
-    /// takes the zone's lock once and runs, in request order, every request whose stage belongs to
-    /// it (each as many stages as stay there); for a worker step it runs each such request's step.
-    /// A request that parks (a lock's waiter list, the packer, the journal) or completes leaves the
-    /// batch at once: another thread may own it from then on.
-    /// </summary>
-    private void RunBatch(List<DataVio> batch)
-    {
-        var carrier = EnterCarrier();
-        try
-        {
-            RunBatchRounds(batch);
-        }
-        finally
-        {
-            ExitCarrier(carrier);
-        }
-    }
-
-    private void RunBatchRounds(List<DataVio> batch)
-    {
-        for (var rounds = 0; batch.Count > 0; rounds++)
-        {
-            RunUrgent();
-            if (rounds == _stepsPerRequeue * 2)
-            {
-                foreach (var v in batch)
-                    Send(v); // fairness: the rest go back to the end of the queue, alone
-                batch.Clear();
-                return;
-            }
-            var slot = SlotFor(batch[0]);
-            if (!_outside[slot])
-                RunBatchLocked(batch, slot);
-            else if (KindOf(slot) == Zone.DataWrite)
-                RunBatchWrites(batch, slot);
-            else if (KindOf(slot) == Zone.Verify)
-                RunBatchVerify(batch, slot);
-            else
-                RunBatchPool(batch, slot);
-        }
-    }
-
-    private void RunBatchPool(List<DataVio> batch, int slot)
-    {
-        var start = Stopwatch.GetTimestamp();
-        var kept = 0;
-        var ran = 0;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var vio = batch[i];
-            if (SlotFor(vio) == slot)
-            {
-                ran++;
-                if (Advance(vio, slot, out _) is Stage.Parked or Stage.Done)
-                    continue; // no longer ours
-            }
-            batch[kept++] = vio;
-        }
-        batch.RemoveRange(kept, batch.Count - kept);
-        Interlocked.Add(ref _messages[slot], ran);
-        Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
-    }
-
-    /// <summary>
-    /// The batch's data writes (<see cref="Stage.WriteData"/>): runs of consecutive blocks go out
-    /// as one vectored write, and a batch of at least <see cref="WriteAroundMinBlocks"/> writes
-    /// around the device's cache (a large request: through the cache's single writer thread
-    /// 1 MiB writes fell to 0.56x, perf/README.md). Each request then goes on as after
-    /// its own <see cref="Stage.WriteData"/> step.
-    /// </summary>
-    private void RunBatchWrites(List<DataVio> batch, int slot)
-    {
-        var start = Stopwatch.GetTimestamp();
-        var writing = t_writing ??= new List<DataVio>(Window);
-        var sources = t_sources ??= new List<ReadOnlyMemory<byte>>(Window);
-        var kept = 0;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            if (SlotFor(batch[i]) == slot)
-                writing.Add(batch[i]);
-            else
-                batch[kept++] = batch[i];
-        }
-        batch.RemoveRange(kept, batch.Count - kept);
-        var count = writing.Count;
-        var around = count >= WriteAroundMinBlocks;
-        try
-        {
-            for (var i = 0; i < writing.Count;)
-            {
-                var from = i;
-                var first = writing[i].Allocation;
-                sources.Clear();
-                do
-                    sources.Add(writing[i].Data);
-                while (++i < writing.Count && writing[i].Allocation == first + sources.Count);
-                Exception? error = null;
-                try
-                {
-                    if (_failure is null)
-                    {
-                        if (around)
-                            _z.Device.WriteAround(first, sources);
-                        else if (sources.Count == 1)
-                            _z.Device.Write(first, writing[from].Data);
-                        else
-                            _z.Device.Write(first, sources);
-                    }
-                }
-                catch (Exception e)
-                {
-                    error = e;
-                }
-                for (var j = from; j < i; j++)
-                {
-                    var vio = writing[j];
-                    if (AdvanceWritten(vio, slot, error) is not (Stage.Parked or Stage.Done))
-                        batch.Add(vio);
-                }
-            }
-        }
-        finally
-        {
-            sources.Clear();
-            writing.Clear();
-        }
-        Interlocked.Add(ref _messages[slot], count);
-        Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
-    }
-
-    /// <summary>
-    /// The batch's verify reads (<see cref="Stage.Verify"/>): runs of consecutive candidates, as a
-    /// rewrite of data already in the pool finds them, are read in one vectored read; each request
-    /// then goes on as after its own step.
-    /// </summary>
-    private void RunBatchVerify(List<DataVio> batch, int slot)
-    {
-        var start = Stopwatch.GetTimestamp();
-        var verifying = t_writing ??= new List<DataVio>(Window);
-        var kept = 0;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            if (SlotFor(batch[i]) == slot)
-                verifying.Add(batch[i]);
-            else
-                batch[kept++] = batch[i];
-        }
-        batch.RemoveRange(kept, batch.Count - kept);
-        var count = verifying.Count;
-        Exception? error = null;
-        try
-        {
-            if (_failure is null)
-                _z.Verify.ReadCandidates(verifying, t_reads ??= new List<Memory<byte>>(Window));
-        }
-        catch (Exception e)
-        {
-            error = e;
-        }
-        try
-        {
-            foreach (var vio in verifying)
-            {
-                if (AdvanceWritten(vio, slot, error) is not (Stage.Parked or Stage.Done))
-                    batch.Add(vio);
-            }
-        }
-        finally
-        {
-            verifying.Clear();
-        }
-        Interlocked.Add(ref _messages[slot], count);
-        Interlocked.Add(ref _busyTicks[slot], Stopwatch.GetTimestamp() - start);
-    }
-
-    [ThreadStatic]
-    private static List<Memory<byte>>? t_reads;
-
-    /// <summary>Blocks written in one batch from which the batch writes around the device's cache (128 KiB).</summary>
-    internal const int WriteAroundMinBlocks = 32;
-
-    [ThreadStatic]
-    private static List<DataVio>? t_writing;
-
-    [ThreadStatic]
-    private static List<ReadOnlyMemory<byte>>? t_sources;
-
-    /// <summary>
-    /// Takes the lock of <paramref name="slot"/> once and runs, in request order, every request of
-    /// the batch whose stage belongs to a zone of that lock, each as many stages as stay there.
-    /// </summary>
-    private void RunBatchLocked(List<DataVio> batch, int slot)
-    {
-        var gate = _lockOf[slot];
-        var start = EnterZone(slot, KindOf(slot));
-        var kept = 0;
-        var appended = 0;
-        var journal = false;
-        var packer = false;
-        try
-        {
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var vio = batch[i];
-                var gone = false;
-                for (var steps = 0; steps < _stepsPerRequeue; steps++)
-                {
-                    var here = SlotFor(vio);
-                    if (_outside[here] || _lockOf[here] != gate)
-                        break;
-                    var zone = KindOf(here);
-                    BeforeZoneStep(here, zone);
-                    var next = Advance(vio, here, out _);
-                    journal |= zone == Zone.Journal;
-                    packer |= zone == Zone.Packer;
-                    if (next is Stage.Parked or Stage.Done)
-                    {
-                        gone = true; // no longer ours
-                        break;
-                    }
-                    if (zone == Zone.Journal && next == Stage.Update && IsUnapplied(vio) && _z.Hooks.AfterJournalAppend is not null)
-                    {
-                        AppendedInBatch[appended++] = vio;
-                        break; // the hook runs between its append and its block-map update
-                    }
-                }
-                if (!gone)
-                    batch[kept++] = vio;
-            }
-            batch.RemoveRange(kept, batch.Count - kept);
-            if (journal)
-                AfterZoneStep(Zone.Journal);
-            if (packer)
-                AfterZoneStep(Zone.Packer);
-        }
-        finally
-        {
-            ExitZone(slot, start);
-        }
-        for (var i = 0; i < appended; i++)
-        {
-            _z.Hooks.AfterJournalAppend!.Invoke(AppendedInBatch[i].Lbn); // as RunLocking: outside the journal's lock
-            AppendedInBatch[i] = null!;
-        }
-    }
-
-    [ThreadStatic]
-    private static DataVio[]? t_appended;
-
-    private static DataVio[] AppendedInBatch => t_appended ??= new DataVio[64];
-
-    /// <summary>What message passing does after a message of the journal or packer block (group commit, checkpoints, Sync packing).</summary>
-    private void AfterZoneStep(Zone zone)
-    {
-        if (zone == Zone.Journal)
-        {
-            if (_sync)
-                AfterJournalMessage();
-            StartCheckpointIfNeeded(force: false);
-        }
-        else if (zone == Zone.Packer && _sync && Volatile.Read(ref _packerWaiting) == 0)
-        {
-            CloseBinsWhenIdle();
-        }
-    }
-
-    private void RunTokenLocked(TokenKind kind, int index)
-    {
-        var zone = TokenHome(kind);
-        var carrier = EnterCarrier();
-        try
-        {
-            var slot = SlotOf(zone, index);
-            var start = EnterZone(slot, zone); // a token's acquisition counts like a request's
+            t_runningUrgent = true;
             try
             {
-                RunToken(kind, zone, index);
-                AfterZoneStep(zone);
+                while (_urgent.TryDequeue(out var work))
+                {
+                    Interlocked.Decrement(ref _urgentCount);
+                    work.Execute();
+                }
             }
             finally
             {
-                ExitZone(slot, start);
+                t_runningUrgent = false;
             }
         }
-        finally
+
+        /// <summary>
+        /// Runs a request's stages on this thread, each zone stage under its zone's lock; consecutive
+        /// stages whose zones share a lock (Inline: all of them) run under one acquisition.
+        /// </summary>
+        private void RunLocking(DataVio vio)
         {
-            Interlocked.Decrement(ref _tokensInFlight);
-            ExitCarrier(carrier);
+            var carrier = EnterCarrier();
+            try
+            {
+                RunStages(vio);
+            }
+            finally
+            {
+                ExitCarrier(carrier);
+            }
         }
-    }
 
-    /// <summary>Every token has run and no stage holds a zone lock (quiescing; no request is in flight).</summary>
-    private void LockBarrier()
-    {
-        var spin = new SpinWait();
-        while (Interlocked.Read(ref _tokensInFlight) > 0)
-            spin.SpinOnce();
-        foreach (var gate in _zoneLocks)
+        protected void RunStages(DataVio vio)
         {
-            gate.Enter();
-            gate.Exit();
+            for (var steps = 0; ;)
+            {
+                RunUrgent(); // between stages no zone lock is held
+                if (steps >= _stepsPerRequeue)
+                {
+                    S.Send(vio); // fairness: back to the end of the queue
+                    return;
+                }
+                var slot = S.SlotFor(vio);
+                Stage next;
+                if (_outside[slot])
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    next = S.Advance(vio, slot, out _);
+                    steps++;
+                    Interlocked.Increment(ref S._messages[slot]);
+                    Interlocked.Add(ref S._busyTicks[slot], Stopwatch.GetTimestamp() - start);
+                }
+                else
+                {
+                    next = AdvanceLocked(vio, slot, ref steps, out var appended);
+                    if (appended)
+                        S._z.Hooks.AfterJournalAppend?.Invoke(vio.Lbn);
+                }
+                if (next is Stage.Parked or Stage.Done)
+                    return;
+            }
         }
-        for (var z = 0; z < _physicalZoneCount; z++)
+
+        /// <summary>
+        /// Runs the request's stages under the lock of <paramref name="slot"/> while they belong to
+        /// zones of that lock. <paramref name="appended"/>: it stopped just after appending the
+        /// request's journal entry (the hook runs holding no lock).
+        /// </summary>
+        private Stage AdvanceLocked(DataVio vio, int slot, ref int steps, out bool appended)
         {
-            lock (_zoneLocks[SlotOf(Zone.Physical, z)])
-                _physicalInbox.Drain(z);
+            var gate = _lockOf[slot];
+            var first = slot;
+            var start = EnterZone(slot, S.KindOf(slot));
+            appended = false;
+            try
+            {
+                while (true)
+                {
+                    var zone = S.KindOf(slot);
+                    BeforeZoneStep(slot, zone);
+                    var next = S.Advance(vio, slot, out var to);
+                    steps++;
+                    AfterZoneStep(zone);
+                    if (next is Stage.Parked or Stage.Done)
+                        return next;
+                    if (zone == Zone.Journal && next == Stage.Update && IsUnapplied(vio) && S._z.Hooks.AfterJournalAppend is not null)
+                    {
+                        appended = true;
+                        return next;
+                    }
+                    if (steps >= _stepsPerRequeue || _outside[to] || _lockOf[to] != gate)
+                        return next;
+                    slot = to;
+                }
+            }
+            finally
+            {
+                ExitZone(first, start);
+            }
         }
-    }
 
-    /// <summary>The request's entry is in the block map (logical lock held): maybe the checkpoint can write it now.</summary>
-    private void MarkApplied(DataVio vio)
-    {
-        if (vio.DriverState is not RequestWork { Unapplied: true } state)
-            return; // message passing: the logical zone's FIFO queue orders it
-        state.Unapplied = false;
-        var g = state.AppliedGeneration;
-        if (Interlocked.Decrement(ref _unapplied[g]) == 0 && Volatile.Read(ref _armedGeneration) == g && Interlocked.Exchange(ref _armed, 0) == 1)
-            PostTokenToAll(TokenKind.CheckpointLogical);
-    }
-
-    /// <summary>A checkpoint began (journal lock held): entries from now on count in the other generation.</summary>
-    private void ArmLogicalCheckpoint()
-    {
-        var old = _appendGeneration;
-        _appendGeneration = old ^ 1;
-        Volatile.Write(ref _armedGeneration, old);
-        Volatile.Write(ref _armed, 1);
-        if (Interlocked.Read(ref _unapplied[old]) == 0 && Interlocked.Exchange(ref _armed, 0) == 1)
-            PostTokenToAll(TokenKind.CheckpointLogical);
-    }
-
-    private IReadOnlyList<PipelineBlockFigures> LockFigures()
-    {
-        var list = new List<PipelineBlockFigures>(_slotCount);
-        for (var i = 0; i < _slotCount; i++)
+        /// <summary>Takes the zone lock of <paramref name="slot"/> (counting contention and journal/packer waiters); returns when it was taken.</summary>
+        private long EnterZone(int slot, Zone zone)
         {
-            var pool = _outside[i];
-            list.Add(new PipelineBlockFigures(SlotName(i), Volatile.Read(ref _messages[i]), 0,
-                Volatile.Read(ref _busyTicks[i]) / (double)Stopwatch.Frequency, pool ? Environment.ProcessorCount : 1, Interlocked.Read(ref _contended[i])));
+            var gate = _zoneLocks[slot];
+            if (zone == Zone.Journal)
+                Interlocked.Increment(ref _journalWaiting);
+            else if (zone == Zone.Packer)
+                Interlocked.Increment(ref _packerWaiting);
+            if (!gate.TryEnter())
+            {
+                Interlocked.Increment(ref _contended[slot]);
+                gate.Enter();
+            }
+            if (zone == Zone.Journal)
+                Interlocked.Decrement(ref _journalWaiting);
+            else if (zone == Zone.Packer)
+                Interlocked.Decrement(ref _packerWaiting);
+            return Stopwatch.GetTimestamp();
         }
-        return list;
-    }
 
-    /// <summary>Zone-lock acquisitions so far (0 for message passing).</summary>
-    public long LockAcquisitions => _driver.LockCounts.Acquisitions;
+        /// <summary>First thing under a zone lock: a physical zone applies the journal's pending changes (no queue puts them ahead of this request).</summary>
+        private void BeforeZoneStep(int slot, Zone zone)
+        {
+            if (zone != Zone.Physical)
+                return;
+            try
+            {
+                S._physicalInbox.DrainIfPending(S._slotIndex[slot]);
+            }
+            catch (Exception e)
+            {
+                // A slab-journal or ref-count write failed: that fails the volume (as in the drain
+                // token), not the thread carrying this request, which would then be lost with it and
+                // hang the next flush (crash torture, Inline, point 121 of seed 20261207). The step
+                // below sees the failure and unwinds the request.
+                S.Failed(e);
+            }
+        }
 
-    /// <summary>Zone-lock acquisitions that had to wait (0 for message passing).</summary>
-    public long LockContentions => _driver.LockCounts.Contended;
+        /// <summary>Counts one acquisition of the zone lock of <paramref name="slot"/> and its time held, and releases it.</summary>
+        private void ExitZone(int slot, long start)
+        {
+            S._messages[slot]++;
+            S._busyTicks[slot] += Stopwatch.GetTimestamp() - start;
+            _zoneLocks[slot].Exit();
+        }
 
-    /// <summary>True while the request's entry is appended but not yet applied to the block map (lock drivers).</summary>
-    private static bool IsUnapplied(DataVio vio) => vio.DriverState is RequestWork { Unapplied: true };
+        /// <summary>What message passing does after a message of the journal or packer block (group commit, checkpoints, Sync packing).</summary>
+        private void AfterZoneStep(Zone zone)
+        {
+            if (zone == Zone.Journal)
+            {
+                if (S._sync)
+                    S.AfterJournalMessage();
+                S.StartCheckpointIfNeeded(force: false);
+            }
+            else if (zone == Zone.Packer && S._sync && Volatile.Read(ref _packerWaiting) == 0)
+            {
+                S.CloseBinsWhenIdle();
+            }
+        }
 
-    /// <summary>The lock drivers' state of a request, made on first use (the request pool is this scheduler's).</summary>
-    private static RequestWork StateOf(ZonedScheduler owner, DataVio vio) => (RequestWork)(vio.DriverState ??= new RequestWork(owner, vio));
+        private void RunTokenLocked(TokenKind kind, int index)
+        {
+            var zone = S.TokenHome(kind);
+            var carrier = EnterCarrier();
+            try
+            {
+                var slot = S.SlotOf(zone, index);
+                var start = EnterZone(slot, zone); // a token's acquisition counts like a request's
+                try
+                {
+                    S.RunToken(kind, zone, index);
+                    AfterZoneStep(zone);
+                }
+                finally
+                {
+                    ExitZone(slot, start);
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _tokensInFlight);
+                ExitCarrier(carrier);
+            }
+        }
 
-    /// <summary>
-    /// The lock drivers' state of a request: how it runs again once it waited, and whether its
-    /// journal entry is appended but not yet applied to the block map (the checkpoint's block-map
-    /// part waits for every entry of its generation).
-    /// </summary>
-    private sealed class RequestWork(ZonedScheduler owner, DataVio vio) : IThreadPoolWorkItem, IDriverState
-    {
-        /// <summary>True while the entry is appended and not yet applied.</summary>
-        public bool Unapplied { get; set; }
+        /// <summary>True while the request's entry is appended but not yet applied to the block map.</summary>
+        private static bool IsUnapplied(DataVio vio) => vio.DriverState is RequestWork { Unapplied: true };
 
-        /// <summary>The checkpoint generation the entry counts in.</summary>
-        public int AppliedGeneration { get; set; }
+        /// <summary>The driver's state of a request, made on first use (the request pool is this scheduler's).</summary>
+        protected RequestWork StateOf(DataVio vio) => (RequestWork)(vio.DriverState ??= new RequestWork(this, vio));
 
-        public void Execute() => owner.RunLocking(vio);
+        /// <summary>
+        /// The lock drivers' state of a request: how it runs again once it waited, and whether its
+        /// journal entry is appended but not yet applied to the block map (the checkpoint's block-map
+        /// part waits for every entry of its generation).
+        /// </summary>
+        protected sealed class RequestWork(LockingDriver owner, DataVio vio) : IThreadPoolWorkItem, IDriverState
+        {
+            /// <summary>True while the entry is appended and not yet applied.</summary>
+            public bool Unapplied { get; set; }
 
-        public void Reset() => Unapplied = false;
-    }
+            /// <summary>The checkpoint generation the entry counts in.</summary>
+            public int AppliedGeneration { get; set; }
 
-    private sealed class UrgentWork(ZonedScheduler owner) : IThreadPoolWorkItem
-    {
-        public void Execute() => owner.RunUrgent();
-    }
+            public void Execute() => owner.RunLocking(vio);
 
-    private sealed class TokenWork(ZonedScheduler owner, TokenKind kind, int index) : IThreadPoolWorkItem
-    {
-        public void Execute() => owner.RunTokenLocked(kind, index);
+            public void Reset() => Unapplied = false;
+        }
+
+        private sealed class UrgentWork(LockingDriver owner) : IThreadPoolWorkItem
+        {
+            public void Execute() => owner.RunUrgent();
+        }
+
+        private sealed class TokenWork(LockingDriver owner, TokenKind kind, int index) : IThreadPoolWorkItem
+        {
+            public void Execute() => owner.RunTokenLocked(kind, index);
+        }
     }
 }

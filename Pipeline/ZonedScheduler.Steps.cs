@@ -68,7 +68,7 @@ internal sealed partial class ZonedScheduler
                 ReleaseLogicalLock(vio);
                 return Stage.Done;
             case Stage.AbortLogical:
-                MarkApplied(vio);
+                _driver.Applied(vio);
                 AbandonPage(vio);
                 ReleaseLogicalLock(vio);
                 return Stage.Done;
@@ -268,7 +268,7 @@ internal sealed partial class ZonedScheduler
     {
         var page = vio.Lbn / Geometry.EntriesPerPage;
         _z.BlockMap.InstallPage(page, vio.Allocation, vio.JournalPoint);
-        MarkApplied(vio);
+        _driver.Applied(vio);
         vio.Allocation = 0;
         vio.JournalPoint = 0;
         vio.AllocatingPage = false;
@@ -307,7 +307,7 @@ internal sealed partial class ZonedScheduler
             _z.AddLogicalBlocksUsed(delta);
             _usedDelta[_z.BlockMap.ZoneOfLbn(vio.Lbn)] += delta;
         }
-        MarkApplied(vio);
+        _driver.Applied(vio);
         ReleaseLogicalLock(vio);
         return Stage.Done;
     }

@@ -39,6 +39,8 @@ internal sealed partial class ZonedScheduler : IDisposable
     private readonly int _physicalZoneCount;
     private readonly bool _hashOnSubmit;
 
+    private readonly int _stepsPerRequeue;
+
     private long _handoffs;
     private long _skipped;
 
@@ -56,13 +58,8 @@ internal sealed partial class ZonedScheduler : IDisposable
         _compression = p.Compression;
         _sync = zones.Options.Volume.WritePolicy == WritePolicy.Sync;
         _pool = new ConcurrentDataVioPool(p.RequestPoolSize);
-        var inline = p.Scheme == SchemeKind.Inline;
-        var locking = p.Scheme != SchemeKind.MessagePassing;
         _stepsPerRequeue = p.StepsPerRequeue;
-        // Inline runs a caller's request as one batch (up to a window of 64 blocks): its hashes,
-        // compressions and data writes run outside the lock, the data writes as vectored writes.
-        _lockBatch = inline ? Window : locking ? p.LockBatch : 1;
-        _hashOnSubmit = !locking && p.HashOnSubmit;
+        _hashOnSubmit = p.Scheme == SchemeKind.MessagePassing && p.HashOnSubmit;
         _logicalZoneCount = zones.BlockMap.ZoneCount;
         _physicalZoneCount = zones.Depot.ZoneCount;
         for (var k = 0; k < KindCount; k++)
@@ -97,33 +94,9 @@ internal sealed partial class ZonedScheduler : IDisposable
         _rootImage = zones.BlockMap.CopyRoot();
         _messages = new long[_slotCount];
         _busyTicks = new long[_slotCount];
-        // Executors: under Inline every zone shares one lock, and only the stateless heavy steps
-        // and the data reads run outside it; under StructureLocking each zone has its own lock
-        // unless Pipeline:Executors gives its kind an executor that other kinds share.
-        var volumeLock = new Lock();
-        var executors = new Dictionary<string, (Lock Lock, int Slot)>(StringComparer.OrdinalIgnoreCase);
-        _zoneLocks = new Lock[_slotCount];
-        _lockOf = new int[_slotCount];
-        for (var slot = 0; slot < _slotCount; slot++)
-        {
-            if (inline)
-                (_zoneLocks[slot], _lockOf[slot]) = (volumeLock, 0);
-            else if (locking && !IsPool(_slotKind[slot]) && p.ExecutorOf(_slotKind[slot].ToString()) is { } name)
-            {
-                if (!executors.TryGetValue(name, out var shared))
-                    executors[name] = shared = (new Lock(), slot);
-                (_zoneLocks[slot], _lockOf[slot]) = shared;
-            }
-            else
-                (_zoneLocks[slot], _lockOf[slot]) = (new Lock(), slot);
-        }
-        _outside = [.. Enumerable.Range(0, _slotCount).Select(slot => IsPool(_slotKind[slot]))];
-        _contended = new long[_slotCount];
         _driver = CreateDriver(p);
         _physicalInbox = new PhysicalInbox(this, _physicalZoneCount);
         zones.JournalZone.Sink = _physicalInbox;
-        for (var i = 0; i < _tokenWork.Length; i++)
-            _tokenWork[i] = [.. Enumerable.Range(0, _kindCount[(int)TokenHome((TokenKind)i)]).Select(z => new TokenWork(this, (TokenKind)i, z))];
     }
 
     /// <summary>Real handoffs (posts to another block) so far.</summary>
@@ -144,6 +117,13 @@ internal sealed partial class ZonedScheduler : IDisposable
     private const int KindCount = 10;
 
     private Zone KindOf(int slot) => _slotKind[slot];
+
+    /// <summary>
+    /// The stateless steps, which run on the request's thread outside any zone lock (Inline: on
+    /// the caller, outside the volume's lock) or in a worker pool's block; data reads among them
+    /// (the read holds its LBN's logical lock, so the block it names cannot be freed and reused meanwhile).
+    /// </summary>
+    private static bool IsPool(Zone zone) => zone is Zone.Hash or Zone.Verify or Zone.Compress or Zone.DataWrite or Zone.Read;
 
     /// <summary>The slot (block, lock) of zone <paramref name="index"/> of a kind.</summary>
     private int SlotOf(Zone zone, int index = 0) => _kindBase[(int)zone] + index;
@@ -197,6 +177,12 @@ internal sealed partial class ZonedScheduler : IDisposable
 
     private readonly long[] _messages;
     private readonly long[] _busyTicks;
+
+    /// <summary>Zone-lock acquisitions so far (0 for message passing).</summary>
+    public long LockAcquisitions => _driver.LockCounts.Acquisitions;
+
+    /// <summary>Zone-lock acquisitions that had to wait (0 for message passing).</summary>
+    public long LockContentions => _driver.LockCounts.Contended;
 
     /// <summary>Per-block (or per-lock) figures so far, named as <c>PipelineGraph</c> names its nodes.</summary>
     public IReadOnlyList<PipelineBlockFigures> Figures() => _driver.Figures();
@@ -295,7 +281,7 @@ internal sealed partial class ZonedScheduler : IDisposable
     /// <summary>Hands a request on to <paramref name="slot"/>, the slot of its current stage (a counted handoff).</summary>
     private void SendTo(DataVio vio, int slot)
     {
-        if (TryCarry(vio))
+        if (_driver.TryCarry(vio))
             return;
         Interlocked.Increment(ref _handoffs);
         _driver.Handoff(vio, slot);
