@@ -1,5 +1,3 @@
-using System.Runtime.ExceptionServices;
-
 namespace DataflowVdo.Storage;
 
 /// <summary>
@@ -8,13 +6,14 @@ namespace DataflowVdo.Storage;
 /// (group commit: one block write and flush serves every entry appended since the last one).
 /// Every journal block write is preceded by a device flush, so the data blocks (and earlier
 /// journal blocks) an entry depends on are durable before the entry is (I1).
-/// Full blocks are written in batches by a writer on the thread pool while appends go on (as
-/// dm-vdo's journal writes while its zone thread carries on): the owner only waits for it when
-/// the next batch is full before the last one is out, or to commit, checkpoint or close. An
-/// error of the writer is thrown by the owner's next call here.
+/// Full blocks are written in batches in the background (<see cref="BackgroundWrite"/>, in
+/// <c>Storage/Devices/</c>: the thread is the device side's, the ring is this structure's) while
+/// appends go on, as dm-vdo's journal writes while its zone thread carries on: the owner only
+/// waits for it when the next batch is full before the last one is out, or to commit,
+/// checkpoint or close. An error of the writer is thrown by the owner's next call here.
 /// One owner at a time: callers serialize access.
 /// </summary>
-public sealed class RecoveryJournal : IThreadPoolWorkItem
+public sealed class RecoveryJournal
 {
     private readonly IBlockDevice _device;
     private readonly Geometry _geometry;
@@ -22,13 +21,12 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
     private int _openCount;
     private int _writtenCount = -1; // entries of the open block already on disk (not necessarily flushed)
 
-    // Owned by the writer while it runs (_idle reset), by the owner otherwise.
+    // Owned by the writer while a batch is out, by the owner otherwise.
     private bool _unflushed;
     private long _writtenPoint; // journal point just past the last entry written to the device
     private long _blockWrites;
     private long _durableEntries; // written by either, read at any time
-    private Exception? _writerFailure;
-    private readonly ManualResetEventSlim _idle = new(true);
+    private readonly BackgroundWrite _writer;
 
     // Full blocks wait in a batch and go out together behind one preflush: a preflush per 4 KiB
     // block made every 248 writes wait for the device to flush everything written before
@@ -45,6 +43,7 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
     {
         _device = device;
         _geometry = geometry;
+        _writer = new BackgroundWrite(() => WritePending(_writing, includeOpen: false));
         _queueLimit = QueueLimit(geometry);
         OpenSequence = sequence;
         ReplayFrom = replayFrom;
@@ -154,7 +153,7 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
     /// Waits until the background writer has no batch out, without throwing its error (closing
     /// the device: nothing may be writing to it then).
     /// </summary>
-    public void WaitForWrites() => AwaitWriter();
+    public void WaitForWrites() => _writer.WaitQuietly();
 
     private void Advance()
     {
@@ -187,56 +186,11 @@ public sealed class RecoveryJournal : IThreadPoolWorkItem
     {
         WaitForWriter();
         (_filling, _writing) = (_writing, _filling);
-        _idle.Reset();
-        Volatile.Write(ref _writerState, Queued);
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-    }
-
-    private const int Idle = 0, Queued = 1, Running = 2;
-    private int _writerState;
-
-    /// <summary>The writer on the thread pool: writes the handed-off batch, unless its owner already did.</summary>
-    void IThreadPoolWorkItem.Execute()
-    {
-        if (Interlocked.CompareExchange(ref _writerState, Running, Queued) == Queued)
-            WriteHandedOff();
-    }
-
-    private void WriteHandedOff()
-    {
-        try
-        {
-            WritePending(_writing, includeOpen: false);
-        }
-        catch (Exception e)
-        {
-            _writerFailure = e;
-        }
-        finally
-        {
-            Volatile.Write(ref _writerState, Idle);
-            _idle.Set();
-        }
-    }
-
-    /// <summary>
-    /// Waits until no batch is out. A batch the thread pool has not started yet is written by
-    /// the caller itself: a pool whose threads all wait here would otherwise wait for itself.
-    /// </summary>
-    private void AwaitWriter()
-    {
-        if (Interlocked.CompareExchange(ref _writerState, Running, Queued) == Queued)
-            WriteHandedOff();
-        _idle.Wait();
+        _writer.Start();
     }
 
     /// <summary>Waits for the writer to be done; throws its error (nothing more may be written after a failed batch: it would leave a hole in the ring).</summary>
-    private void WaitForWriter()
-    {
-        AwaitWriter();
-        if (_writerFailure is { } failure)
-            ExceptionDispatchInfo.Throw(failure);
-    }
+    private void WaitForWriter() => _writer.Wait();
 
     /// <summary>
     /// Writes the batch's full blocks (and the open block when <paramref name="includeOpen"/>) in
