@@ -1,4 +1,3 @@
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Pipeline.Backup;
 using DataflowVdo.Storage;
@@ -11,7 +10,7 @@ namespace DataflowVdo.Tests.Backup;
 /// space, and the images before it intact; a taken name is refused before anything is written.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class BackupFailureTests(SchemeKind scheme)
+public sealed class BackupFailureTests(SchemeCase scheme)
 {
     private static readonly FormatParameters Format = TestPools.Small(812L * 64);
 

@@ -1,4 +1,3 @@
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Pipeline.Backup;
 using DataflowVdo.Storage;
@@ -12,7 +11,7 @@ namespace DataflowVdo.Tests.Backup;
 /// read of it is outside the volume's lock, and a removed one cannot be read.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class BackupRestoreTests(SchemeKind scheme)
+public sealed class BackupRestoreTests(SchemeCase scheme)
 {
     private const int B = VdoConstants.BlockSize;
 

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using DataflowVdo.Blocks.Chunking;
-using DataflowVdo.Config;
 using DataflowVdo.Fuse;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Pipeline.Backup;
@@ -14,13 +13,13 @@ namespace DataflowVdo.Tests.Backup;
 /// both alignments; the FUSE view of the image reads the same bytes at any offset.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class BackupRoundTripTests(SchemeKind scheme)
+public sealed class BackupRoundTripTests(SchemeCase scheme)
 {
     internal static readonly ChunkerParameters SmallChunks = new() { MinBytes = 2048, AverageBytes = 8192, MaxBytes = 32768 };
 
     private static long Logical => 812L * 64;
 
-    internal static Volume NewVolume(SchemeKind scheme, int slabs = 8) =>
+    internal static Volume NewVolume(SchemeCase scheme, int slabs = 8) =>
         Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks(TestPools.Small(Logical), slabs)), TestPools.Small(Logical), TestPools.Options(scheme));
 
     internal static IngestSettings Settings(BackupAlignment alignment) => new() { Alignment = alignment, Chunker = SmallChunks, Writers = 4, RequestBlocks = 64 };

@@ -1,6 +1,7 @@
 using DataflowVdo.Config;
 using DataflowVdo.Pipeline.Backup;
 using DataflowVdo.Storage;
+using DataflowVdo.Tests.Infrastructure;
 
 namespace DataflowVdo.Tests.Backup;
 
@@ -15,7 +16,7 @@ public sealed class ShiftToleranceTests
 {
     private static long SecondGenerationStoredBlocks(BackupAlignment alignment)
     {
-        using var volume = BackupRoundTripTests.NewVolume(SchemeKind.Inline, slabs: 16);
+        using var volume = BackupRoundTripTests.NewVolume(new SchemeCase(SchemeKind.Inline), slabs: 16);
         var settings = BackupRoundTripTests.Settings(alignment);
         BackupIngest.Run(volume, "gen1", new MemoryStream(BackupStreams.TarLike(120, 1, 77)), null, settings);
         var second = BackupIngest.Run(volume, "gen2", new MemoryStream(BackupStreams.TarLike(120, 2, 77)), null, settings);
@@ -25,7 +26,7 @@ public sealed class ShiftToleranceTests
 
     private static long AlignedCopiesStoredBlocks(BackupAlignment alignment)
     {
-        using var volume = BackupRoundTripTests.NewVolume(SchemeKind.Inline, slabs: 16);
+        using var volume = BackupRoundTripTests.NewVolume(new SchemeCase(SchemeKind.Inline), slabs: 16);
         var data = BackupStreams.AlignedCopies(2048, 0.3, 78);
         var result = BackupIngest.Run(volume, "blocks", new MemoryStream(data), null, BackupRoundTripTests.Settings(alignment));
         var restored = new MemoryStream();

@@ -7,7 +7,7 @@ namespace DataflowVdo.Tests.Engine;
 
 /// <summary>Damaged metadata, wrong sizes, a full pool and bad options give clear errors and lose no data.</summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class BadInputTests(SchemeKind scheme)
+public sealed class BadInputTests(SchemeCase scheme)
 {
     private VdoOptions Options => TestPools.Options(scheme);
 

@@ -1,4 +1,3 @@
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
 using DataflowVdo.Tests.Infrastructure;
@@ -13,13 +12,13 @@ namespace DataflowVdo.Tests.Engine;
 /// cut and the recovered pool must be consistent (I7). The hold waits for other writers' appends, not for time.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class CheckpointSequencingTests(SchemeKind scheme)
+public sealed class CheckpointSequencingTests(SchemeCase scheme)
 {
     [Test]
     [CancelAfter(240_000)]
     public void CheckpointsTakenWhileWritesAreBetweenAppendAndBlockMapUpdateRecoverConsistently()
     {
-        for (var round = 0; round < 10; round++)
+        for (var round = 0; round < scheme.Rounds(10); round++)
         {
             var random = new Random(round);
             long appended = 0;

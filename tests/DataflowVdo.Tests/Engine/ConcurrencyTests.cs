@@ -12,7 +12,7 @@ namespace DataflowVdo.Tests.Engine;
 /// after a timeout instead of hanging it) and agree with a model.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class ConcurrencyTests(SchemeKind scheme)
+public sealed class ConcurrencyTests(SchemeCase scheme)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(2);
 

@@ -14,14 +14,14 @@ namespace DataflowVdo.Tests.Engine;
 /// (default 100) for longer runs.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class CrashRecoveryTests(SchemeKind scheme)
+public sealed class CrashRecoveryTests(SchemeCase scheme)
 {
     private const int Lbns = 48;
     private const int Spread = 811; // each LBN on its own block-map page
     private const long Logical = (Lbns * Spread) + 1;
 
-    private static int Points =>
-        int.TryParse(Environment.GetEnvironmentVariable("DATAFLOWVDO_CRASH_POINTS"), out var n) && n > 0 ? n : 100;
+    private int Points => scheme.Rounds(
+        int.TryParse(Environment.GetEnvironmentVariable("DATAFLOWVDO_CRASH_POINTS"), out var n) && n > 0 ? n : 100);
 
     [Test]
     [CancelAfter(300_000)]
@@ -52,7 +52,7 @@ public sealed class CrashRecoveryTests(SchemeKind scheme)
     public void CrashesAcrossJournalWrapAndCheckpointsRecover()
     {
         // Long runs on a 16-block journal ring: checkpoints and ring reuse (I6) happen many times.
-        for (var point = 0; point < Math.Max(4, Points / 10); point++)
+        for (var point = 0; point < Math.Max(scheme.Rounds(4), Points / 10); point++)
             RunCrashPoint(1_000_000 + point, WritePolicy.Async, tear: true, maxOps: 9000);
     }
 
@@ -64,7 +64,7 @@ public sealed class CrashRecoveryTests(SchemeKind scheme)
         // preflush, and slab journals long enough not to force commits: a power cut can land
         // in the middle of a batch, keeping later blocks of it and tearing earlier ones.
         var format = TestPools.Small(Logical) with { JournalBlocks = 128, SlabJournalBlocks = 128 };
-        for (var point = 0; point < Math.Max(8, Points / 4); point++)
+        for (var point = 0; point < Math.Max(scheme.Rounds(8), Points / 4); point++)
             RunCrashPoint(2_000_000 + point, WritePolicy.Async, tear: true, maxOps: 12000, format);
     }
 

@@ -8,7 +8,7 @@ namespace DataflowVdo.Tests.Engine;
 
 /// <summary>Dedupe, compression and zero elimination change the statistics exactly as a user would compute them.</summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class DataReductionTests(SchemeKind scheme)
+public sealed class DataReductionTests(SchemeCase scheme)
 {
     private Volume NewVolume(out MemoryBlockDevice device, Action<VdoOptions>? tweak = null, VolumeHooks? hooks = null)
     {

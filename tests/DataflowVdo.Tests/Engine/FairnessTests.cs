@@ -1,4 +1,3 @@
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
 using DataflowVdo.Tests.Infrastructure;
@@ -12,7 +11,7 @@ namespace DataflowVdo.Tests.Engine;
 /// writes of others, not in time, so the test does not depend on the machine's speed.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class FairnessTests(SchemeKind scheme)
+public sealed class FairnessTests(SchemeCase scheme)
 {
     private const int Writers = 16;
     private const int WritesEach = 1000;

@@ -1,4 +1,3 @@
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
 using DataflowVdo.Tests.Infrastructure;
@@ -12,7 +11,7 @@ namespace DataflowVdo.Tests.Engine;
 /// <see cref="Volume.Repair"/> returns the pool to service.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class FaultInjectionTests(SchemeKind scheme)
+public sealed class FaultInjectionTests(SchemeCase scheme)
 {
     private readonly VolumeHooks _hooks = new() { BlockMapCachePages = 1024 };
 

@@ -13,7 +13,7 @@ namespace DataflowVdo.Tests.Engine;
 /// every ordinary edge drawn is taken by some workload (no dead edges).
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class GraphTruthTests(SchemeKind scheme)
+public sealed class GraphTruthTests(SchemeCase scheme)
 {
     /// <summary>The workloads, each on a fresh volume.</summary>
     private static readonly Dictionary<string, Action<Volume>> Workloads = new()

@@ -7,7 +7,7 @@ namespace DataflowVdo.Tests.Engine;
 
 /// <summary>Multi-block requests (what a 1 MiB FUSE write becomes) behave like the blocks written one by one.</summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class MultiBlockTests(SchemeKind scheme)
+public sealed class MultiBlockTests(SchemeCase scheme)
 {
     [Test]
     public void WriteBlocksAndReadBlocksMatchSingleBlockRequests()

@@ -11,7 +11,7 @@ namespace DataflowVdo.Tests.Engine;
 /// and flush order while a workload runs, and each test fails if the order were broken.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class OrderingInvariantTests(SchemeKind scheme)
+public sealed class OrderingInvariantTests(SchemeCase scheme)
 {
     private const int Spread = 811;
 

@@ -1,4 +1,3 @@
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
 using DataflowVdo.Tests.Infrastructure;
@@ -10,7 +9,7 @@ namespace DataflowVdo.Tests.Engine;
 /// successfully must still mean every write acknowledged before it is durable.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class ReadOnlyFlushTests(SchemeKind scheme)
+public sealed class ReadOnlyFlushTests(SchemeCase scheme)
 {
     [Test]
     public void AFlushThatSucceedsInReadOnlyModeKeepsEveryEarlierAcknowledgedWrite([Values(1, 2)] int kind)

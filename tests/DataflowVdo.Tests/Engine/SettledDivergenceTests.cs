@@ -1,4 +1,3 @@
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
 using DataflowVdo.Tests.Infrastructure;
@@ -12,7 +11,7 @@ namespace DataflowVdo.Tests.Engine;
 /// only free space is held back by the packer or the journal.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class SettledDivergenceTests(SchemeKind scheme)
+public sealed class SettledDivergenceTests(SchemeCase scheme)
 {
     /// <summary>LBNs sharing one block when no other write may pin it: a pin reserves a whole group (1 + 16) below the 254 limit.</summary>
     private const int MaxSharers = VdoConstants.MaximumReferenceCount - SlabDepot.GroupReservation + 1;

@@ -1,4 +1,3 @@
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
 using DataflowVdo.Tests.Infrastructure;
@@ -13,7 +12,7 @@ namespace DataflowVdo.Tests.Engine;
 /// to a block that has since been reused (found in review).
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class StaleJournalSectorTests(SchemeKind scheme)
+public sealed class StaleJournalSectorTests(SchemeCase scheme)
 {
     [Test]
     public void ASecondRecoveryNeverReplaysEntriesTheFirstRecoveryDropped()

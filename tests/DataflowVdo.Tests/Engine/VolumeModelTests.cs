@@ -1,5 +1,4 @@
 using CsCheck;
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
 using DataflowVdo.Tests.Infrastructure;
@@ -13,7 +12,7 @@ namespace DataflowVdo.Tests.Engine;
 /// failing sequence and prints it.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class VolumeModelTests(SchemeKind scheme)
+public sealed class VolumeModelTests(SchemeCase scheme)
 {
     private const int Lbns = 300;
     private const int Spread = 811; // LBN i lives on block-map page ~i: 300 pages > the cache

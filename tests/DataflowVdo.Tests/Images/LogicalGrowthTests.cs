@@ -12,7 +12,7 @@ namespace DataflowVdo.Tests.Images;
 /// what the block-map root can map is refused with the pool unchanged. In every scheme.
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class LogicalGrowthTests(SchemeKind scheme)
+public sealed class LogicalGrowthTests(SchemeCase scheme)
 {
     private const long Page = Geometry.EntriesPerPage;
     private const long Logical = 4096; // not a whole number of pages: the last extent is clipped before growth

@@ -28,6 +28,14 @@ public static class TestPools
         return probe.DepotStart + (slabs * probe.SlabStride);
     }
 
+    /// <summary>The fixtures' options for <paramref name="scheme"/> with its preset applied; <paramref name="tweak"/> goes over both.</summary>
+    public static VdoOptions Options(SchemeCase scheme, Action<VdoOptions>? tweak = null) =>
+        Options(scheme.Scheme, o =>
+        {
+            PipelinePreset.Find(scheme.Preset).ApplyTo(o);
+            tweak?.Invoke(o);
+        });
+
     public static VdoOptions Options(SchemeKind scheme, Action<VdoOptions>? tweak = null)
     {
         var o = new VdoOptions();
@@ -50,8 +58,36 @@ public static class TestPools
     }
 }
 
-/// <summary>Every scheme the fixtures run under.</summary>
+/// <summary>Every scheme the fixtures run under, and every preset that ships under each scheme it changes.</summary>
 public static class Schemes
 {
-    public static IEnumerable<SchemeKind> All => Enum.GetValues<SchemeKind>();
+    /// <summary>The default layout of each scheme, then each other preset under MessagePassing and StructureLocking (Inline has one lock: no preset changes it).</summary>
+    public static IEnumerable<SchemeCase> All =>
+        Enum.GetValues<SchemeKind>().Select(s => new SchemeCase(s))
+            .Concat(PipelinePreset.All.Where(p => p.Name != SchemeCase.DefaultPreset)
+                .SelectMany(p => new[] { new SchemeCase(SchemeKind.MessagePassing, p.Name), new SchemeCase(SchemeKind.StructureLocking, p.Name) }));
+}
+
+/// <summary>
+/// A scheme the fixtures run under, with a preset (<c>Pipeline:Preset</c>) applied over the
+/// fixtures' options. Converts to its <see cref="SchemeKind"/>; named as the scheme alone for the
+/// default layout, so those fixtures keep their names.
+/// </summary>
+public readonly record struct SchemeCase(SchemeKind Scheme, string Preset = SchemeCase.DefaultPreset)
+{
+    /// <summary>The preset that changes nothing: an executor per zone, one request per message.</summary>
+    public const string DefaultPreset = "zoned";
+
+    public static implicit operator SchemeKind(SchemeCase c) => c.Scheme;
+
+    /// <summary>
+    /// How many of a randomized test's <paramref name="full"/> rounds (crash points, seeds) this
+    /// case runs: all of them for a scheme's default layout; a quarter (at least one) under another
+    /// preset, which runs the same steps and differs only in which zones share an executor and how
+    /// messages are batched, so that the suite stays within its time (the crash torture,
+    /// <c>perf/Torture --set Pipeline:Preset=NAME</c>, runs a preset at depth).
+    /// </summary>
+    public int Rounds(int full) => Preset == DefaultPreset ? full : Math.Max(1, full / 4);
+
+    public override string ToString() => Preset == DefaultPreset ? Scheme.ToString() : $"{Scheme}+{Preset}";
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using DataflowVdo.Config;
 using DataflowVdo.Pipeline;
 using DataflowVdo.Storage;
 using DataflowVdo.Tests.Infrastructure;
@@ -13,7 +12,7 @@ namespace DataflowVdo.Tests.Integrity;
 /// told to; the checksum is durable with the mapping (a recovered pool verifies).
 /// </summary>
 [TestFixtureSource(typeof(Schemes), nameof(Schemes.All))]
-public sealed class DataChecksumTests(SchemeKind scheme)
+public sealed class DataChecksumTests(SchemeCase scheme)
 {
     private static readonly byte[] s_shared = Content.Random(7000);
 
