@@ -15,9 +15,15 @@
 #              SETTLE (seconds, default 0: sync and wait before each job, so that the writeback the
 #              previous job left on the same disk is not paid inside the next one; 0 keeps the
 #              figures comparable with the earlier runs in perf/HISTORY.md),
-#              EXT4REF (1 = run (4), default 1).
-# Columns: IOPS, MB/s, mount-cpu = CPU time of the mount process per I/O (µs), busy = whole-machine
-# CPU use during the job (% of one core; 200% = both cores of the 2-core machine).
+#              EXT4REF (1 = run (4), default 1),
+#              OLD (path to another build's dvdo.dll, e.g. main's: adds the target old-image, a pool
+#              mounted by that build with the same scheme and SETS, run right before dvdo-image in
+#              every job, so that old and new alternate in the same run).
+# Columns: IOPS, MB/s (10^6 bytes; before 8 Dec 2026 this column was KiB/s ÷ 1000, 2.4% lower),
+# mount-cpu = CPU time of the mount process per I/O (µs), busy = whole-machine CPU use during the
+# job (% of one core; 200% = both cores of the 2-core machine), p50/p99/p99.9 = fio's completion
+# latency (clat: submission to completion, per I/O) percentiles in ms, of the direction the job
+# does (write for the jobs here; a read job reports its reads).
 set -euo pipefail
 work=${1:-/tmp/dvdo-fio}
 scheme=${3:-Inline} # the mount's Pipeline:Scheme
@@ -43,12 +49,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mount_pool() { # name pool-dir
+mount_pool() { # name pool-dir [dvdo.dll of another build]
   local name=$1 pool=$2/dvdo-fio-pool-$1 mnt=$work/mnt-$1
+  local build=("${dvdo[@]}"); [ -n "${3:-}" ] && build=(dotnet "$3")
   mkdir -p "$mnt"; rm -f "$pool"; pools+=("$pool")
-  "${dvdo[@]}" format "$pool" --physical-size 12G --logical-size 64G --image vol=6G >/dev/null
+  "${build[@]}" format "$pool" --physical-size 12G --logical-size 64G --image vol=6G >/dev/null
   # shellcheck disable=SC2086 # SETS is a list of arguments
-  "${dvdo[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" ${SETS:-} 2>"$work/mount-$name.log" &
+  "${build[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" ${SETS:-} 2>"$work/mount-$name.log" &
   pids+=($!); mounts+=("$mnt"); pid[$name]=$!
   for _ in $(seq 100); do [ -e "$mnt/vol" ] && break; sleep 0.1; done
   [ -e "$mnt/vol" ] || { echo "mount did not come up: $(cat "$work/mount-$name.log")" >&2; exit 1; }
@@ -61,12 +68,13 @@ plain_file() { # name dir
 
 dotnet build "$repo/Cli" -c Release -v quiet -nologo >/dev/null
 mkdir -p "$work" "$ext" "$ext_ref"
+[ -n "${OLD:-}" ] && mount_pool old-image "$work" "$OLD"
 mount_pool dvdo-image "$work"
 [ -n "$tmpfs" ] && mount_pool dvdo-image-tmpfs "$tmpfs"
 plain_file plain-file "$work"
 [ -n "$tmpfs" ] && plain_file plain-tmpfs "$tmpfs"
 
-common="--direct=1 --refill_buffers --buffer_compress_percentage=50 --runtime=$secs --time_based --group_reporting --output-format=terse --terse-version=3"
+common="--direct=1 --refill_buffers --buffer_compress_percentage=50 --runtime=$secs --time_based --group_reporting --output-format=json --percentile_list=50:99:99.9"
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }  # utime+stime in clock ticks (100 Hz)
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 seed_of() { # job index -> fio arguments for that job's seed
@@ -79,16 +87,28 @@ run() { # name target job-args... -> one table row
   [ -n "$p" ] && c0=$(ticks "$p"); b0=$(busy); t0=$(date +%s%N)
   out=$(fio --name=j --filename="$target" $common "$@")
   [ -n "$p" ] && c1=$(ticks "$p"); b1=$(busy); t1=$(date +%s%N)
-  echo "$out" | awk -F';' -v n="$name" -v j="$job" -v c=$((c1 - c0)) -v b=$((b1 - b0)) -v ms=$(((t1 - t0) / 1000000)) -v m="${p:+1}" '{
-    ios = $49 * ms / 1000; cpu = (m && ios > 0) ? sprintf("%.1f", c * 10000 / ios) : "-"
-    printf "%-20s %-18s %10.0f %10.0f %10s %6.0f%%\n", j, n, $49, $48 / 1000, cpu, b * 1000 / ms }'
+  # shellcheck disable=SC2016 # python, not shell
+  echo "$out" | python3 -c '
+import json, sys
+job, name, ticks, busy, ms, mounted = sys.argv[1:7]
+text = sys.stdin.read()
+j = json.loads(text[text.index("{"):])["jobs"][0]  # fio may print notes before the JSON
+side = max(("write", "read", "trim"), key=lambda d: j[d]["total_ios"])
+s = j[side]
+ios = s["iops"] * int(ms) / 1000
+cpu = "%.1f" % (int(ticks) * 10000 / ios) if mounted and ios > 0 else "-"
+pct = s["clat_ns"].get("percentile", {})
+lat = ["%.3f" % (pct[k] / 1e6) if k in pct else "-" for k in ("50.000000", "99.000000", "99.900000")]
+print("%-20s %-18s %10.0f %10.0f %10s %6.0f%% %9s %9s %9s" % (job, name, s["iops"], s["bw_bytes"] / 1e6,
+      cpu, int(busy) * 1000 / int(ms), *lat))
+' "$job" "$name" $((c1 - c0)) $((b1 - b0)) $(((t1 - t0) / 1000000)) "${p:+1}"
 }
 jobs=(
   "4k-randwrite-qd1|--rw=randwrite --bs=4k --ioengine=psync --iodepth=1 --size=2G"
   "4k-randwrite-qd32|--rw=randwrite --bs=4k --ioengine=libaio --iodepth=32 --size=2G"
   "1M-seqwrite-qd8|--rw=write --bs=1M --ioengine=libaio --iodepth=8 --size=4G"
 )
-printf "%-20s %-18s %10s %10s %10s %7s\n" job target IOPS MB/s mount-cpu busy
+printf "%-20s %-18s %10s %10s %10s %7s %9s %9s %9s\n" job target IOPS MB/s mount-cpu busy p50-ms p99-ms p99.9-ms
 for _ in $(seq "$reps"); do
   for i in "${!jobs[@]}"; do
     j=${jobs[$i]}; job=${j%%|*}; args="${j#*|} $(seed_of "$i")"
