@@ -122,6 +122,56 @@ public sealed class MultiBlockTests(SchemeCase scheme)
         Assert.That(v.Check(), Is.Empty);
     }
 
+    [Test]
+    public void LargeWritersBehindOneRunnerSlotAllFinishAndReadBack()
+    {
+        // A large request's data write gives up its runner slot while the disk works and takes
+        // one again after (Pipeline:Runners): with one slot and four writers of 1 MiB requests on
+        // a pool file, every writer must still finish and every block read back.
+        const int Writers = 4, Requests = 3, PerRequest = 256;
+        var dir = Directory.CreateTempSubdirectory("dvdo-mb-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "pool");
+            var options = TestPools.Options(scheme, o => o.Pipeline.Runners = 1);
+            var device = FileBlockDevice.Create(path, TestPools.DeviceBlocks());
+            using (var v = Volume.Format(device, TestPools.Small(), options, ownsDevice: true))
+            {
+                Parallel.For(0, Writers, new ParallelOptions { MaxDegreeOfParallelism = Writers }, t =>
+                {
+                    var data = new byte[PerRequest * VdoConstants.BlockSize];
+                    for (var r = 0; r < Requests; r++)
+                    {
+                        for (var i = 0; i < PerRequest; i++)
+                            HalfCompressible(Id(t, r, i)).CopyTo(data, i * VdoConstants.BlockSize);
+                        v.WriteBlocks(Lbn(t, r), data);
+                    }
+                });
+                v.Flush();
+            }
+            using var reopened = Volume.Open(FileBlockDevice.Open(path), options, ownsDevice: true);
+            var back = new byte[PerRequest * VdoConstants.BlockSize];
+            for (var t = 0; t < Writers; t++)
+            {
+                for (var r = 0; r < Requests; r++)
+                {
+                    reopened.ReadBlocks(Lbn(t, r), back);
+                    for (var i = 0; i < PerRequest; i += 17)
+                        Assert.That(back.AsSpan(i * VdoConstants.BlockSize, VdoConstants.BlockSize).ToArray(), Is.EqualTo(HalfCompressible(Id(t, r, i))), $"writer {t}, request {r}, block {i}");
+                }
+            }
+            Assert.That(reopened.Check(), Is.Empty);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+
+        static long Lbn(int writer, int request) => ((writer * Requests) + request) * (long)PerRequest;
+
+        static int Id(int writer, int request, int block) => (((writer * Requests) + request) * PerRequest) + block;
+    }
+
     /// <summary>Like fio's "50% compressible" buffers: LZ4 makes ~2,100 bytes of each, too big for two to share a block.</summary>
     private static byte[] HalfCompressible(int id)
     {
