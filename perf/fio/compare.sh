@@ -11,7 +11,8 @@
 # that case on purpose). SEED=fio keeps fio's default seed, as the runs before 5 Dec 2026 did.
 # Usage (root): perf/fio/compare.sh [WORKDIR] [SECONDS] [SCHEME]   Needs fio, fuse3, e2fsprogs.
 # Environment: REPS (default 1), TMPFS (default /dev/shm; empty = no tmpfs targets),
-#              SETS (extra "--set Section:Key=Value" arguments for the mounts), EXT4 (1 = run, default 1),
+#              SETS (extra "--set Section:Key=Value" arguments for the mounts), NEWSETS (the same for
+#              this build's mounts only, not OLD's: keys an older build does not know), EXT4 (1 = run, default 1),
 #              SETTLE (seconds, default 0: sync and wait before each job, so that the writeback the
 #              previous job left on the same disk is not paid inside the next one; 0 keeps the
 #              figures comparable with the earlier runs in perf/HISTORY.md),
@@ -55,7 +56,8 @@ mount_pool() { # name pool-dir [dvdo.dll of another build]
   mkdir -p "$mnt"; rm -f "$pool"; pools+=("$pool")
   "${build[@]}" format "$pool" --physical-size 12G --logical-size 64G --image vol=6G >/dev/null
   # shellcheck disable=SC2086 # SETS is a list of arguments
-  "${build[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" ${SETS:-} 2>"$work/mount-$name.log" &
+  local own=${NEWSETS:-}; [ -n "${3:-}" ] && own=""
+  "${build[@]}" mount "$pool" "$mnt" --set "Pipeline:Scheme=$scheme" ${SETS:-} $own 2>"$work/mount-$name.log" &
   pids+=($!); mounts+=("$mnt"); pid[$name]=$!
   for _ in $(seq 100); do [ -e "$mnt/vol" ] && break; sleep 0.1; done
   [ -e "$mnt/vol" ] || { echo "mount did not come up: $(cat "$work/mount-$name.log")" >&2; exit 1; }

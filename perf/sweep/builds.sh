@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Several builds side by side: per repetition, each build's `dvdo bench --scheme all` in turn
+# (alternated, so a disturbance hits one row, not one build), then the last build again with the
+# runner gate off. One JSON object per result on stdout.
+#
+#   perf/sweep/builds.sh REPS WORKLOAD name=path/to/dvdo [name=path/to/dvdo ...] > results.jsonl
+#
+# e.g. perf/sweep/builds.sh 3 mixed base=/work/wt/base/Cli/bin/Release/net10.0/dvdo new=Cli/bin/Release/net10.0/dvdo
+# Runs are serialized with flock on /tmp/dvdo-bench.lock (benchmarks need the machine alone).
+set -euo pipefail
+reps=${1:?REPS}; wl=${2:?WORKLOAD}; shift 2
+[ $# -ge 1 ] || { echo "give at least one name=path build" >&2; exit 2; }
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+emit() { python3 - "$tmp" "$1" "$2" "$3" "$wl" <<'PY'
+import json, sys
+path, rep, build, variant, wl = sys.argv[1:]
+d = json.load(open(path))
+for r in d['results']:
+    g = lambda k: r.get(k, 0) or 0
+    print(json.dumps({'rep': int(rep), 'wl': wl, 'build': build, 'variant': variant, 'scheme': r['scheme'], 'MBps': round(g('MBps')),
+        'p999ms': round(g('p999us') / 1000, 2), 'hand': round(g('handoffsPerWrite'), 2), 'Bw': round(g('allocBytesPerWrite')),
+        'cpuGB': round(g('cpuSecPerGB'), 2), 'ceiling': round(d.get('computeCeilingMBps', 0))}))
+PY
+}
+run() { flock /tmp/dvdo-bench.lock "$@" --workload "$wl" --queue-depth 32 --seconds 5 --json > "$tmp" 2>/dev/null; }
+for rep in $(seq "$reps"); do
+  for b in "$@"; do
+    run "${b#*=}" bench --scheme all && emit "$rep" "${b%%=*}" default
+  done
+  last=${!#}
+  run "${last#*=}" bench --scheme all --set Pipeline:Runners=-1 && emit "$rep" "${last%%=*}" nogate
+done
