@@ -12,17 +12,7 @@ reps=${1:?REPS}; wl=${2:?WORKLOAD}; shift 2
 [ $# -ge 1 ] || { echo "give at least one name=path build" >&2; exit 2; }
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-emit() { python3 - "$tmp" "$1" "$2" "$3" "$wl" <<'PY'
-import json, sys
-path, rep, build, variant, wl = sys.argv[1:]
-d = json.load(open(path))
-for r in d['results']:
-    g = lambda k: r.get(k, 0) or 0
-    print(json.dumps({'rep': int(rep), 'wl': wl, 'build': build, 'variant': variant, 'scheme': r['scheme'], 'MBps': round(g('MBps')),
-        'p999ms': round(g('p999us') / 1000, 2), 'hand': round(g('handoffsPerWrite'), 2), 'Bw': round(g('allocBytesPerWrite')),
-        'cpuGB': round(g('cpuSecPerGB'), 2), 'ceiling': round(d.get('computeCeilingMBps', 0))}))
-PY
-}
+emit() { python3 "$(dirname "$0")/emit.py" "$tmp" "$1" "$wl" "$2" "$3"; } # rep build variant
 run() { flock /tmp/dvdo-bench.lock "$@" --workload "$wl" --queue-depth 32 --seconds 5 --json > "$tmp" 2>/dev/null; }
 for rep in $(seq "$reps"); do
   for b in "$@"; do

@@ -12,17 +12,7 @@ OLD=${OLD:?set OLD to the dvdo binary to compare with}
 reps=${1:-3}; wl=${2:-mixed}
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-emit() { python3 - "$tmp" "$1" "$2" "$3" "$wl" <<'PY'
-import json, sys
-path, rep, build, variant, wl = sys.argv[1:]
-d = json.load(open(path))
-for r in d['results']:
-    print(json.dumps({'rep': int(rep), 'wl': wl, 'build': build, 'scheme': r['scheme'], 'variant': variant,
-        'MBps': round(r['MBps']), 'p50us': round(r['p50us']), 'p99ms': round(r['p99us'] / 1000, 2), 'p999ms': round(r['p999us'] / 1000, 2),
-        'hand': round(r['handoffsPerWrite'], 2), 'locks': round(r['locksPerWrite'], 2), 'Bw': round(r['allocBytesPerWrite']),
-        'cpuGB': round(r['cpuSecPerGB'], 2), 'ceiling': round(d['computeCeilingMBps'])}))
-PY
-}
+emit() { python3 "$(dirname "$0")/emit.py" "$tmp" "$1" "$wl" "$2" "$3"; } # rep build variant
 run() { flock /tmp/dvdo-bench.lock "$@" --workload "$wl" --queue-depth 32 --seconds 5 --json > "$tmp" 2>/dev/null; }
 for rep in $(seq "$reps"); do
   run "$OLD" bench --scheme all && emit "$rep" old default
