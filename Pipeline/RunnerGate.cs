@@ -44,6 +44,13 @@ internal sealed class RunnerGate(int slots, TimeSpan quantum)
     [ThreadStatic]
     private static long t_turnEnd;
 
+    /// <summary>Free slots and callers in line (diagnostics).</summary>
+    public override string ToString()
+    {
+        lock (_lock)
+            return $"free={_free} waiting={_waiters.Count}";
+    }
+
     /// <summary>True when this thread holds a slot of this gate.</summary>
     public bool IsInside => ReferenceEquals(t_inside, this);
 

@@ -66,6 +66,9 @@ public sealed partial class Volume : IDisposable
     /// </summary>
     public IReadOnlyList<Graph.PipelineTransition> PipelineTransitions() => _driver.Transitions();
 
+    /// <summary>What the graph holds right now, read without any lock (a test that timed out prints it: queue depths, parked requests, flush generations).</summary>
+    internal string DescribeState() => _driver.DescribeState();
+
     /// <summary>
     /// The statistics as they are this instant, without stopping the pipeline (metrics
     /// collection): figures of requests still in flight may lag by a few requests.

@@ -491,7 +491,19 @@ internal sealed partial class ZonedScheduler
     }
 
     /// <summary>What the graph holds right now (diagnostics: queue depths, parked requests, flush generations).</summary>
-    internal string DescribeState() =>
+    internal string DescribeState()
+    {
+        try
+        {
+            return DescribeStateUnsafe();
+        }
+        catch (Exception e)
+        {
+            return $"state unreadable while requests move: {e.Message}";
+        }
+    }
+
+    private string DescribeStateUnsafe() =>
         $"inUse={_pool.InUse} queues=[{_driver.Queues}] epoch={_epoch} epochCounts={_epochCounts[0]}/{_epochCounts[1]} " +
         $"eager={_eager} checkpointing={_checkpointing} parts={_checkpointParts} journalParked={_journalParked.Count} durableParked={_durableParked.Count} " +
         $"pageParked={_logical.Sum(l => l.PageParked.Count)} logicalLocks={_logical.Sum(l => l.Locks.Count)} packerWaiting={_z.Packer.Waiting} failure={_failure?.Message ?? "none"} " +

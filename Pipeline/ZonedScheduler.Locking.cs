@@ -194,6 +194,10 @@ internal sealed partial class ZonedScheduler
 
         public override bool SharedCounts(int slot) => _outside[slot];
 
+        public override string Queues =>
+            $"urgent={Volatile.Read(ref _urgentCount)} tokens={Interlocked.Read(ref _tokensInFlight)} journalWaiting={_journalWaiting} packerWaiting={_packerWaiting} " +
+            $"unapplied={Interlocked.Read(ref _unapplied[0])}/{Interlocked.Read(ref _unapplied[1])} armed={_armed} runners=[{_runners?.ToString() ?? "no gate"}]";
+
         public override IReadOnlyList<PipelineBlockFigures> Figures()
         {
             var list = new List<PipelineBlockFigures>(S._slotCount);
@@ -229,6 +233,9 @@ internal sealed partial class ZonedScheduler
         /// <summary>Urgent work was queued: get a thread to run it.</summary>
         protected virtual void WakeUrgent() => ThreadPool.UnsafeQueueUserWorkItem(_urgentWork ??= new UrgentWork(this), preferLocal: false);
 
+        /// <summary>Inline: true when this thread carries requests and runs the urgent work it posts before it stops carrying.</summary>
+        protected virtual bool RunsUrgentBeforeLeaving => false;
+
         /// <summary>Inline: makes this thread the carrier of the requests it sets going; false when it already is, or the driver does not carry.</summary>
         protected virtual bool EnterCarrier() => false;
 
@@ -258,8 +265,8 @@ internal sealed partial class ZonedScheduler
         {
             _urgent.Enqueue(work);
             Interlocked.Increment(ref _urgentCount);
-            if (RunnerInside)
-                return; // a runner runs it between its stages or before it leaves the gate: no thread to wake (the inbox drains: one per write)
+            if (RunnerInside || RunsUrgentBeforeLeaving)
+                return; // a runner runs it between its stages or before it leaves the gate, a carrier before it stops carrying: no thread to wake (the inbox drains: one per write)
             WakeUrgent();
         }
 

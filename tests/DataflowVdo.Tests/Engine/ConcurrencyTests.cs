@@ -83,7 +83,7 @@ public sealed class ConcurrencyTests(SchemeCase scheme)
                     }
                 }
             })).ToArray();
-            Assert.That(Task.WaitAll(workers, Deadline), Is.True, "writers did not finish: deadlock or lost acknowledgement");
+            Assert.That(Task.WaitAll(workers, Deadline), Is.True, () => $"writers did not finish: deadlock or lost acknowledgement ({scheme}; {volume.DescribeState()})");
             Assert.That(errors, Is.Empty);
             volume.Flush();
             Assert.That(volume.Check(), Is.Empty);
@@ -431,7 +431,7 @@ public sealed class ConcurrencyTests(SchemeCase scheme)
                     }
                 }
             })).ToArray();
-            Assert.That(Task.WaitAll(workers, Deadline), Is.True, "writers did not finish: deadlock or lost acknowledgement");
+            Assert.That(Task.WaitAll(workers, Deadline), Is.True, () => $"writers did not finish: deadlock or lost acknowledgement ({scheme}; {volume.DescribeState()})");
             Assert.That(errors, Is.Empty);
             volume.ReadBlocks(0, final);
             for (var l = 0; l < Lbns; l++)
@@ -504,7 +504,7 @@ public sealed class ConcurrencyTests(SchemeCase scheme)
                     }
                 }
             })).ToArray();
-            Assert.That(Task.WaitAll(workers, Deadline), Is.True, "writers did not finish: deadlock or lost acknowledgement");
+            Assert.That(Task.WaitAll(workers, Deadline), Is.True, () => $"writers did not finish: deadlock or lost acknowledgement ({scheme}; {volume.DescribeState()})");
             Assert.That(errors, Is.Empty);
             volume.Flush();
             Assert.That(volume.Check(), Is.Empty);
