@@ -69,6 +69,9 @@ public sealed partial class Volume : IDisposable
     /// <summary>What the graph holds right now, read without any lock (a test that timed out prints it: queue depths, parked requests, flush generations).</summary>
     internal string DescribeState() => _driver.DescribeState();
 
+    /// <summary>Requests taken from the pool and not yet released (tests wait for a request to park).</summary>
+    internal int RequestsInFlight => _driver.Pending;
+
     /// <summary>
     /// The statistics as they are this instant, without stopping the pipeline (metrics
     /// collection): figures of requests still in flight may lag by a few requests.

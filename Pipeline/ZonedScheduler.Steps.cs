@@ -330,7 +330,13 @@ internal sealed partial class ZonedScheduler
             zone.Locks.Remove(vio.Lbn);
             return;
         }
-        // The next request on this LBN takes the lock over, with the rest of the chain.
+        // The next request on this LBN takes the lock over, with the rest of the chain. Others
+        // still wait behind it, so it must not wait in the packer (dm-vdo's transfer_lock cancels
+        // its compression): they made only the holder of their time urgent. Without this a write
+        // that queued behind a read and a write waited for good once the writers stopped (the
+        // second holder sat in a bin nobody filled; CI hung in MessagePassing+grouped).
+        if (next.NextLogicalWaiter is not null)
+            next.Urgent = true;
         next.LastLogicalWaiter = ReferenceEquals(vio.LastLogicalWaiter, next) ? null : vio.LastLogicalWaiter;
         next.HoldsLogicalLock = true;
         zone.Locks[vio.Lbn] = next;

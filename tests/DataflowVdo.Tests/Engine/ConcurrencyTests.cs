@@ -368,6 +368,42 @@ public sealed class ConcurrencyTests(SchemeCase scheme)
     }
 
     [Test]
+    [CancelAfter(120_000)]
+    public void AWriteQueuedBehindAnotherOnItsLbnIsNotLeftWaitingForThePacker()
+    {
+        // Three requests queue on one LBN: a read (its data read held at the device), then write P,
+        // then write Y. Y made the read urgent, not P. When the read ends, P takes the lock over
+        // with Y still behind it; P's data compresses, and the packer must not keep P in a bin
+        // that nothing else fills (dm-vdo's transfer_lock cancels the new holder's compression):
+        // P is acknowledged from the packer, but Y would wait for good. CI hung this way once.
+        var format = TestPools.Small();
+        var inner = new CrashSimulatingDevice(TestPools.DeviceBlocks(format, slabs: 2));
+        using var device = new FaultInjectingDevice(inner);
+        var options = TestPools.Options(scheme);
+        using var volume = Volume.Format(device, format, options);
+        const long Lbn = 7;
+        volume.Write(Lbn, Content.Random(8080));
+        volume.Flush();
+        var geometry = Geometry.Decode(ReadBlock(inner, 0), inner.BlockCount);
+        var before = volume.RequestsInFlight;
+        device.HoldAfterNextRead = geometry.IsDataBlock;
+        var read = Task.Run(() => volume.Read(Lbn, new byte[VdoConstants.BlockSize]));
+        Assert.That(device.Holding.Wait(TimeSpan.FromSeconds(30)), Is.True, "the read reached the device");
+        var p = Task.Run(() => volume.Write(Lbn, Content.Compressible(8081)));
+        Assert.That(SpinWait.SpinUntil(() => volume.RequestsInFlight == before + 2, TimeSpan.FromSeconds(30)), Is.True, "P queued behind the read");
+        var y = Task.Run(() => volume.Write(Lbn, Content.Compressible(8082)));
+        Assert.That(SpinWait.SpinUntil(() => volume.RequestsInFlight == before + 3, TimeSpan.FromSeconds(30)), Is.True, "Y queued behind P");
+        device.Release();
+        Assert.That(Task.WaitAll([read, p, y], TimeSpan.FromSeconds(30)), Is.True,
+            () => $"a request on the LBN did not finish ({scheme}; {volume.DescribeState()})");
+        var back = new byte[VdoConstants.BlockSize];
+        volume.Read(Lbn, back);
+        Assert.That(back, Is.EqualTo(Content.Compressible(8082)), "Y, the last write, is what the LBN holds");
+        volume.Flush();
+        Assert.That(volume.Check(), Is.Empty);
+    }
+
+    [Test]
     [CancelAfter(300_000)]
     public void UnserializedWritersOnTheSameLbnsNeverMixBlocks()
     {
