@@ -96,7 +96,7 @@ internal sealed partial class ZonedScheduler
                         source.Slice(b * VdoConstants.BlockSize, VdoConstants.BlockSize).CopyTo(vio.Data);
                         if (_hashOnSubmit)
                         {
-                            _z.Hash.Run(vio); // Pipeline:HashOnSubmit: no hash block in the graph
+                            Name(vio); // Pipeline:HashOnSubmit: no hash block in the graph
                             Admit(vio, Stage.Lookup);
                         }
                         else

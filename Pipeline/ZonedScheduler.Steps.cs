@@ -51,7 +51,7 @@ internal sealed partial class ZonedScheduler
         switch (stage)
         {
             case Stage.Name:
-                _z.Hash.Run(vio);
+                Name(vio);
                 return Stage.Lookup;
             case Stage.Lookup:
                 return Lookup(vio);
@@ -204,6 +204,20 @@ internal sealed partial class ZonedScheduler
         }
         others.Clear();
         return AfterDataWritten(vio);
+    }
+
+    /// <summary>
+    /// Names the block (outside any zone) and starts loading its index record into the cache:
+    /// the hash-lock step, under the zone's lock a little later, then finds it there instead of
+    /// stalling on memory with the lock held (the index is larger than the cache; the inline
+    /// path before the one write path prefetched too, and without it the hash-lock step cost
+    /// 4x its old lookup through a mount).
+    /// </summary>
+    private void Name(DataVio vio)
+    {
+        _z.Hash.Run(vio);
+        if (_dedupe && !vio.IsZero)
+            _z.HashZoneOf(vio.Name).Index.Prefetch(vio.Name);
     }
 
     // ---- Logical zone -------------------------------------------------------------------
