@@ -19,7 +19,7 @@ internal static class OptionRules
         new("Pipeline:StepsPerRequeue", o => o.Pipeline.StepsPerRequeue, 1, 1024, "steps a request runs before requeueing (StructureLocking)"),
         new("Index:MemoryMb", o => o.Index.MemoryMb, 1, 1 << 20, "MiB for dedupe-index records"),
         new("Index:Chapters", o => o.Index.Chapters, 2, 4096, "temporal chapters"),
-        new("Fuse:MaxThreads", o => o.Fuse.MaxThreads, 1, 256, "libfuse worker threads"),
+        new("Fuse:MaxThreads", o => o.Fuse.MaxThreads, 0, 256, "libfuse worker threads, 0 = automatic"),
         new("Fuse:MaxWriteKb", o => o.Fuse.MaxWriteKb, 4, 1024, "KiB per write request"),
         new("Fuse:MaxBackground", o => o.Fuse.MaxBackground, 0, 65535, "outstanding background requests, 0 = 128"),
         new("Fuse:AttributeTimeoutMs", o => o.Fuse.AttributeTimeoutMs, 0, 3_600_000, "attribute cache time"),

@@ -43,7 +43,7 @@ internal static class MountCommand
                 {
                     AllowOther = r.GetValue(allowOther) || fuse.AllowOther,
                     AutoUnmount = fuse.AutoUnmount,
-                    MaxThreads = fuse.MaxThreads,
+                    MaxThreads = fuse.WorkerThreads(options.Pipeline.Scheme, Environment.ProcessorCount),
                     MaxWrite = fuse.MaxWriteKb * 1024,
                     MaxBackground = fuse.MaxBackground,
                     AttributeTimeout = TimeSpan.FromMilliseconds(fuse.AttributeTimeoutMs),

@@ -19,7 +19,8 @@ public sealed class FuseOptionsTests
         });
     }
 
-    [TestCase("Fuse:MaxThreads=0", "Fuse:MaxThreads")]
+    [TestCase("Fuse:MaxThreads=-1", "Fuse:MaxThreads")]
+    [TestCase("Fuse:MaxThreads=257", "Fuse:MaxThreads")]
     [TestCase("Fuse:MaxWriteKb=2048", "Fuse:MaxWriteKb")]
     [TestCase("Fuse:Threads=4", "Threads")]
     [TestCase("Fuse:AllowOther=perhaps", "AllowOther")]
@@ -27,6 +28,26 @@ public sealed class FuseOptionsTests
     {
         var e = Assert.Throws<ConfigurationException>(() => VdoConfiguration.Load(sets: [set], environment: false));
         Assert.That(e!.Message, Does.Contain(expected));
+    }
+
+    [TestCase(SchemeKind.Inline, 2, 3)]
+    [TestCase(SchemeKind.StructureLocking, 2, 3)]
+    [TestCase(SchemeKind.StructureLocking, 16, 17)]
+    [TestCase(SchemeKind.MessagePassing, 2, FuseOptions.MessagePassingThreads)]
+    public void AutomaticWorkerThreadsFollowTheScheme(SchemeKind scheme, int cores, int expected)
+    {
+        // The default (0): a worker runs Inline's and StructureLocking's steps itself, so one per
+        // core and one more; message passing's workers wait while its blocks work, so more of them.
+        var o = VdoConfiguration.Load(sets: [$"Pipeline:Scheme={scheme}"], environment: false);
+        Assert.That(o.Fuse.MaxThreads, Is.Zero, "automatic by default");
+        Assert.That(o.Fuse.WorkerThreads(o.Pipeline.Scheme, cores), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void AnExplicitWorkerCountIsKeptForEveryScheme()
+    {
+        var o = VdoConfiguration.Load(sets: ["Fuse:MaxThreads=7"], environment: false);
+        Assert.That(Enum.GetValues<SchemeKind>().Select(k => o.Fuse.WorkerThreads(k, 2)), Is.All.EqualTo(7));
     }
 
     [Test]
