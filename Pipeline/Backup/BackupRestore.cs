@@ -6,7 +6,7 @@ namespace DataflowVdo.Pipeline.Backup;
 /// <summary>
 /// <c>dvdo restore</c>: streams a backup image's original bytes to an output, reading runs of
 /// whole chunks (about 1 MiB each) <c>readers</c> at a time and writing them in order without
-/// their padding, hashing as it goes. The readers look their blocks up in one go and decode them
+/// their padding, while a <see cref="StreamHasher"/> hashes what was written on a thread of its own. The readers look their blocks up in one go and decode them
 /// in parallel (<see cref="Volume.ReadBackupBlocks"/>). A SHA-256 that differs from the manifest's throws
 /// <see cref="InvalidDataException"/> after the last byte; a block that fails its checksum throws it at once, naming the
 /// bytes of the stream it held.
@@ -57,16 +57,20 @@ public static class BackupRestore
                 {
                     throw Damaged(name, image, layout, from, to, e);
                 }
-                long ticket = 0;
+                // The run's chunks without their padding, moved together in place: one write and one
+                // piece to hash per run instead of one per chunk (a chunk is 38 KiB on average).
+                var length = 0;
                 for (var i = from; i < to; i++)
                 {
                     var at = (int)(layout.BlockOffset(i) - layout.BlockOffset(from)) * VdoConstants.BlockSize;
-                    var chunk = data.AsMemory(at, layout.Length(i));
-                    output.Write(chunk.Span);
-                    ticket = hasher.Append(chunk);
-                    written += chunk.Length;
+                    var chunk = layout.Length(i);
+                    if (at != length)
+                        data.AsSpan(at, chunk).CopyTo(data.AsSpan(length)); // overlapping moves are safe
+                    length += chunk;
                 }
-                hashing.Enqueue((data, ticket));
+                output.Write(data, 0, length);
+                hashing.Enqueue((data, hasher.Append(data.AsMemory(0, length))));
+                written += length;
                 progress?.Invoke(written);
             }
             output.Flush();
