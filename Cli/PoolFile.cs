@@ -11,12 +11,12 @@ internal static class PoolFile
     /// Opens the pool at <paramref name="path"/> read-only to look at it: nothing is written, a pool
     /// not closed cleanly is recovered in memory only (<see cref="Volume.OpenForInspection"/>).
     /// </summary>
-    public static Volume OpenForInspection(string path, VdoOptions options)
+    public static Volume OpenForInspection(string path, VdoOptions options, bool dedupeIndex = true)
     {
         var device = FileBlockDevice.Open(path, readOnly: true);
         try
         {
-            return Volume.OpenForInspection(device, options, ownsDevice: true);
+            return Volume.OpenForInspection(device, options, ownsDevice: true, dedupeIndex);
         }
         catch
         {

@@ -43,7 +43,11 @@ public sealed partial class Volume
     /// rebuilds the reference counts from it (provisional allocations are reclaimed) and takes a
     /// checkpoint before accepting I/O. Damaged metadata fails the open with a message naming it.
     /// </summary>
-    public static Volume Open(IBlockDevice device, VdoOptions? options = null, VolumeHooks? hooks = null, bool ownsDevice = false)
+    public static Volume Open(IBlockDevice device, VdoOptions? options = null, VolumeHooks? hooks = null, bool ownsDevice = false) =>
+        Open(device, options, hooks, ownsDevice, loadIndex: true);
+
+    /// <summary><see cref="Open(IBlockDevice, VdoOptions?, VolumeHooks?, bool)"/>; without <paramref name="loadIndex"/> the saved dedupe index is not read (a read-only open that only reads data).</summary>
+    private static Volume Open(IBlockDevice device, VdoOptions? options, VolumeHooks? hooks, bool ownsDevice, bool loadIndex)
     {
         options = (options ?? new VdoOptions()).EnsureValid();
         ApplyDeviceOptions(device, options);
@@ -77,7 +81,7 @@ public sealed partial class Volume
         volume._catalog = catalog;
         if (super.ReadOnlyReason is { } readOnly)
             LogMessages.OpenedReadOnly(hooks.Logger, readOnly);
-        if (super.IndexSaved)
+        if (super.IndexSaved && loadIndex)
             volume._z.LoadIndex();
         // From now on a crash must be detected: mark the pool dirty (index save stays usable as hints).
         volume._z.WriteSuperBlock(clean: false, indexSaved: super.IndexSaved);

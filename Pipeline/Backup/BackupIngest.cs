@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using DataflowVdo.Blocks.Chunking;
 using DataflowVdo.Storage;
 
@@ -7,8 +6,9 @@ namespace DataflowVdo.Pipeline.Backup;
 
 /// <summary>
 /// <c>dvdo ingest</c>: streams an input into a new backup image. One thread reads the stream,
-/// hashes it (SHA-256) and lays it out in segments of whole blocks (<c>cdc</c>: each chunk on a
-/// block boundary, its tail zero-padded; <c>fixed</c>: as is); a <see cref="SegmentWriter"/>
+/// lays it out in segments of whole blocks (<c>cdc</c>: each chunk on a
+/// block boundary, its tail zero-padded; <c>fixed</c>: as is) while a <see cref="StreamHasher"/>
+/// computes its SHA-256 on a thread of its own; a <see cref="SegmentWriter"/>
 /// writes them through the volume at queue depth <see cref="IngestSettings.Writers"/>. Then the
 /// chunk map and manifest are written after the data, everything is flushed, and the pending
 /// record becomes the image (<see cref="Volume.CommitBackup"/>). Any failure (input error, full
@@ -33,15 +33,15 @@ public static class BackupIngest
         {
             var storedBefore = volume.DataBlocksUsedNow();
             var maxChunkBlocks = (settings.Chunker.MaxBytes + VdoConstants.BlockSize - 1) / VdoConstants.BlockSize;
-            var writer = new SegmentWriter(volume, pending, Math.Max(settings.RequestBlocks, maxChunkBlocks), settings.Writers, progress, storedBefore);
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var hasher = new StreamHasher();
+            var writer = new SegmentWriter(volume, pending, Math.Max(settings.RequestBlocks, maxChunkBlocks), settings.Writers, progress, storedBefore, hasher);
             var lengths = new List<int>();
             long dataBlocks;
             try
             {
                 dataBlocks = settings.Alignment != BackupAlignment.Fixed
-                    ? LayOutChunks(input, chunker, settings.Alignment == BackupAlignment.Hybrid ? new AlignedDuplicates() : null, writer, sha, lengths, progress, cancellation)
-                    : LayOutFixed(input, writer, sha, progress, cancellation);
+                    ? LayOutChunks(input, chunker, settings.Alignment == BackupAlignment.Hybrid ? new AlignedDuplicates() : null, writer, hasher, lengths, progress, cancellation)
+                    : LayOutFixed(input, writer, hasher, progress, cancellation);
             }
             catch
             {
@@ -53,7 +53,7 @@ public static class BackupIngest
             var manifest = new BackupManifest
             {
                 StreamLength = progress.BytesRead,
-                Sha256 = sha.GetHashAndReset(),
+                Sha256 = hasher.Finish(),
                 Alignment = settings.Alignment,
                 ChunkSizes = settings.Alignment != BackupAlignment.Fixed ? (settings.Chunker.MinBytes, settings.Chunker.AverageBytes, settings.Chunker.MaxBytes) : (0, 0, 0),
                 DataBlocks = dataBlocks,
@@ -87,11 +87,16 @@ public static class BackupIngest
         }
     }
 
-    private static long LayOutChunks(Stream input, GearChunker chunker, AlignedDuplicates? aligned, SegmentWriter writer, IncrementalHash sha,
+    private static long LayOutChunks(Stream input, GearChunker chunker, AlignedDuplicates? aligned, SegmentWriter writer, StreamHasher hasher,
         List<int> lengths, IngestProgress progress, CancellationToken cancellation)
     {
         var max = chunker.Parameters.MaxBytes;
-        var window = new byte[Math.Max(4 << 20, 4 * max)];
+        // Two windows in turn: while one is chunked, the hasher may still read the other; the bytes not
+        // yet cut move from one to the other, and a window is refilled only once its bytes are hashed.
+        var windows = new[] { new byte[Math.Max(4 << 20, 4 * max)], new byte[Math.Max(4 << 20, 4 * max)] };
+        var hashed = new long[2];
+        var current = 0;
+        var window = windows[0];
         int start = 0, end = 0;
         var eof = false;
         var segment = writer.Rent();
@@ -103,10 +108,16 @@ public static class BackupIngest
             cancellation.ThrowIfCancellationRequested();
             if (!eof && end - start < max)
             {
-                Buffer.BlockCopy(window, start, window, 0, end - start);
+                var other = 1 - current;
+                hasher.WaitFor(hashed[other]);
+                window.AsSpan(start, end - start).CopyTo(windows[other]);
                 end -= start;
                 start = 0;
-                eof = Fill(input, window, ref end, sha, progress);
+                current = other;
+                window = windows[other];
+                var from = end;
+                eof = Fill(input, window, ref end, progress);
+                hashed[current] = hasher.Append(window.AsMemory(from, end - from));
             }
             if (start == end)
                 break;
@@ -139,7 +150,7 @@ public static class BackupIngest
         return offset + used;
     }
 
-    private static long LayOutFixed(Stream input, SegmentWriter writer, IncrementalHash sha, IngestProgress progress, CancellationToken cancellation)
+    private static long LayOutFixed(Stream input, SegmentWriter writer, StreamHasher hasher, IngestProgress progress, CancellationToken cancellation)
     {
         long offset = 0;
         while (true)
@@ -147,12 +158,13 @@ public static class BackupIngest
             cancellation.ThrowIfCancellationRequested();
             var segment = writer.Rent();
             var filled = 0;
-            var eof = Fill(input, segment, ref filled, sha, progress);
+            var eof = Fill(input, segment, ref filled, progress);
             if (filled == 0)
                 return offset;
+            var ticket = hasher.Append(segment.AsMemory(0, filled));
             var blocks = (filled + VdoConstants.BlockSize - 1) / VdoConstants.BlockSize;
             segment.AsSpan(filled, (blocks * VdoConstants.BlockSize) - filled).Clear();
-            writer.Send(segment, offset, blocks);
+            writer.Send(segment, offset, blocks, ticket);
             offset += blocks;
             if (eof)
                 return offset;
@@ -160,14 +172,13 @@ public static class BackupIngest
     }
 
     /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends (returns true at the end).</summary>
-    private static bool Fill(Stream input, byte[] buffer, ref int end, IncrementalHash sha, IngestProgress progress)
+    private static bool Fill(Stream input, byte[] buffer, ref int end, IngestProgress progress)
     {
         while (end < buffer.Length)
         {
             var n = input.Read(buffer, end, buffer.Length - end);
             if (n == 0)
                 return true;
-            sha.AppendData(buffer, end, n);
             progress.AddRead(n);
             end += n;
         }

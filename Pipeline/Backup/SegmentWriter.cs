@@ -17,12 +17,14 @@ internal sealed class SegmentWriter
     private readonly ImageEntry _image;
     private readonly IngestProgress _progress;
     private readonly long _storedBefore;
+    private readonly StreamHasher _hasher;
     private readonly ActionBlock<Segment> _block;
     private readonly ConcurrentBag<byte[]> _free = [];
     private long _lastFigures;
 
-    public SegmentWriter(Volume volume, ImageEntry image, int segmentBlocks, int writers, IngestProgress progress, long storedBefore)
+    public SegmentWriter(Volume volume, ImageEntry image, int segmentBlocks, int writers, IngestProgress progress, long storedBefore, StreamHasher hasher)
     {
+        _hasher = hasher;
         _volume = volume;
         _image = image;
         _progress = progress;
@@ -42,12 +44,16 @@ internal sealed class SegmentWriter
     /// <summary>A segment buffer (reused once written).</summary>
     public byte[] Rent() => _free.TryTake(out var buffer) ? buffer : new byte[SegmentBlocks * VdoConstants.BlockSize];
 
-    /// <summary>Queues <paramref name="blocks"/> blocks of <paramref name="buffer"/> for image block <paramref name="offset"/>; waits while the queue is full.</summary>
-    public void Send(byte[] buffer, long offset, int blocks)
+    /// <summary>
+    /// Queues <paramref name="blocks"/> blocks of <paramref name="buffer"/> for image block <paramref name="offset"/>;
+    /// waits while the queue is full. The buffer is reused only once written and, when the stream's
+    /// bytes were read into it, once <paramref name="hashTicket"/> is hashed (0: nothing to wait for).
+    /// </summary>
+    public void Send(byte[] buffer, long offset, int blocks, long hashTicket = 0)
     {
         if (offset + blocks + 1 > _image.ExtentBlocks)
             throw new VdoException($"backup '{_image.Name}' does not fit the logical space reserved for it ({_image.ExtentBlocks} blocks): the stream grew while it was read, or it needs more than the logical space can grow to");
-        if (!_block.SendAsync(new Segment(buffer, offset, blocks)).GetAwaiter().GetResult())
+        if (!_block.SendAsync(new Segment(buffer, offset, blocks, hashTicket)).GetAwaiter().GetResult())
             Complete(); // the block faulted: rethrow its error
     }
 
@@ -82,6 +88,7 @@ internal sealed class SegmentWriter
     {
         _volume.WriteBlocks(_image.FirstLbn + segment.Offset, segment.Buffer.AsSpan(0, segment.Blocks * VdoConstants.BlockSize));
         _progress.AddWritten(segment.Blocks);
+        _hasher.WaitFor(segment.HashTicket);
         _free.Add(segment.Buffer);
         // Savings so far for the progress display, a few times a second (the figure takes the volume's lock).
         var now = Environment.TickCount64;
@@ -90,5 +97,5 @@ internal sealed class SegmentWriter
             _progress.SetStored(Math.Max(0, _volume.DataBlocksUsedNow() - _storedBefore));
     }
 
-    private readonly record struct Segment(byte[] Buffer, long Offset, int Blocks);
+    private readonly record struct Segment(byte[] Buffer, long Offset, int Blocks, long HashTicket);
 }

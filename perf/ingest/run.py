@@ -27,7 +27,7 @@ def du(path):
     return total if os.path.isdir(path) else os.lstat(path).st_blocks * 512
 
 class Dvdo:
-    def __init__(self, dvdo, align): self.dvdo, self.align, self.name = dvdo, align, f"dvdo-{align}"
+    def __init__(self, dvdo, align, prefix=""): self.dvdo, self.align, self.name = dvdo, align, f"{prefix}dvdo-{align}"
     def init(self, work):
         self.pool = os.path.join(work, "pool")
         subprocess.run(self.dvdo + ["format", self.pool, "--physical-size", "8G", "--logical-size", "256G", "--force"], check=True, capture_output=True)
@@ -80,6 +80,8 @@ def main():
     p.add_argument("data")
     p.add_argument("--work", default="/tmp/dvdo-ingest-work")
     p.add_argument("--dvdo", default=os.path.join(os.path.dirname(__file__), "../../Cli/bin/Release/net10.0/dvdo"))
+    p.add_argument("--build", action="append", default=[], metavar="LABEL=DVDO",
+                   help="another dvdo build, run as LABEL-dvdo-hybrid, LABEL-dvdo-cdc, LABEL-dvdo-fixed (same-run ratios; repeatable)")
     p.add_argument("--tools", default="dvdo-hybrid,dvdo-cdc,dvdo-fixed,borg-lz4,restic,lz4,zstd")
     p.add_argument("--datasets", default="images,tar,random30dup")
     p.add_argument("--json", default=None)
@@ -88,6 +90,9 @@ def main():
     tools = {t.name: t for t in [Dvdo(dvdo, "hybrid"), Dvdo(dvdo, "cdc"), Dvdo(dvdo, "fixed"), Borg(), Restic(),
              Compressor("lz4", ["lz4", "-1", "-c"], ["lz4", "-d", "-c"]),
              Compressor("zstd", ["zstd", "-3", "-T0", "-c"], ["zstd", "-d", "-c"])]}
+    for build in a.build:
+        label, path = build.split("=", 1)
+        tools.update({t.name: t for t in [Dvdo([os.path.abspath(path)], align, f"{label}-") for align in ("hybrid", "cdc", "fixed")]})
     results = []
     print("| dataset | tool | input MB/s | CPU s | peak RSS MiB | stored MB | saved | restore MB/s (warm) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")

@@ -36,6 +36,12 @@ public sealed class BackupWhileMountedTests
 
     private static (int Code, string Out, string Err) Dvdo(params string[] args) => DvdoProcess.Exec(DvdoProcess.Executable, args);
 
+    private static long DataBlocksUsed(string pool)
+    {
+        using var stats = System.Text.Json.JsonDocument.Parse(DvdoProcess.Must("stats", Dvdo("stats", pool, "--json")));
+        return stats.RootElement.GetProperty("dataBlocksUsed").GetInt64();
+    }
+
     [Test]
     [CancelAfter(120_000)]
     public void IngestAndRestoreGoThroughTheMountAndShareItsDedupeDomain()
@@ -80,11 +86,17 @@ public sealed class BackupWhileMountedTests
             Assert.That(File.ReadAllBytes(output), Is.EqualTo(data));
             Assert.That(Dvdo("image", "ls", pool).Out, Does.Match(@"nightly\s+backup"));
 
-            // A client killed mid-stream: the mount rolls its ingest back.
-            using (var killed = DvdoProcess.Start("ingest", pool, "--name", "killed", "/dev/urandom"))
+            // A client killed mid-stream: the mount rolls its ingest back. The client reads a FIFO that
+            // the test keeps open, so its stream neither ends nor fills the pool before the kill.
+            var fifo = Path.Combine(_dir, "stream.fifo");
+            DvdoProcess.Must("mkfifo", DvdoProcess.Exec("mkfifo", fifo));
+            using (var killed = DvdoProcess.Start("ingest", pool, "--name", "killed", fifo))
+            using (var stream = new FileStream(fifo, FileMode.Open, FileAccess.Write))
             {
+                stream.Write(BackupStreams.Random(24 << 20, 8)); // 6144 blocks, at most a few MiB of them still buffered
+                stream.Flush();
                 // Until the pool holds 2000+ data blocks (the VM's 512 and the backup's ~250 before it); each probe is a dvdo process.
-                SpinWait.SpinUntil(() => killed.Process.HasExited || Dvdo("stats", pool, "--json").Out.Contains("\"dataBlocksUsed\": 2", StringComparison.Ordinal), DvdoProcess.Deadline);
+                SpinWait.SpinUntil(() => killed.Process.HasExited || DataBlocksUsed(pool) >= 2000, DvdoProcess.Deadline);
                 Assert.That(killed.Process.HasExited, Is.False, killed.Stderr);
                 killed.Process.Kill();
                 killed.Process.WaitForExit();
