@@ -24,9 +24,34 @@ public sealed class FairnessTests(SchemeCase scheme)
     // 430-540.
     private const long Bound = 24 * Writers;
 
+    // The count includes the time a writer's thread is not on a CPU at all: with 16 threads on
+    // 2 cores the OS may hold one off for a time slice while the others complete hundreds of
+    // writes. Measured (12 rounds per scheme case and setting, 7 Dec 2026): with the gate, the
+    // longest wait passed the bound in 1 round of 84 (StructureLocking+front-back, 392) and in
+    // the CI suite once (StructureLocking, 389); without it, it stayed under the bound in 5
+    // rounds of 48. So the bound must hold in the better of two rounds: with the gate that
+    // failed in none of 21 runs; without it, 3 of the 4 lock-driver cases failed it in each of
+    // 3 runs.
+    private const int Rounds = 2;
+
     [Test]
     [CancelAfter(300_000)]
     public void NoWriterWaitsWhileMoreThanABoundOfOthersComplete()
+    {
+        var rounds = new List<long[]>();
+        for (var round = 0; round < Rounds; round++)
+        {
+            var worst = RunRound();
+            rounds.Add(worst);
+            if (worst.Max() <= Bound)
+                break;
+        }
+        Assert.That(rounds.Min(w => w.Max()), Is.LessThanOrEqualTo(Bound),
+            $"the longest wait, in writes of others completed meanwhile, in each round (per writer: {string.Join("; ", rounds.Select(w => string.Join(" ", w)))})");
+    }
+
+    /// <summary>One round on a new volume: every writer completes, the volume checks clean; returns each writer's longest wait.</summary>
+    private long[] RunRound()
     {
         using var v = Volume.Format(new MemoryBlockDevice(TestPools.DeviceBlocks()), TestPools.Small(), TestPools.Options(scheme));
         long completed = 0;
@@ -58,9 +83,8 @@ public sealed class FairnessTests(SchemeCase scheme)
         {
             Assert.That(done, Has.All.EqualTo(1), "every writer completed");
             Assert.That(Interlocked.Read(ref completed), Is.EqualTo((long)Writers * WritesEach));
-            Assert.That(worst.Max(), Is.LessThanOrEqualTo(Bound),
-                $"the longest wait, in writes of others completed meanwhile (per writer: {string.Join(" ", worst)})");
         });
         Assert.That(v.Check(), Is.Empty);
+        return worst;
     }
 }
