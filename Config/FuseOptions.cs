@@ -17,7 +17,7 @@ public sealed class FuseOptions
     /// <c>Inline</c> and <c>StructureLocking</c>, whose steps run on the worker that took the
     /// request, one per core plus one (more only wait for the runners' slots or the zone locks:
     /// with 10 on 2 cores a 4 KiB write at queue depth 32 ran at 0.66-0.75x of 3, 1 MiB writes
-    /// level; perf/README.md), and for <c>MessagePassing</c>, whose workers wait while the blocks
+    /// at 0.92-1.13x; perf/README.md), and for <c>MessagePassing</c>, whose workers wait while the blocks
     /// work, <see cref="MessagePassingThreads"/> (3 ran at 0.77x of 10).
     /// </summary>
     public int WorkerThreads(SchemeKind scheme, int cores) =>
