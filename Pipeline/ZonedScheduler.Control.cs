@@ -390,8 +390,8 @@ internal sealed partial class ZonedScheduler
     /// <summary>Posts a control token to zone <paramref name="index"/> of its kind's home (one token object per kind: its stage never changes).</summary>
     private void PostToken(TokenKind kind, int index = 0)
     {
-        Interlocked.Increment(ref _handoffs);
-        _driver.PostToken(kind, index);
+        if (_driver.PostToken(kind, index))
+            Interlocked.Increment(ref _handoffs);
     }
 
     /// <summary>Posts a token to every zone of its kind's home (checkpoint parts).</summary>

@@ -46,8 +46,12 @@ internal sealed partial class ZonedScheduler
         /// <summary>Hands <paramref name="vio"/> on to <paramref name="slot"/>, the slot of its current stage (counted already).</summary>
         public abstract void Handoff(DataVio vio, int slot);
 
-        /// <summary>Sends a control token to zone <paramref name="index"/> of its home kind (counted already).</summary>
-        public abstract void PostToken(TokenKind kind, int index);
+        /// <summary>
+        /// Sends a control token to zone <paramref name="index"/> of its home kind; false when the
+        /// driver does its work in place instead (no handoff: a lock driver drains a physical inbox
+        /// whose zone lock this thread holds before it releases that lock).
+        /// </summary>
+        public abstract bool PostToken(TokenKind kind, int index);
 
         /// <summary>Returns once every token sent so far has run and no zone is busy (quiescing: no request is in flight).</summary>
         public abstract void Barrier();

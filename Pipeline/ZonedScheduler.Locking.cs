@@ -37,6 +37,9 @@ internal sealed partial class ZonedScheduler
         private readonly Lock[] _zoneLocks;
         private readonly int[] _lockOf;
 
+        // Per slot: the physical zones whose lock is the slot's (drained before it is released, DrainHeldInboxes).
+        private readonly int[][] _drainsOf;
+
         // Per slot: true when its steps run on the request's thread outside any zone lock.
         private readonly bool[] _outside;
 
@@ -94,6 +97,8 @@ internal sealed partial class ZonedScheduler
                     (_zoneLocks[slot], _lockOf[slot]) = (new Lock(), slot);
             }
             _outside = [.. Enumerable.Range(0, count).Select(slot => IsPool(s._slotKind[slot]))];
+            _drainsOf = [.. Enumerable.Range(0, count).Select(slot =>
+                Enumerable.Range(0, s._physicalZoneCount).Where(z => _lockOf[s.SlotOf(Zone.Physical, z)] == _lockOf[slot]).ToArray())];
             _contended = new long[count];
             _tokenWork = new TokenWork[Enum.GetValues<TokenKind>().Length][];
             for (var i = 0; i < _tokenWork.Length; i++)
@@ -130,10 +135,21 @@ internal sealed partial class ZonedScheduler
 
         public override void Handoff(DataVio vio, int slot) => Requeue(vio);
 
-        public override void PostToken(TokenKind kind, int index)
+        public override bool PostToken(TokenKind kind, int index)
         {
+            // The journal publishes durable reference changes to a physical zone's inbox; when this
+            // thread holds that zone's lock (Inline: the one lock, held by every journal step), it
+            // drains the inbox itself before releasing the lock (ExitZone) instead of posting a
+            // drain token: about one token, one urgent-lane round trip and one lock acquisition
+            // less per write. The inbox stays marked as posted until then, so nobody else posts.
+            if (kind == TokenKind.DrainInbox && ReferenceEquals(t_holding, this) && _zoneLocks[S.SlotOf(Zone.Physical, index)].IsHeldByCurrentThread)
+            {
+                t_drainOnExit = true;
+                return false;
+            }
             Interlocked.Increment(ref _tokensInFlight);
             PostUrgent(_tokenWork[(int)kind][index]);
+            return true;
         }
 
         /// <summary>Every token has run and no stage holds a zone lock (quiescing; no request is in flight).</summary>
@@ -393,6 +409,7 @@ internal sealed partial class ZonedScheduler
                 Interlocked.Decrement(ref _journalWaiting);
             else if (zone == Zone.Packer)
                 Interlocked.Decrement(ref _packerWaiting);
+            t_holding = this;
             return Stopwatch.GetTimestamp();
         }
 
@@ -418,10 +435,42 @@ internal sealed partial class ZonedScheduler
         /// <summary>Counts one acquisition of the zone lock of <paramref name="slot"/> and its time held, and releases it.</summary>
         private void ExitZone(int slot, long start)
         {
+            if (t_drainOnExit)
+                DrainHeldInboxes(slot);
+            t_holding = null;
             S._messages[slot]++;
             S._busyTicks[slot] += Stopwatch.GetTimestamp() - start;
             _zoneLocks[slot].Exit();
         }
+
+        /// <summary>
+        /// Applies what the physical zones under the lock of <paramref name="slot"/> received while
+        /// this thread held it (<see cref="PostToken"/> posted no drain token for them); a failed
+        /// slab-journal or ref-count write fails the volume, as in the drain token.
+        /// </summary>
+        private void DrainHeldInboxes(int slot)
+        {
+            t_drainOnExit = false;
+            foreach (var zone in _drainsOf[slot])
+            {
+                try
+                {
+                    S._physicalInbox.DrainIfPending(zone);
+                }
+                catch (Exception e)
+                {
+                    S.Failed(e);
+                }
+            }
+        }
+
+        // The driver whose zone lock this thread holds (between EnterZone and ExitZone), and
+        // whether it skipped a drain token meanwhile (PostToken).
+        [ThreadStatic]
+        private static LockingDriver? t_holding;
+
+        [ThreadStatic]
+        private static bool t_drainOnExit;
 
         /// <summary>What message passing does after a message of the journal or packer block (group commit, checkpoints, Sync packing).</summary>
         private void AfterZoneStep(Zone zone)

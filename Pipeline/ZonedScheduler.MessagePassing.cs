@@ -131,13 +131,14 @@ internal sealed partial class ZonedScheduler
                 Post(_blockOf[slot]!, vio);
         }
 
-        public override void PostToken(TokenKind kind, int index)
+        public override bool PostToken(TokenKind kind, int index)
         {
             // What this block sent on before the token arrives before it, as without batching (a
             // checkpoint's logical part must follow every request appended before it).
             if (t_outbox is { } outbox && outbox.Driver == this)
                 outbox.Flush();
             Post(_blockOf[S.SlotOf(S.TokenHome(kind), index)]!, _tokens[(int)kind][index]);
+            return true;
         }
 
         public override void Barrier()
