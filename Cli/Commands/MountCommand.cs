@@ -32,6 +32,7 @@ internal static class MountCommand
             var options = common.Load(r);
             if (r.GetValue(background))
                 return MountBackground.Detach(path, dir, r.GetValue(logFile) ?? path + ".mount.log");
+            options.Pipeline.Runners = options.Fuse.Runners(options.Pipeline);
             using var volume = PoolFile.Open(path, options);
             if (volume.Recovered)
                 Log($"{path} was not closed cleanly: recovered");

@@ -43,6 +43,20 @@ public sealed class FuseOptionsTests
         Assert.That(o.Fuse.WorkerThreads(o.Pipeline.Scheme, cores), Is.EqualTo(expected));
     }
 
+    [TestCase(SchemeKind.Inline, "", -1)]
+    [TestCase(SchemeKind.Inline, "Pipeline:Runners=2", 2)]
+    [TestCase(SchemeKind.Inline, "Fuse:MaxThreads=10", 0)]
+    [TestCase(SchemeKind.StructureLocking, "", 0)]
+    [TestCase(SchemeKind.MessagePassing, "", 0)]
+    public void AnInlineMountWithAutomaticWorkersRunsWithoutTheGateUnlessOneIsAskedFor(SchemeKind scheme, string set, int expected)
+    {
+        // cores + 1 workers are too few callers for the gate to shorten a line; an explicit gate
+        // or an explicit worker count keeps what is configured.
+        string[] sets = set.Length == 0 ? [$"Pipeline:Scheme={scheme}"] : [$"Pipeline:Scheme={scheme}", set];
+        var o = VdoConfiguration.Load(sets: sets, environment: false);
+        Assert.That(o.Fuse.Runners(o.Pipeline), Is.EqualTo(expected));
+    }
+
     [Test]
     public void AnExplicitWorkerCountIsKeptForEveryScheme()
     {
