@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DataflowVdo.Blocks;
 using DataflowVdo.Blocks.Stages;
 using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
@@ -86,7 +85,7 @@ internal sealed partial class ZonedScheduler
 
         private void RunBatchPool(List<DataVio> batch, int slot)
         {
-            var start = Stopwatch.GetTimestamp();
+            var start = BusyStart();
             var kept = 0;
             var ran = 0;
             for (var i = 0; i < batch.Count; i++)
@@ -102,7 +101,7 @@ internal sealed partial class ZonedScheduler
             }
             batch.RemoveRange(kept, batch.Count - kept);
             Interlocked.Add(ref S._messages[slot], ran);
-            Interlocked.Add(ref S._busyTicks[slot], Stopwatch.GetTimestamp() - start);
+            AddBusy(slot, start, shared: true);
         }
 
         /// <summary>Moves the batch's requests at <paramref name="slot"/> into <paramref name="taken"/>, in order.</summary>
@@ -128,7 +127,7 @@ internal sealed partial class ZonedScheduler
         /// </summary>
         private void RunBatchWrites(List<DataVio> batch, int slot)
         {
-            var start = Stopwatch.GetTimestamp();
+            var start = BusyStart();
             var writing = t_taken ??= new List<DataVio>(Window);
             var sources = t_sources ??= new List<ReadOnlyMemory<byte>>(Window);
             TakeAt(batch, slot, writing);
@@ -175,7 +174,7 @@ internal sealed partial class ZonedScheduler
                 writing.Clear();
             }
             Interlocked.Add(ref S._messages[slot], count);
-            Interlocked.Add(ref S._busyTicks[slot], Stopwatch.GetTimestamp() - start);
+            AddBusy(slot, start, shared: true);
         }
 
         /// <summary>
@@ -205,7 +204,7 @@ internal sealed partial class ZonedScheduler
         /// </summary>
         private void RunBatchVerify(List<DataVio> batch, int slot)
         {
-            var start = Stopwatch.GetTimestamp();
+            var start = BusyStart();
             var verifying = t_taken ??= new List<DataVio>(Window);
             TakeAt(batch, slot, verifying);
             var count = verifying.Count;
@@ -232,7 +231,7 @@ internal sealed partial class ZonedScheduler
                 verifying.Clear();
             }
             Interlocked.Add(ref S._messages[slot], count);
-            Interlocked.Add(ref S._busyTicks[slot], Stopwatch.GetTimestamp() - start);
+            AddBusy(slot, start, shared: true);
         }
 
         [ThreadStatic]
