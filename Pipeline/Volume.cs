@@ -18,6 +18,7 @@ public sealed partial class Volume : IDisposable
     private readonly ZonedScheduler _driver;
     private readonly bool _ownsDevice;
     private bool _closed;
+    private bool _countsUnloaded; // OpenForReading: the depot holds no reference count
 
     /// <summary>Blocks stored whole in one request from which the request writes its data around the device's cache (128 KiB).</summary>
     internal const int WriteAroundMinBlocks = ZonedScheduler.WriteAroundMinBlocks;
@@ -81,6 +82,7 @@ public sealed partial class Volume : IDisposable
         lock (_sync)
         {
             CheckOpen();
+            CheckCountsLoaded();
             return BuildStatistics();
         }
     }
@@ -194,6 +196,7 @@ public sealed partial class Volume : IDisposable
         lock (_sync)
         {
             CheckOpen();
+            CheckCountsLoaded();
             VolumeStatistics? result = null;
             _driver.Snapshot(() => result = BuildStatistics());
             return result!;
@@ -246,6 +249,7 @@ public sealed partial class Volume : IDisposable
         lock (_sync)
         {
             CheckOpen();
+            CheckCountsLoaded();
             if (ReadOnlyReason is null)
                 FlushGuarded();
             IReadOnlyList<string>? result = null;

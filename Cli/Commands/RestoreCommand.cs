@@ -39,8 +39,8 @@ internal static class RestoreCommand
                 {
                     // Read-only: nothing to mark dirty at open or checkpoint at close (a shared lock
                     // keeps writers out meanwhile; a pool not closed cleanly is recovered in memory).
-                    // Reading needs no dedupe index.
-                    using var volume = PoolFile.OpenForInspection(path, options, dedupeIndex: false);
+                    // Reading needs neither the dedupe index nor the reference counts.
+                    using var volume = PoolFile.OpenForReading(path, options);
                     result = BackupRestore.Run(volume, backup, stream, cancellation: cancellation.Token);
                 }
             }
