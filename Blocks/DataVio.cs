@@ -12,6 +12,24 @@ public sealed class DataVio
     /// <summary>The block's data (written data, or the read result).</summary>
     public byte[] Data { get; } = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
 
+    private unsafe byte* _readTarget;
+
+    /// <summary>
+    /// Where a read puts its block: the caller's 4 KiB while <see cref="SetReadTarget"/> names one
+    /// (read, decompressed and verified in place, no copy out of <see cref="Data"/>), else <see cref="Data"/>.
+    /// </summary>
+    public unsafe Span<byte> ReadBuffer => _readTarget is null ? Data : new Span<byte>(_readTarget, VdoConstants.BlockSize);
+
+    /// <summary>
+    /// Names the caller's buffer a read fills (<see cref="ReadBuffer"/>), or none (null). The caller
+    /// keeps those 4 KiB pinned until the read completes and clears the target before the request
+    /// is reused.
+    /// </summary>
+    public unsafe void SetReadTarget(byte* target) => _readTarget = target;
+
+    /// <summary>True when a read fills the caller's buffer instead of <see cref="Data"/>.</summary>
+    public unsafe bool HasReadTarget => _readTarget is not null;
+
     /// <summary>The LZ4 fragment when the block compresses.</summary>
     public byte[] Fragment { get; } = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
 
