@@ -76,7 +76,7 @@ public sealed partial class Volume
             var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer, super);
             zones.SuperBlockSequence = super.Sequence;
             zones.LogicalBlocksUsed = super.LogicalBlocksUsed;
-            volume = new Volume(zones, ownsDevice) { _countsUnloaded = !loadCounts };
+            volume = new Volume(zones, ownsDevice, countsLoaded: loadCounts);
         }
         else
         {

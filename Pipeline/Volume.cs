@@ -23,12 +23,14 @@ public sealed partial class Volume : IDisposable
     /// <summary>Blocks stored whole in one request from which the request writes its data around the device's cache (128 KiB).</summary>
     internal const int WriteAroundMinBlocks = ZonedScheduler.WriteAroundMinBlocks;
 
-    private Volume(VolumeZones zones, bool ownsDevice)
+    private Volume(VolumeZones zones, bool ownsDevice, bool countsLoaded = true)
     {
         _z = zones;
         _ownsDevice = ownsDevice;
+        _countsUnloaded = !countsLoaded;
         _driver = new ZonedScheduler(zones, e => Failed(e));
-        VolumeMetrics.Register(this);
+        if (countsLoaded)
+            VolumeMetrics.Register(this); // a volume opened for reading has no figures to report
     }
 
     /// <summary>Thin logical size in blocks.</summary>
