@@ -268,7 +268,8 @@ public sealed partial class Volume : IDisposable
             if (_closed)
                 return;
             _closed = true;
-            VolumeMetrics.Unregister(this);
+            if (!_countsUnloaded)
+                VolumeMetrics.Unregister(this); // only a volume with figures was registered
             try
             {
                 if (ReadOnlyReason is null && !OpenedForInspection)
