@@ -60,26 +60,17 @@ public static class VdoConfiguration
         var options = new VdoOptions();
         foreach (var section in configuration.GetChildren())
         {
+            object target = section.Key.ToUpperInvariant() switch
+            {
+                "VOLUME" => options.Volume,
+                "PIPELINE" => options.Pipeline,
+                "INDEX" => options.Index,
+                "FUSE" => options.Fuse,
+                _ => throw new ConfigurationException($"unknown configuration section '{section.Key}' (known: Volume, Pipeline, Index, Fuse; from the environment, variables look like DVDO_Section__Key, so check DVDO_{section.Key})"),
+            };
             try
             {
-                // One typed call per section: the binding source generator writes each at compile time.
-                switch (section.Key.ToUpperInvariant())
-                {
-                    case "VOLUME":
-                        section.Bind(options.Volume, static b => b.ErrorOnUnknownConfiguration = true);
-                        break;
-                    case "PIPELINE":
-                        section.Bind(options.Pipeline, static b => b.ErrorOnUnknownConfiguration = true);
-                        break;
-                    case "INDEX":
-                        section.Bind(options.Index, static b => b.ErrorOnUnknownConfiguration = true);
-                        break;
-                    case "FUSE":
-                        section.Bind(options.Fuse, static b => b.ErrorOnUnknownConfiguration = true);
-                        break;
-                    default:
-                        throw new ConfigurationException($"unknown configuration section '{section.Key}' (known: Volume, Pipeline, Index, Fuse; from the environment, variables look like DVDO_Section__Key, so check DVDO_{section.Key})");
-                }
+                section.Bind(target, b => b.ErrorOnUnknownConfiguration = true);
             }
             catch (InvalidOperationException e)
             {
