@@ -27,9 +27,6 @@ public sealed class DataVio
     /// </summary>
     public unsafe void SetReadTarget(byte* target) => _readTarget = target;
 
-    /// <summary>True when a read fills the caller's buffer instead of <see cref="Data"/>.</summary>
-    public unsafe bool HasReadTarget => _readTarget is not null;
-
     /// <summary>The LZ4 fragment when the block compresses.</summary>
     public byte[] Fragment { get; } = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
 
