@@ -12,6 +12,21 @@ public sealed class DataVio
     /// <summary>The block's data (written data, or the read result).</summary>
     public byte[] Data { get; } = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
 
+    private unsafe byte* _readTarget;
+
+    /// <summary>
+    /// Where a read puts its block: the caller's 4 KiB while <see cref="SetReadTarget"/> names one
+    /// (read, decompressed and verified in place, no copy out of <see cref="Data"/>), else <see cref="Data"/>.
+    /// </summary>
+    public unsafe Span<byte> ReadBuffer => _readTarget is null ? Data : new Span<byte>(_readTarget, VdoConstants.BlockSize);
+
+    /// <summary>
+    /// Names the caller's buffer a read fills (<see cref="ReadBuffer"/>), or none (null). The caller
+    /// keeps those 4 KiB pinned until the read completes and clears the target before the request
+    /// is reused.
+    /// </summary>
+    public unsafe void SetReadTarget(byte* target) => _readTarget = target;
+
     /// <summary>The LZ4 fragment when the block compresses.</summary>
     public byte[] Fragment { get; } = GC.AllocateArray<byte>(VdoConstants.BlockSize, pinned: true);
 
@@ -31,7 +46,24 @@ public sealed class DataVio
     public bool IsZero { get; set; }
 
     /// <summary>XxHash128 of <see cref="Data"/> (the block name).</summary>
-    public UInt128 Name { get; set; }
+    public UInt128 Name
+    {
+        get => new(_nameHigh, _nameLow);
+        set
+        {
+            _nameLow = (ulong)value;
+            _nameHigh = (ulong)(value >> 64);
+        }
+    }
+
+    /// <summary>The high 64 bits of <see cref="Name"/> (routing by hash zone without a UInt128 crossing a call; see the note on its fields).</summary>
+    public ulong NameHigh => _nameHigh;
+
+    // Two halves, not a UInt128 field: crossgen2 calls the layout of a class holding a UInt128
+    // field ABI-unstable and then precompiles no method with a DataVio in its signature, so every
+    // dvdo command JIT-compiled the whole pipeline (every step and driver method) at start.
+    private ulong _nameLow;
+    private ulong _nameHigh;
 
     /// <summary>Mapping before this write (from the block map).</summary>
     public BlockMapping OldMapping { get; set; }
@@ -129,7 +161,8 @@ public sealed class DataVio
         Operation = operation;
         Lbn = lbn;
         IsZero = false;
-        Name = default;
+        _nameLow = 0; // not Name = default: a UInt128 passed to a call keeps Reset out of the ReadyToRun image
+        _nameHigh = 0;
         OldMapping = default;
         NewMapping = default;
         Allocation = 0;

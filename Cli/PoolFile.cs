@@ -25,6 +25,24 @@ internal static class PoolFile
         }
     }
 
+    /// <summary>
+    /// Opens the pool at <paramref name="path"/> read-only to read its data (restore): as
+    /// <see cref="OpenForInspection"/> without the dedupe index and reference counts (<see cref="Volume.OpenForReading"/>).
+    /// </summary>
+    public static Volume OpenForReading(string path, VdoOptions options)
+    {
+        var device = FileBlockDevice.Open(path, readOnly: true);
+        try
+        {
+            return Volume.OpenForReading(device, options, ownsDevice: true);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Opens the pool at <paramref name="path"/>; recovery runs if it was not closed cleanly.</summary>
     public static Volume Open(string path, VdoOptions options)
     {

@@ -88,6 +88,7 @@ public sealed partial class Volume
         lock (_sync)
         {
             CheckOpen();
+            CheckCountsLoaded();
             var entry = _catalog.Get(name);
             long written = 0, zero = 0, compressed = 0;
             var physical = 0.0;

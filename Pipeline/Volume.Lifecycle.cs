@@ -44,10 +44,13 @@ public sealed partial class Volume
     /// checkpoint before accepting I/O. Damaged metadata fails the open with a message naming it.
     /// </summary>
     public static Volume Open(IBlockDevice device, VdoOptions? options = null, VolumeHooks? hooks = null, bool ownsDevice = false) =>
-        Open(device, options, hooks, ownsDevice, loadIndex: true);
+        Open(device, options, hooks, ownsDevice, loadIndex: true, loadCounts: true);
 
-    /// <summary><see cref="Open(IBlockDevice, VdoOptions?, VolumeHooks?, bool)"/>; without <paramref name="loadIndex"/> the saved dedupe index is not read (a read-only open that only reads data).</summary>
-    private static Volume Open(IBlockDevice device, VdoOptions? options, VolumeHooks? hooks, bool ownsDevice, bool loadIndex)
+    /// <summary>
+    /// <see cref="Open(IBlockDevice, VdoOptions?, VolumeHooks?, bool)"/>; without <paramref name="loadIndex"/> the saved dedupe index is not read,
+    /// without <paramref name="loadCounts"/> the reference counts of a clean pool are not either (read-only opens that only read data).
+    /// </summary>
+    private static Volume Open(IBlockDevice device, VdoOptions? options, VolumeHooks? hooks, bool ownsDevice, bool loadIndex, bool loadCounts)
     {
         options = (options ?? new VdoOptions()).EnsureValid();
         ApplyDeviceOptions(device, options);
@@ -66,13 +69,14 @@ public sealed partial class Volume
         Volume volume;
         if (super.Clean)
         {
-            var depot = SlabDepot.Load(device, geometry, PhysicalZones(options));
+            // Reading data needs no reference count: the depot stays as formatted, its figures unused (CheckCountsLoaded).
+            var depot = loadCounts ? SlabDepot.Load(device, geometry, PhysicalZones(options)) : SlabDepot.CreateUnloaded(device, geometry, PhysicalZones(options));
             depot.SetBlockMapPageTotal(blockMap.AllocatedPages);
             var journal = new RecoveryJournal(device, geometry, super.JournalReplayFrom, super.JournalReplayFrom);
             var zones = Assemble(device, geometry, options, hooks, depot, blockMap, journal, counters, writer, super);
             zones.SuperBlockSequence = super.Sequence;
             zones.LogicalBlocksUsed = super.LogicalBlocksUsed;
-            volume = new Volume(zones, ownsDevice);
+            volume = new Volume(zones, ownsDevice, countsLoaded: loadCounts);
         }
         else
         {
@@ -87,7 +91,8 @@ public sealed partial class Volume
         volume._z.WriteSuperBlock(clean: false, indexSaved: super.IndexSaved);
         try
         {
-            volume.DiscardPendingBackups(); // ingests that were interrupted: no half image, no leaked space
+            if (!volume._countsUnloaded)
+                volume.DiscardPendingBackups(); // ingests that were interrupted: no half image, no leaked space
         }
         catch
         {

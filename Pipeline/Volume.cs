@@ -18,16 +18,19 @@ public sealed partial class Volume : IDisposable
     private readonly ZonedScheduler _driver;
     private readonly bool _ownsDevice;
     private bool _closed;
+    private bool _countsUnloaded; // OpenForReading: the depot holds no reference count
 
     /// <summary>Blocks stored whole in one request from which the request writes its data around the device's cache (128 KiB).</summary>
     internal const int WriteAroundMinBlocks = ZonedScheduler.WriteAroundMinBlocks;
 
-    private Volume(VolumeZones zones, bool ownsDevice)
+    private Volume(VolumeZones zones, bool ownsDevice, bool countsLoaded = true)
     {
         _z = zones;
         _ownsDevice = ownsDevice;
+        _countsUnloaded = !countsLoaded;
         _driver = new ZonedScheduler(zones, e => Failed(e));
-        VolumeMetrics.Register(this);
+        if (countsLoaded)
+            VolumeMetrics.Register(this); // a volume opened for reading has no figures to report
     }
 
     /// <summary>Thin logical size in blocks.</summary>
@@ -81,6 +84,7 @@ public sealed partial class Volume : IDisposable
         lock (_sync)
         {
             CheckOpen();
+            CheckCountsLoaded();
             return BuildStatistics();
         }
     }
@@ -194,6 +198,7 @@ public sealed partial class Volume : IDisposable
         lock (_sync)
         {
             CheckOpen();
+            CheckCountsLoaded();
             VolumeStatistics? result = null;
             _driver.Snapshot(() => result = BuildStatistics());
             return result!;
@@ -246,6 +251,7 @@ public sealed partial class Volume : IDisposable
         lock (_sync)
         {
             CheckOpen();
+            CheckCountsLoaded();
             if (ReadOnlyReason is null)
                 FlushGuarded();
             IReadOnlyList<string>? result = null;
@@ -262,7 +268,8 @@ public sealed partial class Volume : IDisposable
             if (_closed)
                 return;
             _closed = true;
-            VolumeMetrics.Unregister(this);
+            if (!_countsUnloaded)
+                VolumeMetrics.Unregister(this); // only a volume with figures was registered
             try
             {
                 if (ReadOnlyReason is null && !OpenedForInspection)

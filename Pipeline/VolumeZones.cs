@@ -24,7 +24,14 @@ internal sealed class VolumeZones
     public required HashZone[] HashZones { get; init; }
 
     /// <summary>The hash zone that owns <paramref name="name"/>: its first byte, scaled to the zone count.</summary>
-    public int HashZoneIndex(UInt128 name) => (int)(((ulong)(name >> 120) * (ulong)HashZones.Length) >> 8);
+    public int HashZoneIndex(UInt128 name) => HashZoneIndexOfHigh((ulong)(name >> 64));
+
+    /// <summary>
+    /// <see cref="HashZoneIndex"/> from the name's high 64 bits: routing a request by
+    /// <see cref="DataVio.NameHigh"/> passes no UInt128 through a call, which would keep its caller
+    /// out of the ReadyToRun image (crossgen2 calls UInt128's ABI unstable).
+    /// </summary>
+    public int HashZoneIndexOfHigh(ulong high) => (int)(((high >> 56) * (ulong)HashZones.Length) >> 8);
 
     /// <summary>The hash zone that owns <paramref name="name"/>.</summary>
     public HashZone HashZoneOf(UInt128 name) => HashZones[HashZoneIndex(name)];

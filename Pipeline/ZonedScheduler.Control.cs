@@ -56,7 +56,15 @@ internal sealed partial class ZonedScheduler
     /// <summary>A large request goes in windows of this many blocks, so one caller cannot take the whole pool.</summary>
     private const int Window = 64;
 
-    private void Submit(VioOperation op, long lbn, ReadOnlySpan<byte> source, Span<byte> destination, int count)
+    private unsafe void Submit(VioOperation op, long lbn, ReadOnlySpan<byte> source, Span<byte> destination, int count)
+    {
+        // Reads fill the caller's buffer in place (DataVio.ReadBuffer): pinned here, and every read
+        // of a window completes before the next window or the return.
+        fixed (byte* target = destination)
+            SubmitWindows(op, lbn, source, target, count);
+    }
+
+    private unsafe void SubmitWindows(VioOperation op, long lbn, ReadOnlySpan<byte> source, byte* destination, int count)
     {
         var done = t_completion ??= new BatchCompletion();
         var batch = _driver.BatchSize > 1 && count > 1 ? t_batch ??= new List<DataVio>(64) : null;
@@ -83,6 +91,7 @@ internal sealed partial class ZonedScheduler
                     if (op == VioOperation.Read)
                     {
                         done.Reads[i] = vio;
+                        vio.SetReadTarget(destination + ((long)b * VdoConstants.BlockSize));
                         Admit(vio, Stage.ReadBlock);
                         Start(vio, batch);
                         continue;
@@ -114,6 +123,14 @@ internal sealed partial class ZonedScheduler
                 if (batch is { Count: > 0 })
                     _driver.StartBatch(batch);
             }
+            catch when (op == VioOperation.Read)
+            {
+                // Not expected (a request's failure completes it with an error): reads set going
+                // must not write to the caller's buffer once it is unpinned.
+                foreach (var started in done.Reads)
+                    started?.SetReadTarget(null);
+                throw;
+            }
             finally
             {
                 _driver.ExitRunner(runner, endTurn: !done.IsDone); // before waiting for requests others carry on (then the line gets the slot at once)
@@ -126,8 +143,7 @@ internal sealed partial class ZonedScheduler
                 {
                     var vio = done.Reads[i]!;
                     done.Reads[i] = null;
-                    if (done.Error is null)
-                        vio.Data.CopyTo(destination.Slice((first + i) * VdoConstants.BlockSize, VdoConstants.BlockSize));
+                    vio.SetReadTarget(null); // the block is in the caller's buffer already
                     _pool.Release(vio);
                 }
             }

@@ -377,9 +377,9 @@ internal sealed partial class ZonedScheduler
                 {
                     // A write of this LBN is in flight: it is the newest data.
                     if (holder.Operation == VioOperation.Discard)
-                        vio.Data.AsSpan().Clear();
+                        vio.ReadBuffer.Clear();
                     else
-                        holder.Data.CopyTo(vio.Data, 0);
+                        holder.Data.CopyTo(vio.ReadBuffer);
                     return Stage.Done;
                 }
                 var last = holder.LastLogicalWaiter ?? holder; // another read of it: wait behind it
@@ -393,7 +393,7 @@ internal sealed partial class ZonedScheduler
         var m = _z.BlockMap.Get(vio.Lbn);
         if (!m.IsMapped || m.IsZero)
         {
-            vio.Data.AsSpan().Clear();
+            vio.ReadBuffer.Clear();
             ReleaseLogicalLock(vio);
             return Stage.Done;
         }
@@ -401,18 +401,23 @@ internal sealed partial class ZonedScheduler
         return Stage.ReadData;
     }
 
-    /// <summary>Reads (and for a packed fragment decompresses) the block the read's mapping names; its LBN's lock is held.</summary>
+    /// <summary>
+    /// Reads (and for a packed fragment decompresses) the block the read's mapping names, straight
+    /// into the caller's buffer when it gave one (a whole block either way: no copy out after);
+    /// its LBN's lock is held.
+    /// </summary>
     private void ReadData(DataVio vio)
     {
         var m = vio.OldMapping;
+        var data = vio.ReadBuffer;
         if (!m.IsCompressed)
-            _z.Device.Read(m.Pbn, vio.Data);
+            _z.Device.Read(m.Pbn, data);
         else
         {
             _z.Device.Read(m.Pbn, vio.Scratch);
-            PackedBlock.Decompress(vio.Scratch, m.Slot, vio.Data, m.Pbn);
+            PackedBlock.Decompress(vio.Scratch, m.Slot, data, m.Pbn);
         }
-        _z.ReadCheck.Verify(vio.Lbn, m, vio.Data);
+        _z.ReadCheck.Verify(vio.Lbn, m, data);
     }
 
     /// <summary>Someone waits for this request's LBN: it (or the agent it waits on) must not sit in the packer.</summary>

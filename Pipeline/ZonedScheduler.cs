@@ -143,7 +143,7 @@ internal sealed partial class ZonedScheduler : IDisposable
         return _kindBase[k] + zone switch
         {
             Zone.Logical => _z.BlockMap.ZoneOfLbn(vio.Lbn),
-            Zone.HashZone => _z.HashZoneIndex(vio.Name),
+            Zone.HashZone => _z.HashZoneIndexOfHigh(vio.NameHigh),
             _ => PhysicalZoneOf(vio, stage),
         };
     }

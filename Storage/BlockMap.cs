@@ -61,7 +61,11 @@ public sealed class BlockMap
     {
         var map = new BlockMap(device, geometry, cachePages, writer, zones);
         var block = new byte[VdoConstants.BlockSize];
-        for (var b = 0; b < geometry.RootBlocks; b++)
+        // Only the root blocks that map the logical space: those past it (room to grow, formatted
+        // empty) are read once a growth reaches them. An 8 GiB pool of 256 GiB logical has 102 of
+        // 2,500, and reading and checking the rest was most of its open's block-map load.
+        var inUse = (int)((map._root.Length + Geometry.EntriesPerPage - 1) / Geometry.EntriesPerPage);
+        for (var b = 0; b < inUse; b++)
         {
             var pbn = geometry.RootStart + b;
             device.Read(pbn, block);

@@ -90,6 +90,12 @@ public sealed partial class SlabDepot
         return depot;
     }
 
+    /// <summary>
+    /// A depot whose reference counts are not read (a read-only open that only reads data): its
+    /// figures, counts and allocations mean nothing and must not be used.
+    /// </summary>
+    public static SlabDepot CreateUnloaded(IBlockDevice device, Geometry geometry, int zones = 1) => new(device, geometry, zones);
+
     /// <summary>Loads and validates every ref-count block.</summary>
     public static SlabDepot Load(IBlockDevice device, Geometry geometry, int zones = 1)
     {

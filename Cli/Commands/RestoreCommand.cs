@@ -27,7 +27,10 @@ internal static class RestoreCommand
             try
             {
                 var watch = System.Diagnostics.Stopwatch.StartNew();
-                using var stream = partial is null ? Console.OpenStandardOutput() : new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+                // Unbuffered: restore writes a run (up to 1 MiB) at a time, which a FileStream buffer
+                // only copied once more (same run, -o FILE, 539 MB, alternated: 1.31 s against 1.40 s
+                // wall, 0.88 against 0.99 s user, medians of 5 on a loaded machine).
+                using var stream = partial is null ? Console.OpenStandardOutput() : new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
                 // While the pool is mounted, the mount reads the backup and verifies its SHA-256.
                 if (LiveBackup.TryRestore(path, backup, stream, cancellation.Token, out var code, out var bytes))
                 {
@@ -39,8 +42,8 @@ internal static class RestoreCommand
                 {
                     // Read-only: nothing to mark dirty at open or checkpoint at close (a shared lock
                     // keeps writers out meanwhile; a pool not closed cleanly is recovered in memory).
-                    // Reading needs no dedupe index.
-                    using var volume = PoolFile.OpenForInspection(path, options, dedupeIndex: false);
+                    // Reading needs neither the dedupe index nor the reference counts.
+                    using var volume = PoolFile.OpenForReading(path, options);
                     result = BackupRestore.Run(volume, backup, stream, cancellation: cancellation.Token);
                 }
             }

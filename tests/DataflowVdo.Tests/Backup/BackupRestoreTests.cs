@@ -66,6 +66,37 @@ public sealed class BackupRestoreTests(SchemeCase scheme)
         Assert.That(volume.Check(), Is.Empty);
     }
 
+    [Test]
+    [CancelAfter(60_000)]
+    public void APoolOpenedForReadingRestoresEveryBackupExactlyAndRefusesFiguresItDidNotLoad()
+    {
+        var device = new MemoryBlockDevice(TestPools.DeviceBlocks(TestPools.Small(812L * 64), 8));
+        // Compressible (packed fragments), random (whole blocks) and duplicate-heavy (shared blocks, zeros).
+        var streams = new Dictionary<string, byte[]>
+        {
+            ["compressible"] = BackupStreams.Compressible(200 * B + 123, 43),
+            ["random"] = BackupStreams.Random(150 * B + 7, 44),
+            ["duplicates"] = BackupStreams.DuplicateHeavy(180 * B, 45),
+        };
+        using (var volume = Volume.Format(device, TestPools.Small(812L * 64), TestPools.Options(scheme)))
+        {
+            foreach (var (name, data) in streams)
+                BackupIngest.Run(volume, name, new MemoryStream(data), data.Length, BackupRoundTripTests.Settings(BackupAlignment.Cdc));
+        }
+
+        using var reading = Volume.OpenForReading(device, TestPools.Options(scheme));
+        foreach (var (name, data) in streams)
+        {
+            var restored = new MemoryStream();
+            var (bytes, _) = BackupRestore.Run(reading, name, restored, readers: 3);
+            Assert.That(bytes, Is.EqualTo(data.Length), name);
+            Assert.That(restored.ToArray().AsSpan().SequenceEqual(data), Is.True, $"{name} restored byte for byte");
+        }
+        Assert.Throws<InvalidOperationException>(() => reading.GetStatistics(), "no reference counts: no space figures");
+        Assert.Throws<InvalidOperationException>(() => reading.Check(), "no reference counts: nothing to check them against");
+        Assert.Throws<ReadOnlyVolumeException>(() => reading.Write(0, new byte[B]));
+    }
+
     /// <summary>The PBN of the one device block holding <paramref name="content"/>.</summary>
     private static long FindStored(IBlockDevice device, ReadOnlySpan<byte> content)
     {
