@@ -53,8 +53,11 @@ internal sealed partial class ZonedScheduler
     /// <summary>Reads <paramref name="count"/> consecutive blocks.</summary>
     public void Read(long lbn, Span<byte> blocks, int count) => Submit(VioOperation.Read, lbn, default, blocks, count);
 
-    /// <summary>A large request goes in windows of this many blocks, so one caller cannot take the whole pool.</summary>
+    /// <summary>A large request goes in windows of this many blocks (the driver's <see cref="SchemeDriver.Window"/>), so one caller cannot take the whole pool.</summary>
     private const int Window = 64;
+
+    /// <summary>The largest window a driver may ask for (Inline's: a 1 MiB request in one).</summary>
+    private const int MaxWindow = 256;
 
     private unsafe void Submit(VioOperation op, long lbn, ReadOnlySpan<byte> source, Span<byte> destination, int count)
     {
@@ -71,7 +74,7 @@ internal sealed partial class ZonedScheduler
         batch?.Clear();
         for (int first = 0, n; first < count; first += n)
         {
-            n = Math.Min(Window, count - first);
+            n = Math.Min(_driver.Window, count - first);
             done.Start(n);
             _gate.EnterReadLock();
             var runner = _driver.EnterRunner(); // after the quiesce gate: a quiesce never waits for a runner's slot
@@ -601,7 +604,7 @@ internal sealed partial class ZonedScheduler
         private TaskCompletionSource? _doneTask;
         private int _remaining;
 
-        public DataVio?[] Reads { get; } = new DataVio?[64];
+        public DataVio?[] Reads { get; } = new DataVio?[MaxWindow];
 
         public Exception? Error { get; set; }
 

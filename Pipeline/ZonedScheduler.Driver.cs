@@ -32,6 +32,9 @@ internal sealed partial class ZonedScheduler
         /// <summary>A caller's new request (not in a <c>Pipeline:LockBatch</c> batch): set it going.</summary>
         public abstract void Start(DataVio vio);
 
+        /// <summary>The blocks of a large request set going at once (at most <see cref="MaxWindow"/>).</summary>
+        public virtual int Window => ZonedScheduler.Window;
+
         /// <summary>How many of a caller's requests are set going together (<see cref="StartBatch"/>); 1: one at a time.</summary>
         public virtual int BatchSize => 1;
 

@@ -5,7 +5,7 @@ using Zone = DataflowVdo.Blocks.Stages.ZoneKind;
 namespace DataflowVdo.Pipeline;
 
 /// <summary>
-/// The lock drivers' batched variant (<c>Pipeline:LockBatch</c>; Inline always, a window of 64
+/// The lock drivers' batched variant (<c>Pipeline:LockBatch</c>; Inline always, a window of 256
 /// blocks): a caller's requests run together on its thread, a zone's lock taken once for every
 /// request whose stage belongs to it, the data writes and verify reads of runs of consecutive
 /// blocks as vectored I/O.
@@ -305,7 +305,7 @@ internal sealed partial class ZonedScheduler
         [ThreadStatic]
         private static DataVio[]? t_appended;
 
-        private static DataVio[] AppendedInBatch => t_appended ??= new DataVio[64];
+        private static DataVio[] AppendedInBatch => t_appended ??= new DataVio[MaxWindow];
     }
 
     /// <summary>Blocks written in one batch from which the batch writes around the device's cache (128 KiB).</summary>

@@ -67,7 +67,7 @@ internal sealed partial class ZonedScheduler
         /// <param name="p">The pipeline's options.</param>
         /// <param name="oneLock">
         /// Inline: every zone shares one lock, and a caller's request runs as one batch (up to a
-        /// window of 64 blocks), its hashes, compressions and data writes outside the lock, the
+        /// window of 256 blocks), its hashes, compressions and data writes outside the lock, the
         /// data writes vectored. Otherwise each zone has its own lock unless
         /// <c>Pipeline:Executors</c> gives its kind an executor that other kinds share.
         /// </param>
@@ -76,7 +76,7 @@ internal sealed partial class ZonedScheduler
         {
             _runners = p.Runners < 0 ? null
                 : new RunnerGate(p.Runners == 0 ? Environment.ProcessorCount : p.Runners, TimeSpan.FromMicroseconds(p.RunnerTurnMicroseconds));
-            _lockBatch = oneLock ? Window : p.LockBatch;
+            _lockBatch = oneLock ? MaxWindow : p.LockBatch;
             _stepsPerRequeue = p.StepsPerRequeue;
             var count = s._slotCount;
             var volumeLock = new Lock();
